@@ -1,0 +1,103 @@
+"""nabla: a neural-network library from first principles, in Python over NumPy.
+
+Its API has PyTorch's shape, so what you learn here carries over:
+
+>>> import nabla
+>>> x = nabla.tensor([2.0, 3.0], requires_grad=True)
+>>> y = (x ** 2).sum()
+>>> y.backward()
+>>> x.grad
+tensor([4., 6.])
+"""
+
+from . import autograd, backend, random
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .backend import (
+    Device,
+    DType,
+    bool_,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    set_default_dtype,
+    uint8,
+)
+from .backend import device as device
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .tensor import (
+    ShapeError,
+    Tensor,
+    arange,
+    as_tensor,
+    cat,
+    concatenate,
+    empty,
+    empty_like,
+    eye,
+    from_dlpack,
+    from_numpy,
+    full,
+    full_like,
+    linear,
+    linspace,
+    matmul,
+    maximum,
+    minimum,
+    ones,
+    ones_like,
+    pad,
+    rand,
+    rand_like,
+    randint,
+    randint_like,
+    randn,
+    randn_like,
+    randperm,
+    stack,
+    tensor,
+    where,
+    zeros,
+    zeros_like,
+)
+
+bool = bool_  # noqa: A001 - nabla.bool mirrors torch.bool
+float = float32  # noqa: A001
+double = float64
+long = int64
+half = float16
+
+
+def _method_function(name):
+    method = getattr(Tensor, name)
+
+    def fn(input, *args, **kwargs):
+        if not isinstance(input, Tensor):
+            input = tensor(input)
+        return getattr(input, name)(*args, **kwargs)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Function form of ``Tensor.{name}``.\n\n{method.__doc__ or ''}"
+    return fn
+
+
+# Function forms of Tensor methods: nabla.exp(x), nabla.sum(x, dim=1), ...
+_FUNCTIONS = (
+    "exp log sqrt rsqrt abs sin cos tanh sigmoid relu softplus square log1p expm1 clamp clip "
+    "sum mean max min amax amin argmax argmin var std logsumexp prod norm softmax log_softmax "
+    "reshape flatten unflatten permute transpose squeeze unsqueeze expand repeat flip split "
+    "chunk narrow unbind clone detach numel isnan isinf isfinite all any sign floor ceil round "
+    "allclose equal cumsum t eq ne lt le gt ge add sub mul div pow neg"
+).split()
+for _name in _FUNCTIONS:
+    if _name == "neg":
+        globals()[_name] = lambda input: -input
+    else:
+        globals()[_name] = _method_function(_name)
+del _name
+
+__version__ = "0.1.0"

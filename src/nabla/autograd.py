@@ -1,0 +1,509 @@
+"""Reverse-mode automatic differentiation over backend arrays.
+
+A primitive op is a ``Function`` subclass whose ``forward(ctx, *arrays)`` and
+``backward(ctx, grad)`` stand side by side and work on arrays, never on Tensors.
+Calling ``MyOp.apply(*tensors)`` runs ``forward`` and, when some input needs a
+gradient, records the call as a node of the backward graph. ``backward`` walks that
+graph in topological order computed without recursion, so a 100,000-node chain is fine.
+
+>>> import nabla
+>>> x = nabla.tensor([1.0, 2.0, 3.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+tensor([2., 4., 6.])
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+_grad_enabled = [True]
+Tensor = None  # nabla.tensor.Tensor, set when that module loads (it imports this one)
+_getrefcount = sys.getrefcount
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled[0]
+
+
+class _GradMode:
+    """Base of ``no_grad``/``enable_grad``: a context manager and a decorator."""
+
+    _mode = True
+
+    def __enter__(self):
+        self._prev = _grad_enabled[0]
+        _grad_enabled[0] = self._mode
+
+    def __exit__(self, *exc):
+        _grad_enabled[0] = self._prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            prev = _grad_enabled[0]
+            _grad_enabled[0] = mode
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _grad_enabled[0] = prev
+
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Turn graph recording off (inference, optimizer updates).
+
+    >>> import nabla
+    >>> w = nabla.ones(2, requires_grad=True)
+    >>> with nabla.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Turn graph recording back on inside a ``no_grad`` block."""
+
+    _mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """Set graph recording on or off: ``with set_grad_enabled(False): ...``."""
+
+    def __init__(self, mode: bool):
+        self._mode = bool(mode)
+        self._prev = _grad_enabled[0]
+        _grad_enabled[0] = self._mode
+
+    def __enter__(self):
+        pass
+
+
+def unbroadcast(grad, shape):
+    """Sum ``grad`` down to ``shape``: the one place broadcasting is undone.
+
+    >>> unbroadcast(np.ones((4, 2, 3)), (2, 1)).tolist()
+    [[12.0], [12.0]]
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad
+
+
+class Function:
+    """A primitive op with its gradient, and (once applied) a node of the graph.
+
+    Subclasses define static ``forward(ctx, *arrays, **params)`` returning an array
+    (or a tuple of arrays for several outputs) and ``backward(ctx, *grads)`` returning
+    one gradient per array input (None where ``ctx.needs_input_grad`` is False).
+
+    >>> class Cube(Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x ** 3
+    ...     @staticmethod
+    ...     def backward(ctx, grad):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x ** 2 * grad
+    >>> import nabla
+    >>> x = nabla.tensor(2.0, requires_grad=True)
+    >>> Cube.apply(x).backward(); x.grad
+    tensor(12.)
+    """
+
+    __slots__ = (
+        "inputs",
+        "needs_input_grad",
+        "saved_tensors",
+        "_checks",
+        "_n_outputs",
+        "_retained",
+        "_freed",
+        "__dict__",
+    )
+    differentiable_outputs = None  # None: all outputs; else a tuple of output indices
+
+    def save_for_backward(self, *arrays):
+        self.saved_tensors = arrays
+
+    def mark_non_differentiable(self, *arrays):  # pragma: no cover - PyTorch parity
+        pass
+
+    @classmethod
+    def apply(cls, *args, **params):
+        """Run the op on tensors: ``Op.apply(t1, t2, *constants, **constants)``.
+
+        The leading Tensor arguments are the inputs; whatever follows (axes, shapes,
+        flags) is passed to ``forward`` after the arrays, untouched.
+        """
+        n = 0
+        for a in args:
+            if not isinstance(a, Tensor):
+                break
+            n += 1
+        inputs = args[:n] if n < len(args) else args
+        arrays = [t.data for t in inputs]
+        if n < len(args):
+            arrays += args[n:]
+        ctx = cls.__new__(cls)
+        ctx.saved_tensors = ()
+        record = False
+        if _grad_enabled[0]:
+            needs = tuple([t.requires_grad for t in inputs])
+            record = True in needs
+        if not record:
+            out = cls.forward(ctx, *arrays, **params)
+            if type(out) is tuple:
+                return tuple(Tensor._wrap(o) for o in out)
+            return Tensor._wrap(out)
+        ctx.inputs = inputs
+        ctx.needs_input_grad = needs
+        ctx._retained = None
+        ctx._freed = False
+        out = cls.forward(ctx, *arrays, **params)
+        multi = type(out) is tuple
+        outs = out if multi else (out,)
+        ctx._n_outputs = len(outs)
+        if multi:
+            ctx._output_specs = [(o.shape, o.dtype) for o in outs]
+        diff = cls.differentiable_outputs
+        results = []
+        for k, o in enumerate(outs):
+            if diff is None or k in diff:
+                t = Tensor._wrap(o, True, ctx, k)
+            else:
+                t = Tensor._wrap(o)
+            results.append(t)
+        if cls.is_view:
+            # A view shares memory, so it shares the version counter of its base.
+            results[0]._vc = inputs[0]._vc
+        saved = ctx.saved_tensors
+        if saved:
+            # Remember the version of every tensor whose array was saved, so that an
+            # in-place change before backward is detected instead of giving wrong grads.
+            checks = []
+            for s in saved:
+                for t in inputs:
+                    if t.data is s:
+                        checks.append((t, t._vc[0]))
+                        break
+                else:
+                    for t in results:
+                        if t.data is s:
+                            checks.append((t, t._vc[0]))
+                            break
+            ctx._checks = checks
+        else:
+            ctx._checks = ()
+        return tuple(results) if multi else results[0]
+
+    is_view = False
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, *grads):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def name(self) -> str:
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self):
+        return f"<{self.name()}>"
+
+    @property
+    def next_functions(self):
+        """The nodes (or leaf tensors) this node sends gradients to, as in PyTorch."""
+        return tuple(
+            (t.grad_fn, t._output_nr) if t.grad_fn is not None else (t, 0)
+            for t in (self.inputs or ())
+        )
+
+    def _release(self):
+        # Drop everything forward kept for backward; the node stays in the graph only
+        # so that a second backward through it can say why it cannot run.
+        self.__dict__.clear()
+        self.saved_tensors = ()
+        self._freed = True
+
+
+def _check_saved(node):
+    if node._freed:
+        raise RuntimeError(
+            f"Trying to backward through the graph a second time (through {node.name()}): "
+            "its saved values were freed after the first backward. "
+            "Call .backward(retain_graph=True) the first time if you need to backward twice."
+        )
+    for t, version in node._checks:
+        if t._vc[0] != version:
+            raise RuntimeError(
+                f"one of the tensors needed by {node.name()} for its gradient was modified "
+                f"by an in-place operation after it was saved: its shape is {t.shape}, its "
+                f"version is {t._vc[0]} but {version} was saved"
+            )
+
+
+def _topo_nodes(roots):
+    """Count, for every node reachable from ``roots``, how many edges enter it."""
+    deps = {}
+    stack = list(roots)
+    for r in roots:
+        deps[r] = 0
+    while stack:
+        node = stack.pop()
+        for t in node.inputs:
+            fn = t.grad_fn
+            if fn is not None:
+                if fn in deps:
+                    deps[fn] += 1
+                else:
+                    deps[fn] = 1
+                    stack.append(fn)
+    return deps
+
+
+def _owned(g, refs):
+    """True when nobody but the engine holds ``g``, so a leaf may keep it as its grad."""
+    return g.base is None and g.flags.writeable and _getrefcount(g) <= refs
+
+
+def run_backward(tensors, grads, retain_graph=False, capture=None):
+    """Propagate ``grads`` from ``tensors`` back through the graph.
+
+    Nodes run in topological order (Kahn's algorithm: a node runs once every edge into
+    it has delivered), so no recursion is needed. With ``capture`` (from
+    ``autograd.grad``), the gradients of the tensors it names are collected into it
+    instead of being accumulated into any ``.grad``.
+    """
+    buffers = {}
+    roots = []
+    for t, g in zip(tensors, grads):
+        fn = t.grad_fn
+        if fn is None:
+            _deliver_leaf(t, g, capture)
+            continue
+        slots = buffers.get(fn)
+        if slots is None:
+            slots = buffers[fn] = [None] * fn._n_outputs
+            roots.append(fn)
+        k = t._output_nr
+        slots[k] = g if slots[k] is None else slots[k] + g
+    if not roots:
+        return
+    deps = _topo_nodes(roots)
+    ready = [r for r in roots if deps[r] == 0]
+    while ready:
+        node = ready.pop()
+        slots = buffers.pop(node, None)
+        inputs = node.inputs
+        if slots is None or all(s is None for s in slots):
+            in_grads = ()  # nothing flows through here; just release the edges
+        else:
+            _check_saved(node)
+            if node._retained and capture is None:
+                for k, t in node._retained.items():
+                    if slots[k] is not None:
+                        _accumulate(t, slots[k])
+            if capture is not None:
+                _capture_node(capture, node, slots)
+            if node._n_outputs == 1:
+                in_grads = node.backward(node, slots.pop())
+            else:
+                for k in range(len(slots)):
+                    if slots[k] is None:
+                        shape, dtype = node._output_specs[k]
+                        slots[k] = np.zeros(shape, dtype=dtype)
+                in_grads = node.backward(node, *slots)
+            del slots
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            if not retain_graph:
+                node._release()
+        needs = node.needs_input_grad
+        for i in range(len(inputs)):
+            t = inputs[i]
+            fn = t.grad_fn
+            g = in_grads[i] if i < len(in_grads) and needs[i] else None
+            if g is not None:
+                if g.dtype != t.data.dtype:
+                    g = g.astype(t.data.dtype)
+                if g.shape != t.data.shape:
+                    g = _fix_shape(g, t, node)
+                if fn is None:
+                    # A leaf may keep the array as its .grad only if nothing else holds
+                    # it (references here: the in_grads tuple, g, and the two calls').
+                    if not _owned(g, 4 if g is in_grads[i] else 3):
+                        g = np.array(g, copy=True)
+                    _deliver_leaf(t, g, capture)
+                else:
+                    slots = buffers.get(fn)
+                    if slots is None:
+                        slots = buffers[fn] = [None] * fn._n_outputs
+                    k = t._output_nr
+                    slots[k] = g if slots[k] is None else slots[k] + g
+                    del slots
+            g = None
+            if fn is not None:
+                deps[fn] -= 1
+                if deps[fn] == 0:
+                    ready.append(fn)
+        in_grads = None
+
+
+def _capture_node(capture, node, slots):
+    for k, s in enumerate(slots):
+        if s is not None:
+            for t in capture.get(("node", id(node), k), ()):
+                prev = capture[id(t)]
+                capture[id(t)] = s if prev is None else prev + s
+
+
+def _fix_shape(g, t, node):
+    try:
+        if g.ndim >= t.data.ndim:
+            return unbroadcast(g, t.data.shape)
+        return np.broadcast_to(g, t.data.shape)
+    except ValueError:
+        raise RuntimeError(
+            f"{node.name()} returned a gradient of shape {g.shape} for an input of shape "
+            f"{t.data.shape}"
+        ) from None
+
+
+def _deliver_leaf(t, g, capture):
+    if capture is not None:
+        key = id(t)
+        if key in capture:
+            capture[key] = g if capture[key] is None else capture[key] + g
+        return
+    if not t.requires_grad:
+        return
+    _accumulate(t, g)
+
+
+def _accumulate(t, g):
+    if t.grad is None:
+        if g.base is not None or not g.flags.writeable or not g.flags.c_contiguous:
+            g = np.array(g, copy=True, order="C")
+        t.grad = Tensor._wrap(g)
+    else:
+        buf = t.grad.data
+        if buf.shape == g.shape and buf.flags.writeable:
+            # Accumulate into the persistent buffer: no fresh allocation per step.
+            np.add(buf, g, out=buf)
+        else:
+            t.grad = Tensor._wrap(buf + g)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves.
+
+    >>> import nabla
+    >>> x = nabla.tensor([1.0, 2.0], requires_grad=True)
+    >>> nabla.autograd.backward([(x * 3).sum()]); x.grad
+    tensor([3., 3.])
+    """
+    if isinstance(tensors, Tensor):
+        tensors = [tensors]
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors) if grad_tensors is None else [grad_tensors]
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (higher-order gradients) is not supported: nabla's backward "
+            "functions work on arrays"
+        )
+    if inputs is not None:
+        raise NotImplementedError("backward(inputs=...) is not supported; use autograd.grad")
+    arrays = [_initial_grad(t, g) for t, g in zip(tensors, grad_tensors)]
+    run_backward(list(tensors), arrays, bool(retain_graph))
+
+
+def _initial_grad(t, g):
+    if not t.requires_grad:
+        raise RuntimeError(
+            "element 0 of tensors does not require grad and does not have a grad_fn: "
+            "backward() needs a tensor computed from tensors with requires_grad=True"
+        )
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"grad can be implicitly created only for one-element outputs, but the "
+                f"output has shape {tuple(t.shape)}: pass backward(gradient=...)"
+            )
+        return np.ones(t.data.shape, dtype=t.data.dtype)
+    garr = g.data if hasattr(g, "data") and not isinstance(g, np.ndarray) else np.asarray(g)
+    if garr.shape != t.data.shape:
+        raise RuntimeError(
+            f"gradient has shape {tuple(garr.shape)} but the output has shape "
+            f"{tuple(t.data.shape)}: they must match"
+        )
+    return garr.astype(t.data.dtype, copy=False)
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=False,
+):
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``.
+
+    >>> import nabla
+    >>> x = nabla.tensor(3.0, requires_grad=True)
+    >>> nabla.autograd.grad(x ** 2, x)
+    (tensor(6.),)
+    """
+    if create_graph:
+        raise NotImplementedError(
+            "create_graph=True (higher-order gradients) is not supported: nabla's backward "
+            "functions work on arrays"
+        )
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"input {i} of autograd.grad does not require grad")
+    capture = {}
+    for t in inputs:
+        capture[id(t)] = None
+        if t.grad_fn is not None:
+            capture.setdefault(("node", id(t.grad_fn), t._output_nr), []).append(t)
+    arrays = [_initial_grad(t, g) for t, g in zip(outputs, grad_outputs)]
+    run_backward(outputs, arrays, bool(retain_graph), capture=capture)
+    result = []
+    for i, t in enumerate(inputs):
+        g = capture[id(t)]
+        if g is None and not allow_unused:
+            raise RuntimeError(
+                f"input {i} was not used in the graph of the outputs; "
+                "pass allow_unused=True to get None for it"
+            )
+        result.append(None if g is None else Tensor._wrap(np.array(g, dtype=t.data.dtype)))
+    return tuple(result)
+
+

@@ -1,0 +1,163 @@
+"""The one place that decides where arrays live and what their element types are.
+
+Everything else in nabla asks this module for the array module (``xp``), for dtypes
+and for devices. Today the only device is ``"cpu"`` backed by NumPy; a GPU backend
+(CuPy) slots in here without the rest of the library changing.
+
+>>> from nabla import backend
+>>> backend.dtype("float64")
+nabla.float64
+>>> backend.device("cpu")
+device(type='cpu')
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+xp = np  # the array module of the CPU device
+
+
+class DType:
+    """A tensor element type: a thin named wrapper around a NumPy dtype.
+
+    >>> import nabla
+    >>> nabla.float32.is_floating_point, nabla.int64.itemsize
+    (True, 8)
+    """
+
+    __slots__ = ("name", "np", "is_floating_point", "itemsize")
+
+    def __init__(self, name: str, np_dtype):
+        self.name = name
+        self.np = np.dtype(np_dtype)
+        self.is_floating_point = self.np.kind == "f"
+        self.itemsize = self.np.itemsize
+
+    def __repr__(self):
+        return f"nabla.{self.name}"
+
+    def __eq__(self, other):
+        if isinstance(other, DType):
+            return self.np == other.np
+        try:
+            return self.np == np.dtype(other)
+        except TypeError:
+            return NotImplemented
+
+    def __hash__(self):
+        return hash(self.np)
+
+
+float16 = DType("float16", np.float16)
+float32 = DType("float32", np.float32)
+float64 = DType("float64", np.float64)
+uint8 = DType("uint8", np.uint8)
+int8 = DType("int8", np.int8)
+int16 = DType("int16", np.int16)
+int32 = DType("int32", np.int32)
+int64 = DType("int64", np.int64)
+bool_ = DType("bool", np.bool_)
+
+_ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+_BY_NP = {d.np: d for d in _ALL}
+_BY_NAME = {d.name: d for d in _ALL}
+_BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32)
+
+_default_float = [float32]
+
+
+def get_default_dtype() -> DType:
+    """The dtype given to floating-point data that names none (float32 unless changed)."""
+    return _default_float[0]
+
+
+def set_default_dtype(d) -> None:
+    """Make ``d`` (float32 or float64) the dtype of new floating-point tensors."""
+    d = dtype(d)
+    if not d.is_floating_point:
+        raise TypeError(f"default dtype must be a floating-point dtype, got {d}")
+    _default_float[0] = d
+
+
+def dtype(d) -> DType:
+    """Resolve ``d`` (a DType, NumPy dtype, Python type or name) to a nabla DType."""
+    if isinstance(d, DType):
+        return d
+    if d is float:
+        return float64  # as in PyTorch: the Python type float means double
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    if isinstance(d, str) and d in _BY_NAME:
+        return _BY_NAME[d]
+    try:
+        return _BY_NP[np.dtype(d)]
+    except (TypeError, KeyError):
+        raise TypeError(
+            f"unsupported dtype {d!r}; nabla supports "
+            + ", ".join(x.name for x in _ALL)
+        ) from None
+
+
+def from_np(np_dtype) -> DType:
+    """The nabla DType of a NumPy array's dtype."""
+    try:
+        return _BY_NP[np_dtype]
+    except KeyError:
+        raise TypeError(f"arrays of dtype {np_dtype} are not supported by nabla") from None
+
+
+class Device:
+    """Where a tensor's memory lives. Only ``cpu`` exists for now.
+
+    >>> Device("cpu") == "cpu"
+    True
+    """
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: str = "cpu"):
+        self.type = type
+
+    def __repr__(self):
+        return f"device(type='{self.type}')"
+
+    def __str__(self):
+        return self.type
+
+    def __eq__(self, other):
+        if isinstance(other, Device):
+            return self.type == other.type
+        if isinstance(other, str):
+            return self.type == other
+        return NotImplemented
+
+    def __hash__(self):
+        return hash(self.type)
+
+
+CPU = Device("cpu")
+
+
+def device(d=None) -> Device:
+    """Resolve a device name to a Device; raises for devices this build cannot use."""
+    if d is None:
+        return CPU
+    if isinstance(d, Device):
+        name = d.type
+    elif isinstance(d, str):
+        name = d.split(":")[0]
+    else:
+        raise TypeError(f"expected a device name such as 'cpu', got {d!r}")
+    if name == "cpu":
+        return CPU
+    raise RuntimeError(
+        f"device '{d}' is not available: this build of nabla has only the 'cpu' device"
+    )
+
+
+def array_module(dev: Device | None = None):
+    """The array module (NumPy for the CPU) that holds arrays on ``dev``."""
+    return xp

@@ -1,0 +1,354 @@
+"""Elementwise primitives: arithmetic, transcendental functions and activations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class Add(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g
+
+
+class Sub(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a - b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, (-g if ctx.needs_input_grad[1] else None)
+
+
+class Mul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        return (g * b if na else None), (g * a if nb else None)
+
+
+class Div(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a / b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = g / b if na else None
+        gb = -g * a / (b * b) if nb else None
+        return ga, gb
+
+
+class Neg(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return -a
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g
+
+
+class PowScalar(Function):
+    """``a ** p`` for a constant exponent ``p``."""
+
+    @staticmethod
+    def forward(ctx, a, p):
+        ctx.save_for_backward(a)
+        ctx.p = p
+        return a**p
+
+    @staticmethod
+    def backward(ctx, g):
+        (a,) = ctx.saved_tensors
+        p = ctx.p
+        if p == 2:
+            return g * 2 * a
+        return g * p * a ** (p - 1)
+
+
+class Pow(Function):
+    """``a ** b`` with both operands tensors."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a**b
+        ctx.save_for_backward(a, b, out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b, out = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = g * b * a ** (b - 1) if na else None
+        gb = None
+        if nb:
+            # d(a^b)/db = a^b log a; PyTorch takes it as 0 where a == 0 and b >= 0.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = g * out * np.log(a)
+            gb = np.where((a == 0) & (b >= 0), 0, gb)
+        return ga, gb
+
+
+class Exp(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.exp(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * ctx.saved_tensors[0]
+
+
+class Log(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / ctx.saved_tensors[0]
+
+
+class Sqrt(Function):
+    @staticmethod
+    def forward(ctx, a):
+        with np.errstate(invalid="ignore"):
+            out = np.sqrt(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        with np.errstate(divide="ignore"):
+            return g / (2 * ctx.saved_tensors[0])
+
+
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.abs(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * np.sign(ctx.saved_tensors[0])
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * np.cos(ctx.saved_tensors[0])
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return -g * np.sin(ctx.saved_tensors[0])
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.tanh(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.saved_tensors[0]
+        return g * (1 - out * out)
+
+
+def _sigmoid(a):
+    # exp(-|a|) never overflows; the two branches give 1/(1+e^-a) for either sign.
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = _sigmoid(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        out = ctx.saved_tensors[0]
+        return g * out * (1 - out)
+
+
+class Relu(Function):
+    @staticmethod
+    def forward(ctx, a):
+        out = np.maximum(a, 0)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] > 0)
+
+
+class LeakyRelu(Function):
+    @staticmethod
+    def forward(ctx, a, slope):
+        ctx.save_for_backward(a)
+        ctx.slope = slope
+        return np.where(a > 0, a, a * slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        return np.where(a > 0, g, g * ctx.slope)
+
+
+class Softplus(Function):
+    """``log(1 + exp(beta*x)) / beta``, linear above ``threshold`` as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, beta, threshold):
+        ctx.save_for_backward(a)
+        ctx.beta, ctx.threshold = beta, threshold
+        z = a * beta
+        # logaddexp(0, z) = log(1 + e^z) without overflow.
+        return np.where(z > threshold, a, np.logaddexp(0, z) / beta).astype(a.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        z = a * ctx.beta
+        return np.where(z > ctx.threshold, g, g * _sigmoid(z))
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def erf(a):
+    """The error function, elementwise (NumPy has none; math.erf is exact)."""
+    return _erf(a).astype(a.dtype if a.dtype.kind == "f" else np.float64)
+
+
+class Gelu(Function):
+    """Gaussian error linear unit: ``x * Phi(x)``, or its tanh approximation."""
+
+    @staticmethod
+    def forward(ctx, a, approximate):
+        ctx.save_for_backward(a)
+        ctx.approximate = approximate
+        if approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            return 0.5 * a * (1 + np.tanh(k * (a + 0.044715 * a**3)))
+        return 0.5 * a * (1 + erf(a / math.sqrt(2)))
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        if ctx.approximate == "tanh":
+            k = math.sqrt(2 / math.pi)
+            t = np.tanh(k * (a + 0.044715 * a**3))
+            dt = (1 - t * t) * k * (1 + 3 * 0.044715 * a * a)
+            return g * (0.5 * (1 + t) + 0.5 * a * dt)
+        cdf = 0.5 * (1 + erf(a / math.sqrt(2)))
+        pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
+        return g * (cdf + a * pdf)
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, a, lo, hi):
+        ctx.save_for_backward(a)
+        ctx.lo, ctx.hi = lo, hi
+        out = a
+        if lo is not None:
+            out = np.maximum(out, lo)
+        if hi is not None:
+            out = np.minimum(out, hi)
+        return out if out is not a else a.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        a = ctx.saved_tensors[0]
+        mask = np.ones(a.shape, dtype=bool)
+        if ctx.lo is not None:
+            mask &= a >= ctx.lo
+        if ctx.hi is not None:
+            mask &= a <= ctx.hi
+        return g * mask
+
+
+class Maximum(Function):
+    """Elementwise maximum; at ties the gradient is split equally, as in PyTorch."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        half = np.where(a == b, 0.5, 1.0).astype(g.dtype)
+        return g * (a >= b) * half, g * (b >= a) * half
+
+
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        half = np.where(a == b, 0.5, 1.0).astype(g.dtype)
+        return g * (a <= b) * half, g * (b <= a) * half
+
+
+class Where(Function):
+    """``where(cond, a, b)``; ``cond`` is a boolean array and gets no gradient."""
+
+    @staticmethod
+    def forward(ctx, a, b, cond):
+        ctx.cond = cond
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        cond = ctx.cond
+        na, nb = ctx.needs_input_grad
+        zero = np.zeros((), dtype=g.dtype)
+        return (np.where(cond, g, zero) if na else None), (np.where(cond, zero, g) if nb else None)

@@ -1,0 +1,58 @@
+"""Linear algebra: batched, broadcasting matmul and the fused ``linear`` layer op."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class MatMul(Function):
+    """``a @ b`` for operands of two or more dimensions (1-D is handled by the caller)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a @ b
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        ga = gb = None
+        if na:
+            ga = g @ np.swapaxes(b, -1, -2)
+        if nb:
+            if b.ndim == 2 and a.ndim > 2:
+                # One large product instead of a batch of small ones summed afterwards.
+                gb = a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+            else:
+                gb = np.swapaxes(a, -1, -2) @ g
+        return ga, gb
+
+
+class Linear(Function):
+    """``x @ W.T + b`` as one node: the hot path of every MLP."""
+
+    @staticmethod
+    def forward(ctx, x, w, b=None):
+        ctx.save_for_backward(x, w)
+        out = x @ w.T
+        if b is not None:
+            out += b
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        gx = g @ w if needs[0] else None
+        gw = gb = None
+        if needs[1]:
+            if g.ndim == 2:
+                gw = g.T @ x
+            else:
+                gw = g.reshape(-1, g.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=tuple(range(g.ndim - 1)))
+        return gx, gw, gb

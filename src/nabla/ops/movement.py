@@ -1,0 +1,141 @@
+"""Movement primitives: reshape, permute, expand, indexing, cat/stack, pad, flip, repeat."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+class Reshape(Function):
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        ctx.shape = a.shape
+        return a.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.reshape(ctx.shape)
+
+
+class Permute(Function):
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, a, axes):
+        ctx.axes = axes
+        return a.transpose(axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g.transpose(np.argsort(ctx.axes))
+
+
+class Expand(Function):
+    is_view = True
+
+    @staticmethod
+    def forward(ctx, a, shape):
+        return np.broadcast_to(a, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g  # the engine sums it back to the input's shape
+
+
+def is_basic_index(index) -> bool:
+    """True for indices made of ints, slices, None and Ellipsis (they give views)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(
+        i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
+        and not isinstance(i, (bool, np.bool_))
+        for i in items
+    )
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, a, index, basic):
+        ctx.shape, ctx.index, ctx.basic = a.shape, index, basic
+        return a[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = np.zeros(ctx.shape, dtype=g.dtype)
+        if ctx.basic:
+            grad[ctx.index] = g
+        else:
+            # add.at accumulates where an index repeats (x[[0, 0]] sends two gradients).
+            np.add.at(grad, ctx.index, g)
+        return grad
+
+
+class Cat(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.axis = axis
+        ctx.splits = np.cumsum([a.shape[axis] for a in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        return tuple(np.split(g, ctx.splits, axis=ctx.axis))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, *arrays, axis):
+        ctx.axis = axis
+        return np.stack(arrays, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        n = g.shape[ctx.axis]
+        return tuple(np.take(g, i, axis=ctx.axis) for i in range(n))
+
+
+class Pad(Function):
+    """Constant padding; ``widths`` is NumPy's per-axis ((before, after), ...)."""
+
+    @staticmethod
+    def forward(ctx, a, widths, value):
+        ctx.slices = tuple(slice(b, a.shape[i] + b) for i, (b, _) in enumerate(widths))
+        neg = any(b < 0 or e < 0 for b, e in widths)
+        if neg:
+            raise ValueError("negative padding is not supported")
+        return np.pad(a, widths, mode="constant", constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.slices]
+
+
+class Flip(Function):
+    @staticmethod
+    def forward(ctx, a, axes):
+        ctx.axes = axes
+        return np.flip(a, axes).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.flip(g, ctx.axes)
+
+
+class Repeat(Function):
+    """PyTorch's ``repeat`` (NumPy's ``tile``)."""
+
+    @staticmethod
+    def forward(ctx, a, reps):
+        ctx.in_shape = (1,) * (len(reps) - a.ndim) + a.shape
+        return np.tile(a.reshape(ctx.in_shape), reps)
+
+    @staticmethod
+    def backward(ctx, g):
+        # Split every axis into (repeat, size) and sum over the repeats.
+        shape = []
+        for r, s in zip(g.shape, ctx.in_shape):
+            shape += [r // s, s]
+        summed = g.reshape(shape).sum(axis=tuple(range(0, len(shape), 2)))
+        return summed
