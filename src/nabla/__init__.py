@@ -28,6 +28,7 @@ from .backend import (
     uint8,
 )
 from .backend import device as device
+from .gradcheck import GradcheckError, gradcheck
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import (
     ShapeError,
