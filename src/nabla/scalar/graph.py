@@ -1,0 +1,116 @@
+"""Pictures of a scalar graph: Graphviz DOT text, and rendering it with ``dot``.
+
+Each Value becomes a box showing its label (if any), data and grad; each operation
+becomes a small oval between its inputs and its result, as in micrograd's draw_dot.
+"""
+
+import shutil
+import subprocess
+
+from .engine import Value
+
+# Characters that mean something inside a Graphviz record label (fields, ports, quoting).
+_RECORD_SPECIAL = str.maketrans({c: "\\" + c for c in '{}|<>"'})
+# Past this many nodes a notebook would wait on dot for a picture nobody can read.
+_SVG_NODE_LIMIT = 1000
+
+
+def _escape(text, record):
+    text = str(text).replace("\\", "\\\\")
+    text = text.translate(_RECORD_SPECIAL) if record else text.replace('"', '\\"')
+    return text.replace("\n", "\\n")
+
+
+def _nodes(value, limit=None):
+    """Every Value in the graph (leaves too), each once, outputs first; iterative so deep
+    graphs are fine. Stops early once there are more than ``limit``."""
+    order, seen, stack = [], {value}, [value]
+    while stack and (limit is None or len(order) <= limit):
+        v = stack.pop()
+        order.append(v)
+        for c in reversed(v._prev):  # so that first inputs get the smaller numbers
+            if c not in seen:
+                seen.add(c)
+                stack.append(c)
+    return order
+
+
+def to_dot(value, rankdir="LR"):
+    """The graph that produced ``value``, as Graphviz DOT source text.
+
+    >>> a = Value(2.0, label="a")
+    >>> print(to_dot((a * 3).relu()))  # doctest: +NORMALIZE_WHITESPACE
+    digraph {
+      rankdir=LR;
+      node [fontname="Helvetica"];
+      n0 [shape=record, label="{data 6.0000|grad 0.0000}"];
+      n0_op [label="relu"];
+      n0_op -> n0;
+      n1 -> n0_op;
+      n1 [shape=record, label="{data 6.0000|grad 0.0000}"];
+      n1_op [label="*"];
+      n1_op -> n1;
+      n2 -> n1_op;
+      n3 -> n1_op;
+      n2 [shape=record, label="{a|data 2.0000|grad 0.0000}"];
+      n3 [shape=record, label="{data 3.0000|grad 0.0000}"];
+    }
+    """
+    if not isinstance(value, Value):
+        raise TypeError(f"to_dot draws a Value, got {type(value).__name__}")
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"rankdir must be LR, RL, TB or BT, got {rankdir!r}")
+    order = _nodes(value)
+    ids = {v: f"n{i}" for i, v in enumerate(order)}  # short stable names, not id()
+    lines = ["digraph {", f"  rankdir={rankdir};", '  node [fontname="Helvetica"];']
+    for v in order:
+        fields = [_escape(v.label, record=True)] if v.label else []
+        fields += [f"data {v.data:.4f}", f"grad {v.grad:.4f}"]
+        lines.append(f'  {ids[v]} [shape=record, label="{{{"|".join(fields)}}}"];')
+        if v._prev:
+            lines.append(f'  {ids[v]}_op [label="{_escape(v._op, record=False)}"];')
+            lines.append(f"  {ids[v]}_op -> {ids[v]};")
+            lines += [f"  {ids[c]} -> {ids[v]}_op;" for c in v._prev]
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def draw(value, path=None, format="svg", rankdir="LR"):
+    """Render ``value``'s graph with Graphviz's ``dot`` program.
+
+    Returns the picture (``str`` for svg, ``bytes`` otherwise), or writes it to ``path``
+    and returns ``path``. Raises RuntimeError when ``dot`` is not installed;
+    ``to_dot`` still gives the DOT text then.
+
+    >>> svg = draw(Value(1.0) + 2)  # doctest: +SKIP
+    >>> svg.startswith("<?xml")  # doctest: +SKIP
+    True
+    """
+    if not (isinstance(format, str) and format.isalnum()):
+        raise ValueError(f"format must be a Graphviz output name such as 'svg', got {format!r}")
+    exe = shutil.which("dot")
+    if exe is None:
+        raise RuntimeError(
+            "Graphviz's `dot` program is not installed (not found on PATH), so the graph "
+            "cannot be rendered; install Graphviz, or use to_dot(value) for the DOT text"
+        )
+    source = to_dot(value, rankdir=rankdir).encode()
+    result = subprocess.run([exe, f"-T{format}"], input=source, capture_output=True)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip()
+        raise RuntimeError(f"`dot -T{format}` failed: {message}")
+    if path is not None:
+        with open(path, "wb") as f:
+            f.write(result.stdout)
+        return path
+    return result.stdout.decode() if format == "svg" else result.stdout
+
+
+def _svg_or_none(value):
+    """For Jupyter's _repr_svg_: an SVG string, or None so it falls back to repr."""
+    if shutil.which("dot") is None or len(_nodes(value, _SVG_NODE_LIMIT)) > _SVG_NODE_LIMIT:
+        return None
+    try:
+        return draw(value)
+    except RuntimeError:
+        return None
