@@ -1,0 +1,110 @@
+"""Adagrad: per-coordinate learning rates from the sum of all past squared gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import _STEP_DTYPE, Optimizer
+
+__all__ = ["Adagrad"]
+
+
+class Adagrad(Optimizer):
+    """Adagrad, computed exactly as ``torch.optim.Adagrad`` does.
+
+    With ``g`` the gradient (negated when ``maximize``) plus ``weight_decay * p`` and
+    ``t`` the step number::
+
+        clr = lr / (1 + (t - 1) * lr_decay)
+        sum = sum + g * g                    (sum starts at initial_accumulator_value)
+        p = p - clr * g / (sqrt(sum) + eps)
+
+    >>> import nabla
+    >>> w = nabla.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adagrad([w], lr=0.1)
+    >>> w.grad = nabla.tensor([0.5, -3.0])
+    >>> opt.step(); w          # first step: g / |g| = sign(g)
+    tensor([ 0.9, -1.9], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        lr_decay: float = 0,
+        weight_decay: float = 0,
+        initial_accumulator_value: float = 0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "maximize": maximize,
+        }
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+        # PyTorch creates Adagrad's state up front, for every parameter: its state_dict
+        # lists parameters that never had a gradient too.
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, group)
+
+    def _check_group(self, group):
+        if not 0.0 <= group["lr"]:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if not 0.0 <= group["lr_decay"]:
+            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
+        if not 0.0 <= group["weight_decay"]:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if not 0.0 <= group["initial_accumulator_value"]:
+            raise ValueError(
+                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
+            )
+        if not 0.0 <= group["eps"]:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+
+    def _init_state(self, p, group):
+        state = self.state[p]
+        state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
+        state["sum"] = Tensor._wrap(np.full_like(p.data, group["initial_accumulator_value"]))
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            lr_decay = group["lr_decay"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = p.data
+                state = self.state[p]
+                if len(state) == 0:  # a group added after construction
+                    self._init_state(p, group)
+                step_t = state["step"].data
+                np.add(step_t, 1, out=step_t)
+                step = float(step_t)
+
+                g = self._grad(p, weight_decay, maximize)
+                clr = lr / (1 + (step - 1) * lr_decay)
+                total = state["sum"].data
+                std = self._buf(d, 1)
+                np.multiply(g, g, out=std)
+                np.add(total, std, out=total)
+                np.sqrt(total, out=std)
+                np.add(std, eps, out=std)
+                u = self._buf(d, 0)  # addcdiv's order: (value * g) / std
+                np.multiply(g, -clr, out=u)
+                np.divide(u, std, out=u)
+                np.add(d, u, out=d)
+                p._vc[0] += 1
+        return loss

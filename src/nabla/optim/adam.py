@@ -1,0 +1,187 @@
+"""Adam and AdamW: adaptive moment estimation, with L2 or decoupled weight decay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import _STEP_DTYPE, Optimizer
+
+__all__ = ["Adam", "AdamW"]
+
+
+def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray) -> None:
+    """``a = lerp(a, b, w)`` in place, with PyTorch's two-branch formula.
+
+    For small weights ``a + w (b - a)``, otherwise ``b - (b - a)(1 - w)``: each branch
+    keeps the rounding error small at its end of the interval, and matching it keeps
+    results identical to PyTorch's.
+    """
+    np.subtract(b, a, out=tmp)
+    if abs(w) < 0.5:
+        np.multiply(tmp, w, out=tmp)
+        np.add(a, tmp, out=a)
+    else:
+        np.multiply(tmp, 1 - w, out=tmp)
+        np.subtract(b, tmp, out=a)
+
+
+class Adam(Optimizer):
+    """Adam, computed exactly as ``torch.optim.Adam`` does.
+
+    With ``g`` the gradient (negated when ``maximize``; plus ``weight_decay * p``
+    unless the decay is decoupled, as in AdamW) and ``t`` the step number::
+
+        m = lerp(m, g, 1 - beta1)              v = beta2 * v + (1 - beta2) * g * g
+        step_size = lr / (1 - beta1 ** t)
+        denom = sqrt(v) / sqrt(1 - beta2 ** t) + eps     (v -> running max if amsgrad)
+        p = p - step_size * m / denom
+
+    >>> import nabla
+    >>> w = nabla.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = Adam([w], lr=0.1)
+    >>> w.grad = nabla.tensor([0.5, -3.0])
+    >>> opt.step(); w          # the first Adam step moves every weight by about lr
+    tensor([ 0.9, -1.9], requires_grad=True)
+    >>> sorted(opt.state[w])
+    ['exp_avg', 'exp_avg_sq', 'step']
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+    ):
+        defaults = {
+            "lr": lr,
+            "betas": tuple(betas),
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "amsgrad": amsgrad,
+            "maximize": maximize,
+            "decoupled_weight_decay": decoupled_weight_decay,
+        }
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        lr, eps, betas, wd = group["lr"], group["eps"], group["betas"], group["weight_decay"]
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= wd:
+            raise ValueError(f"Invalid weight_decay value: {wd}")
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            beta1, beta2 = group["betas"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            amsgrad = group["amsgrad"]
+            maximize = group["maximize"]
+            decoupled = group["decoupled_weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = p.data
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
+                    state["exp_avg"] = Tensor._wrap(np.zeros_like(d))
+                    state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(d))
+                step_t = state["step"].data
+                np.add(step_t, 1, out=step_t)
+                step = float(step_t)
+
+                if decoupled:
+                    if weight_decay != 0:
+                        np.multiply(d, 1 - lr * weight_decay, out=d)
+                    g = self._grad(p, 0, maximize)
+                else:
+                    g = self._grad(p, weight_decay, maximize)
+
+                exp_avg = state["exp_avg"].data
+                exp_avg_sq = state["exp_avg_sq"].data
+                t = self._buf(d, 1)
+                _lerp_(exp_avg, g, 1 - beta1, t)
+                np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+                np.multiply(g, 1 - beta2, out=t)  # addcmul's order: (value * g) * g
+                np.multiply(t, g, out=t)
+                np.add(exp_avg_sq, t, out=exp_avg_sq)
+
+                bias_correction1 = 1 - beta1**step
+                bias_correction2 = 1 - beta2**step
+                step_size = lr / bias_correction1
+                bias_correction2_sqrt = bias_correction2**0.5
+
+                if amsgrad:
+                    if "max_exp_avg_sq" not in state:  # amsgrad switched on mid-training
+                        state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(d))
+                    max_sq = state["max_exp_avg_sq"].data
+                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    np.sqrt(max_sq, out=t)
+                else:
+                    np.sqrt(exp_avg_sq, out=t)
+                np.divide(t, bias_correction2_sqrt, out=t)
+                np.add(t, eps, out=t)
+                # addcdiv's order: (value * exp_avg) / denom. g is no longer needed, so
+                # slot 0 is free even when g lives there.
+                u = self._buf(d, 0)
+                np.multiply(exp_avg, -step_size, out=u)
+                np.divide(u, t, out=u)
+                np.add(d, u, out=d)
+                p._vc[0] += 1
+        return loss
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p *= 1 - lr * weight_decay`` before the step.
+
+    Computed exactly as ``torch.optim.AdamW`` does; the decay defaults to ``1e-2``.
+
+    >>> import nabla
+    >>> w = nabla.tensor([1.0], requires_grad=True)
+    >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad = nabla.tensor([0.0])
+    >>> opt.step(); w          # no gradient: only the decay, 1 * (1 - 0.1 * 0.5)
+    tensor([0.95], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        super().__init__(
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            maximize=maximize,
+            decoupled_weight_decay=True,
+        )

@@ -1,0 +1,399 @@
+"""``Optimizer``: the base of every optimizer, with PyTorch's structure.
+
+An optimizer keeps a list of ``param_groups`` (dicts holding ``"params"`` and the
+hyperparameters of those parameters) and a per-parameter ``state`` dict. ``step()``
+updates every parameter that has a gradient, in place on its ``.data`` array.
+
+>>> import nabla
+>>> from nabla.optim import SGD
+>>> w = nabla.tensor([1.0, 2.0], requires_grad=True)
+>>> opt = SGD([w], lr=0.5)
+>>> (w * w).sum().backward()
+>>> opt.step(); w
+tensor([0., 0.], requires_grad=True)
+>>> opt.zero_grad(); w.grad is None
+True
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..autograd import enable_grad
+from ..tensor import Tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    """Marks a hyperparameter that has no default: every group must give it."""
+
+    def __repr__(self):
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+_STEP_DTYPE = np.float32  # PyTorch keeps state["step"] as a float32 scalar tensor
+
+
+class Optimizer:
+    """Base class of all optimizers.
+
+    ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs (as
+    ``module.named_parameters()`` yields), or of dicts, each a parameter group with a
+    ``"params"`` entry and any hyperparameters that override ``defaults``.
+
+    >>> import nabla
+    >>> from nabla.optim import SGD
+    >>> a = nabla.zeros(2, requires_grad=True)
+    >>> b = nabla.zeros(3, requires_grad=True)
+    >>> opt = SGD([{"params": [a]}, {"params": [b], "lr": 0.01}], lr=0.1)
+    >>> [g["lr"] for g in opt.param_groups]
+    [0.1, 0.01]
+    """
+
+    def __init__(self, params, defaults: dict):
+        self.defaults = defaults
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        # Scratch arrays shared by all parameters of one dtype, sized to the largest:
+        # a step then allocates nothing once they exist (see DESIGN.md, performance).
+        self._scratch: dict = {}
+
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "params argument given to the optimizer should be an iterable of Tensors "
+                "or dicts, but got a Tensor: wrap it in a list, e.g. SGD([w], lr=0.1)"
+            )
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(_SET_ERROR)
+        param_groups = list(params)
+        if len(param_groups) == 0:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(param_groups[0], dict):
+            param_groups = [{"params": param_groups}]
+        for group in param_groups:
+            self.add_param_group(group)
+
+    # ------------------------------------------------------------------ groups
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters (a dict with ``"params"``) with its own options.
+
+        Useful when fine-tuning: unfreeze some layers and add them as training goes.
+
+        >>> import nabla
+        >>> from nabla.optim import SGD
+        >>> opt = SGD([nabla.zeros(2, requires_grad=True)], lr=0.1)
+        >>> opt.add_param_group({"params": nabla.zeros(3, requires_grad=True), "lr": 1.0})
+        >>> len(opt.param_groups), opt.param_groups[1]["lr"], opt.param_groups[1]["momentum"]
+        (2, 1.0, 0)
+        """
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        param_group = dict(param_group)  # never mutate the caller's dict
+        if "params" not in param_group:
+            raise ValueError("a parameter group needs a 'params' entry")
+        params = param_group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (set, frozenset)):
+            raise TypeError(_SET_ERROR)
+        else:
+            params = list(params)
+
+        names = []
+        tensors = []
+        for p in params:
+            if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str):
+                names.append(p[0])
+                tensors.append(p[1])
+            else:
+                tensors.append(p)
+        if names and len(names) != len(tensors):
+            raise ValueError(
+                "all optimizer params should be with/without names. Some param names are missing"
+            )
+        if not tensors:
+            raise ValueError("optimizer got an empty parameter list")
+        for i, p in enumerate(tensors):
+            _check_param(p, i)
+
+        # Identity, not equality: Tensor.__eq__ is elementwise.
+        seen = set()
+        for i, p in enumerate(tensors):
+            if id(p) in seen:
+                raise ValueError(
+                    f"parameter at position {i} appears twice in the same parameter group; "
+                    "each tensor may be given to an optimizer only once"
+                )
+            seen.add(id(p))
+        for gi, group in enumerate(self.param_groups):
+            if any(id(p) in seen for p in group["params"]):
+                raise ValueError(
+                    f"some parameters appear in more than one parameter group "
+                    f"(already in group {gi}); each tensor may be given only once"
+                )
+            if ("param_names" in group) != bool(names):
+                raise ValueError(
+                    "all optimizer param groups should be with/without names. cannot add "
+                    f"param group {'with' if names else 'without'} names to the optimizer"
+                )
+
+        param_group["params"] = tensors
+        if names:
+            param_group["param_names"] = names
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(
+                    "parameter group didn't specify a value of required optimization "
+                    f"parameter {name}"
+                )
+            param_group.setdefault(name, default)
+        self._check_group(param_group)
+        self.param_groups.append(param_group)
+
+    def _check_group(self, group: dict) -> None:
+        """Validate one group's hyperparameters (subclasses raise ValueError here)."""
+
+    # ------------------------------------------------------------------- grads
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all parameters.
+
+        ``set_to_none=True`` (the default) drops them: the next backward allocates.
+        ``set_to_none=False`` zeroes the existing arrays in place, so backward keeps
+        accumulating into the same persistent buffers.
+
+        >>> import nabla
+        >>> from nabla.optim import SGD
+        >>> w = nabla.ones(2, requires_grad=True)
+        >>> w.sum().backward()
+        >>> buf = w.grad.data
+        >>> SGD([w]).zero_grad(set_to_none=False)
+        >>> w.grad.data is buf, w.grad.tolist()
+        (True, [0.0, 0.0])
+        """
+        for group in self.param_groups:
+            for p in group["params"]:
+                g = p.grad
+                if g is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                    continue
+                if g.grad_fn is not None:
+                    g.detach_()
+                else:
+                    g.requires_grad = False
+                if g.data.flags.writeable:
+                    g.data.fill(0)
+                    g._vc[0] += 1
+                else:
+                    p.grad = Tensor._wrap(np.zeros_like(g.data))
+
+    def step(self, closure=None):
+        """Update the parameters once; ``closure`` re-evaluates the loss and returns it."""
+        raise NotImplementedError
+
+    def _closure(self, closure):
+        if closure is None:
+            return None
+        with enable_grad():
+            return closure()
+
+    # -------------------------------------------------------------- state dict
+    def state_dict(self) -> dict:
+        """The optimizer's state as a dict, in PyTorch's layout.
+
+        ``{"state": {index: {name: Tensor}}, "param_groups": [{..., "params": [index]}]}``
+        where parameters are numbered by their position across the groups. The state
+        tensors are the optimizer's own (not copies), as in PyTorch.
+
+        >>> import nabla
+        >>> from nabla.optim import SGD
+        >>> w = nabla.tensor([1.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> w.grad = nabla.tensor([2.0]); opt.step()
+        >>> sd = opt.state_dict()
+        >>> sd["state"], sd["param_groups"][0]["params"]
+        ({0: {'momentum_buffer': tensor([2.])}}, [0])
+        """
+        index: dict[int, int] = {}
+        start = 0
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for i, p in enumerate(group["params"], start):
+                index.setdefault(id(p), i)
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            start += len(packed["params"])
+            groups.append(packed)
+        state = {(index[id(k)] if isinstance(k, Tensor) else k): v for k, v in self.state.items()}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore a state saved by ``state_dict()`` (from this or an identical optimizer).
+
+        The groups must match in number and size. The state is copied (and cast to each
+        parameter's dtype), so the source optimizer and this one never share buffers.
+
+        >>> import nabla
+        >>> from nabla.optim import SGD
+        >>> w = nabla.tensor([1.0], requires_grad=True)
+        >>> opt = SGD([w], lr=0.1, momentum=0.9)
+        >>> w.grad = nabla.tensor([2.0]); opt.step()
+        >>> w2 = nabla.tensor([1.0], requires_grad=True)
+        >>> opt2 = SGD([w2], lr=0.5)
+        >>> opt2.load_state_dict(opt.state_dict())
+        >>> opt2.param_groups[0]["lr"], opt2.state[w2]["momentum_buffer"]
+        (0.1, tensor([2.]))
+        """
+        if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= set(state_dict):
+            raise ValueError(
+                "an optimizer state dict must be a dict with 'state' and 'param_groups' keys"
+            )
+        groups = self.param_groups
+        saved_groups = copy.deepcopy(state_dict["param_groups"])
+        if len(groups) != len(saved_groups):
+            raise ValueError(
+                f"loaded state dict has a different number of parameter groups: it has "
+                f"{len(saved_groups)}, the optimizer has {len(groups)}"
+            )
+        for i, (g, s) in enumerate(zip(groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(
+                    f"loaded state dict contains a parameter group that doesn't match the size "
+                    f"of optimizer's group: group {i} has {len(s['params'])} parameters in the "
+                    f"state dict and {len(g['params'])} in the optimizer"
+                )
+        id_map = {}
+        for g, s in zip(groups, saved_groups):
+            for saved_index, p in zip(s["params"], g["params"]):
+                id_map[saved_index] = p
+
+        # Validate everything before changing anything: a failed load corrupts nothing.
+        new_state: defaultdict = defaultdict(dict)
+        for k, v in state_dict["state"].items():
+            if k not in id_map:
+                if isinstance(k, int):
+                    raise ValueError(
+                        f"loaded state dict has state for parameter {k}, but the optimizer's "
+                        f"parameters are numbered {sorted(id_map)}"
+                    )
+                new_state[k] = copy.deepcopy(v)  # a non-parameter key: kept as is
+                continue
+            p = id_map[k]
+            if not isinstance(v, dict):
+                raise ValueError(f"state of parameter {k} must be a dict, got {type(v).__name__}")
+            new_state[p] = {name: _cast_state(p, k, name, val) for name, val in v.items()}
+
+        for g, s in zip(groups, saved_groups):
+            s["params"] = g["params"]
+            if "param_names" in g and "param_names" not in s:
+                s["param_names"] = g["param_names"]
+        self.param_groups[:] = saved_groups
+        self.state = new_state
+
+    # ---------------------------------------------------------------- helpers
+    def _buf(self, like: np.ndarray, slot: int) -> np.ndarray:
+        """A scratch array shaped like ``like``, reused across steps and parameters."""
+        key = (like.dtype, slot)
+        flat = self._scratch.get(key)
+        n = like.size
+        if flat is None or flat.size < n:
+            flat = self._scratch[key] = np.empty(n, like.dtype)
+        return flat[:n].reshape(like.shape)
+
+    def _grad(self, p: Tensor, weight_decay: float, maximize: bool) -> np.ndarray:
+        """The gradient with maximize and (L2) weight decay applied, as PyTorch orders it.
+
+        Returns ``p.grad.data`` itself when nothing applies: the gradient is never
+        modified, so the caller must not write into the result unless it is scratch.
+        """
+        grad = p.grad.data
+        if grad.shape != p.data.shape:
+            raise ValueError(
+                f"gradient of shape {grad.shape} does not match its parameter of shape "
+                f"{p.data.shape}"
+            )
+        if weight_decay != 0:
+            g = self._buf(p.data, 0)
+            np.multiply(p.data, weight_decay, out=g)
+            # (-grad) + wd * p == wd * p - grad exactly: negation does not round.
+            if maximize:
+                np.subtract(g, grad, out=g)
+            else:
+                np.add(g, grad, out=g)
+            return g
+        if maximize:
+            g = self._buf(p.data, 0)
+            np.negative(grad, out=g)
+            return g
+        return grad
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            for key in sorted(group):
+                if key != "params":
+                    lines.append(f"    {key}: {group[key]}")
+        lines.append(")")
+        return "\n".join(lines)
+
+
+_SET_ERROR = (
+    "optimizer parameters need to be organized in ordered collections, but the ordering "
+    "of tensors in sets will change between runs. Please use a list instead."
+)
+
+
+def _check_param(p, i: int) -> None:
+    if not isinstance(p, Tensor):
+        raise TypeError(
+            f"optimizer can only optimize Tensors, but parameter {i} is {type(p).__name__}"
+        )
+    if not (p.is_leaf or p.retains_grad):
+        raise ValueError(
+            f"can't optimize a non-leaf Tensor (parameter {i} was computed by "
+            f"{type(p.grad_fn).__name__}); optimize the leaf it came from, or detach() it"
+        )
+    if p.data.dtype.kind != "f":
+        raise TypeError(
+            f"optimizer can only optimize floating-point tensors, but parameter {i} has "
+            f"dtype {p.dtype}"
+        )
+
+
+def _as_array(value) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.data
+    return np.asarray(value)
+
+
+def _cast_state(p: Tensor, index, name, value):
+    """A private copy of one saved state value, cast like PyTorch casts it."""
+    if name == "step":
+        # PyTorch keeps the step counter's own dtype (it is not cast to the param's).
+        arr = _as_array(value)
+        if arr.shape != ():
+            raise ValueError(f"state 'step' of parameter {index} must be a scalar")
+        if arr.dtype.kind != "f":
+            arr = arr.astype(_STEP_DTYPE)
+        return Tensor._wrap(np.array(arr, copy=True))
+    if isinstance(value, (Tensor, np.ndarray)):
+        arr = _as_array(value)
+        if arr.ndim and arr.shape != p.data.shape:
+            raise ValueError(
+                f"state '{name}' of parameter {index} has shape {arr.shape}, but the "
+                f"parameter has shape {p.data.shape}"
+            )
+        dtype = p.data.dtype if arr.dtype.kind == "f" else arr.dtype
+        return Tensor._wrap(np.array(arr, dtype=dtype, copy=True, order="K"))
+    if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
+        return type(value)(_cast_state(p, index, None, v) for v in value)
+    return copy.deepcopy(value)

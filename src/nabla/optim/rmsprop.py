@@ -1,0 +1,135 @@
+"""RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .adam import _lerp_
+from .optimizer import _STEP_DTYPE, Optimizer
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    """RMSprop, computed exactly as ``torch.optim.RMSprop`` does.
+
+    With ``g`` the gradient (negated when ``maximize``) plus ``weight_decay * p``::
+
+        v = alpha * v + (1 - alpha) * g * g
+        avg = sqrt(v - mean_g ** 2) + eps   if centered (mean_g = lerp(mean_g, g, 1 - alpha))
+        avg = sqrt(v) + eps                 otherwise
+        buf = momentum * buf + g / avg;  p = p - lr * buf    if momentum > 0
+        p = p - lr * g / avg                                 otherwise
+
+    >>> import nabla
+    >>> w = nabla.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = RMSprop([w], lr=0.01, alpha=0.99)
+    >>> w.grad = nabla.tensor([0.5, -3.0])
+    >>> opt.step(); w          # first step: g / sqrt(0.01 g^2) = 10 sign(g)
+    tensor([ 0.9, -1.9], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = {
+            "lr": lr,
+            "alpha": alpha,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "momentum": momentum,
+            "centered": centered,
+            "maximize": maximize,
+        }
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        if not 0.0 <= group["lr"]:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if not 0.0 <= group["eps"]:
+            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        if not 0.0 <= group["momentum"]:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if not 0.0 <= group["weight_decay"]:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if not 0.0 <= group["alpha"]:
+            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            alpha = group["alpha"]
+            eps = group["eps"]
+            weight_decay = group["weight_decay"]
+            momentum = group["momentum"]
+            centered = group["centered"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = p.data
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
+                    state["square_avg"] = Tensor._wrap(np.zeros_like(d))
+                    if momentum > 0:
+                        state["momentum_buffer"] = Tensor._wrap(np.zeros_like(d))
+                    if centered:
+                        state["grad_avg"] = Tensor._wrap(np.zeros_like(d))
+                step_t = state["step"].data
+                np.add(step_t, 1, out=step_t)
+
+                g = self._grad(p, weight_decay, maximize)
+                square_avg = state["square_avg"].data
+                avg = self._buf(d, 1)
+                np.multiply(square_avg, alpha, out=square_avg)
+                np.multiply(g, 1 - alpha, out=avg)  # addcmul's order: (value * g) * g
+                np.multiply(avg, g, out=avg)
+                np.add(square_avg, avg, out=square_avg)
+
+                if centered:
+                    grad_avg = _state_buf(state, "grad_avg", d)
+                    _lerp_(grad_avg, g, 1 - alpha, avg)
+                    np.multiply(grad_avg, grad_avg, out=avg)
+                    np.subtract(square_avg, avg, out=avg)
+                    np.sqrt(avg, out=avg)
+                else:
+                    np.sqrt(square_avg, out=avg)
+                np.add(avg, eps, out=avg)
+
+                if momentum > 0:
+                    buf = _state_buf(state, "momentum_buffer", d)
+                    np.multiply(buf, momentum, out=buf)
+                    np.divide(g, avg, out=avg)
+                    np.add(buf, avg, out=buf)
+                    np.multiply(buf, lr, out=avg)
+                    np.subtract(d, avg, out=d)
+                else:
+                    # addcdiv's order: (value * g) / avg; slot 0 may hold g itself.
+                    u = self._buf(d, 0)
+                    np.multiply(g, -lr, out=u)
+                    np.divide(u, avg, out=u)
+                    np.add(d, u, out=d)
+                p._vc[0] += 1
+        return loss
+
+
+def _state_buf(state: dict, name: str, like: np.ndarray) -> np.ndarray:
+    """``state[name]``'s array, created as zeros when an option was switched on later."""
+    t = state.get(name)
+    if t is None:
+        t = state[name] = Tensor._wrap(np.zeros_like(like))
+    return t.data

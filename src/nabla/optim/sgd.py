@@ -1,0 +1,108 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor
+from .optimizer import Optimizer
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, computed exactly as ``torch.optim.SGD`` does.
+
+    With ``g`` the gradient (negated when ``maximize``) plus ``weight_decay * p``::
+
+        buf = g                                   (first step)
+        buf = momentum * buf + (1 - dampening) * g  (later steps)
+        g   = g + momentum * buf   if nesterov else   buf
+        p   = p - lr * g
+
+    >>> import nabla
+    >>> w = nabla.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.zero_grad()
+    ...     (w * w).sum().backward()   # gradient 2w
+    ...     opt.step()
+    >>> w
+    tensor([ 0.46, -0.92], requires_grad=True)
+    """
+
+    def __init__(
+        self,
+        params,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ):
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        self._check_group(defaults)
+        super().__init__(params, defaults)
+
+    def _check_group(self, group):
+        if group["lr"] < 0.0:
+            raise ValueError(f"Invalid learning rate: {group['lr']}")
+        if group["momentum"] < 0.0:
+            raise ValueError(f"Invalid momentum value: {group['momentum']}")
+        if group["weight_decay"] < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            lr = group["lr"]
+            momentum = group["momentum"]
+            dampening = group["dampening"]
+            nesterov = group["nesterov"]
+            weight_decay = group["weight_decay"]
+            maximize = group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                d = p.data
+                g = self._grad(p, weight_decay, maximize)
+                scratch = g is not p.grad.data  # may we overwrite g?
+                if momentum != 0:
+                    state = self.state[p]
+                    mb = state.get("momentum_buffer")
+                    if mb is None:
+                        buf = np.array(g, copy=True, order="K")
+                        state["momentum_buffer"] = Tensor._wrap(buf)
+                    else:
+                        buf = mb.data
+                        np.multiply(buf, momentum, out=buf)
+                        if dampening == 0:
+                            np.add(buf, g, out=buf)
+                        else:
+                            t = self._buf(d, 1)
+                            np.multiply(g, 1 - dampening, out=t)
+                            np.add(buf, t, out=buf)
+                    if nesterov:
+                        t = self._buf(d, 1)
+                        np.multiply(buf, momentum, out=t)
+                        np.add(g, t, out=t)
+                        g, scratch = t, True
+                    else:
+                        g, scratch = buf, False
+                t = g if scratch else self._buf(d, 1)
+                np.multiply(g, lr, out=t)
+                np.subtract(d, t, out=d)
+                p._vc[0] += 1
+        return loss
