@@ -7,9 +7,10 @@
 (2, 3)
 """
 
-from . import functional, init
+from . import functional, init, utils
 from .layers import (
     GELU,
+    ConvergenceWarning,
     Dropout,
     Flatten,
     Heaviside,
@@ -17,6 +18,9 @@ from .layers import (
     LeakyReLU,
     Linear,
     LogSoftmax,
+    NotLinearlySeparableError,
+    Perceptron,
+    PerceptronResult,
     ReLU,
     Sigmoid,
     SiLU,
@@ -25,5 +29,15 @@ from .layers import (
     Step,
     Tanh,
     Unflatten,
+)
+from .loss import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
 )
 from .module import Buffer, Module, ModuleDict, ModuleList, Parameter, Sequential

@@ -4,6 +4,8 @@
 >>> import nabla.nn.functional as F
 >>> F.relu(nabla.tensor([-1.0, 2.0]))
 tensor([0., 2.])
+>>> round(F.cross_entropy(nabla.zeros(2, 4), nabla.tensor([0, 3])).item(), 4)  # log(4)
+1.3863
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import warnings
 
 import numpy as np
 
+from ..ops import loss as _loss
 from ..random import _np as _rng
-from ..tensor import Tensor, tensor
+from ..tensor import ShapeError, Tensor, tensor
 from ..tensor import linear as linear  # F.linear, the fused x @ W.T + b
 
 
@@ -199,3 +202,300 @@ def one_hot(input, num_classes: int = -1) -> Tensor:
     out = np.zeros(idx.shape + (num_classes,), dtype=np.int64)
     np.put_along_axis(out, idx[..., None].astype(np.int64), 1, axis=-1)
     return Tensor._wrap(out)
+
+
+# ------------------------------------------------------------------------ losses
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduction(reduction: str, size_average=None, reduce=None) -> str:
+    """Validate ``reduction``; also translate PyTorch's deprecated size_average/reduce."""
+    if size_average is not None or reduce is not None:
+        warnings.warn(
+            "size_average and reduce args will be deprecated, please use reduction='"
+            + ("none" if reduce is False else "mean" if size_average is not False else "sum")
+            + "' instead.",
+            stacklevel=3,
+        )
+        if reduce is False:
+            return "none"
+        return "mean" if size_average is not False else "sum"
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', "
+                         "'sum' or 'none'")
+    return reduction
+
+
+def _float_input(name: str, input) -> Tensor:
+    x = _t(input)
+    if x.data.dtype.kind != "f":
+        raise TypeError(
+            f"{name}: input must be a floating-point tensor, got {x.dtype}: convert with .float()"
+        )
+    return x
+
+
+def _regression(name, input, target, kind, param, reduction):
+    x = _float_input(name, input)
+    t = _t(target)
+    if t.data.dtype.kind != "f":
+        # Integer targets are fine for regression: compute in the input's dtype.
+        t = t.to(x.dtype)
+    if t.data.shape != x.data.shape:
+        try:
+            np.broadcast_shapes(x.data.shape, t.data.shape)
+        except ValueError:
+            raise ShapeError(
+                f"{name}: target of shape {tuple(t.shape)} does not match (or broadcast with) "
+                f"input of shape {tuple(x.shape)}"
+            ) from None
+        warnings.warn(
+            f"{name}: using a target size ({tuple(t.shape)}) that is different to the input "
+            f"size ({tuple(x.shape)}). This will likely lead to incorrect results due to "
+            "broadcasting. Please ensure they have the same size.",
+            stacklevel=3,
+        )
+    return _loss.Pointwise.apply(x, t, kind, param, reduction)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean squared error; ``reduction="sum"`` gives the sum of squared residuals.
+
+    >>> import nabla
+    >>> mse_loss(nabla.tensor([1.0, 2.0]), nabla.tensor([0.0, 4.0]))
+    tensor(2.5000)
+    >>> mse_loss(nabla.tensor([1.0, 2.0]), nabla.tensor([0.0, 4.0]), reduction="sum")
+    tensor(5.)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    return _regression("mse_loss", input, target, "mse", None, reduction)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """Mean absolute error.
+
+    >>> import nabla
+    >>> l1_loss(nabla.tensor([1.0, 2.0]), nabla.tensor([0.0, 4.0]))
+    tensor(1.5000)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    return _regression("l1_loss", input, target, "l1", None, reduction)
+
+
+def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """Squared error for ``|d| < delta``, linear ``delta (|d| - delta/2)`` beyond it.
+
+    >>> import nabla
+    >>> huber_loss(nabla.tensor([0.5, 3.0]), nabla.zeros(2), reduction="none")
+    tensor([0.1250, 2.5000])
+    """
+    reduction = _reduction(reduction)
+    if not delta > 0:
+        raise ValueError(f"huber_loss does not support non-positive values for delta, got {delta}")
+    return _regression("huber_loss", input, target, "huber", float(delta), reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """Huber loss divided by ``beta``: ``0.5 d²/beta`` for ``|d| < beta``, else ``|d| - beta/2``.
+
+    >>> import nabla
+    >>> smooth_l1_loss(nabla.tensor([0.5, 3.0]), nabla.zeros(2), reduction="none")
+    tensor([0.1250, 2.5000])
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    if beta < 0:
+        raise ValueError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
+    return _regression("smooth_l1_loss", input, target, "smooth_l1", float(beta), reduction)
+
+
+def _class_weight(name: str, weight, n_classes: int, dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (n_classes,):
+        raise ShapeError(
+            f"{name}: weight should be a 1-D tensor with one entry per class ({n_classes}), "
+            f"got shape {tuple(w.shape)}"
+        )
+    return w.astype(dtype, copy=False)
+
+
+def _class_targets(name: str, x: Tensor, t: Tensor, ignore_index: int) -> np.ndarray:
+    """Check a class-index target against input ``x`` (class dim 1, or 0 when 1-D)."""
+    if x.ndim == 0:
+        raise ShapeError(f"{name}: input must have a class dimension, got a 0-d tensor")
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    expected = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
+    td = t.data
+    kind = td.dtype.kind
+    if kind not in "iu":
+        if kind == "f" and td.shape == expected:
+            raise TypeError(
+                f"{name}: target has the shape of class indices {expected} but dtype {t.dtype}; "
+                "class indices must be integers (use target.long()), or pass class "
+                f"probabilities with the input's shape {tuple(x.shape)}"
+            )
+        raise TypeError(
+            f"{name}: target must hold integer class indices (int64), got dtype {t.dtype}"
+        )
+    if td.shape != expected:
+        raise ShapeError(
+            f"{name}: input of shape {tuple(x.shape)} ({n_classes} classes in dim "
+            f"{0 if x.ndim == 1 else 1}) needs class indices of shape {expected}, "
+            f"got target of shape {tuple(td.shape)}"
+        )
+    if td.size and (td.min() < 0 or td.max() >= n_classes):
+        bad = td[(td != ignore_index) & ((td < 0) | (td >= n_classes))]
+        if bad.size:
+            raise IndexError(
+                f"{name}: Target {bad.flat[0]} is out of bounds: class indices must be in "
+                f"[0, {n_classes}) or equal ignore_index={ignore_index}"
+            )
+    return td
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
+                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Cross-entropy between logits and class indices or class probabilities.
+
+    ``input`` holds unnormalised scores, shape ``(N, C)``, ``(C,)`` or ``(N, C, d1, ...)``.
+    ``target`` is either class indices (integers, the input's shape without dim 1) or
+    probabilities (floats, the input's shape). One fused, numerically stable node: the
+    gradient with respect to the logits is ``softmax - onehot``, scaled. Semantics are
+    PyTorch's: with ``weight`` the mean divides by the summed weights of the targets;
+    targets equal to ``ignore_index`` count for nothing.
+
+    >>> import nabla
+    >>> logits = nabla.tensor([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]], requires_grad=True)
+    >>> loss = cross_entropy(logits, nabla.tensor([0, 1]))
+    >>> round(loss.item(), 4)
+    0.3606
+    >>> loss.backward()
+    >>> logits.grad.sum(dim=1).abs().max().item() < 1e-7  # softmax - onehot rows sum to 0
+    True
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x = _float_input("cross_entropy", input)
+    t = _t(target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
+    if x.ndim == 0:
+        raise ShapeError("cross_entropy: input must have a class dimension, got a 0-d tensor")
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    w = _class_weight("cross_entropy", weight, n_classes, x.data.dtype)
+    if t.data.shape == x.data.shape:
+        if t.data.dtype.kind != "f":
+            raise TypeError(
+                "cross_entropy: a target with the input's shape holds class probabilities and "
+                f"must be floating point, got {t.dtype}"
+            )
+        if ignore_index >= 0:
+            raise ValueError("cross_entropy: ignore_index is not supported for class "
+                             "probabilities (a floating-point target)")
+        return _loss.SoftCrossEntropy.apply(x, t, w, float(label_smoothing), reduction)
+    td = _class_targets("cross_entropy", x, t, ignore_index)
+    return _loss.ClassNLL.apply(x, td, w, ignore_index, float(label_smoothing), reduction, True)
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
+             reduce=None, reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of class indices, given log-probabilities.
+
+    ``nll_loss(log_softmax(x, 1), y)`` equals ``cross_entropy(x, y)``.
+
+    >>> import nabla
+    >>> logp = nabla.tensor([[-0.1, -2.5], [-1.2, -0.4]])
+    >>> nll_loss(logp, nabla.tensor([0, 1]))
+    tensor(0.2500)
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x = _float_input("nll_loss", input)
+    t = _t(target)
+    td = _class_targets("nll_loss", x, t, ignore_index)
+    n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    w = _class_weight("nll_loss", weight, n_classes, x.data.dtype)
+    return _loss.ClassNLL.apply(x, td, w, ignore_index, 0.0, reduction, False)
+
+
+def _binary_args(name, input, target, weight):
+    x = _float_input(name, input)
+    t = _t(target)
+    if t.data.dtype.kind != "f":
+        raise TypeError(
+            f"{name}: target must be floating point (probabilities in [0, 1]), got {t.dtype}: "
+            "convert with target.float()"
+        )
+    if t.data.shape != x.data.shape:
+        raise ShapeError(
+            f"{name}: target size {tuple(t.shape)} must be the same as input size "
+            f"{tuple(x.shape)}"
+        )
+    w = None
+    if weight is not None:
+        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        try:
+            np.broadcast_shapes(w.shape, x.data.shape)
+        except ValueError:
+            raise ShapeError(
+                f"{name}: weight of shape {tuple(w.shape)} does not broadcast to the input's "
+                f"shape {tuple(x.shape)}"
+            ) from None
+        w = w.astype(x.data.dtype, copy=False)
+    return x, t, w
+
+
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities ``input`` against targets in ``[0, 1]``.
+
+    The logs are clamped at -100 (as in PyTorch), so a confident mistake costs 100, not
+    infinity. Prefer ``binary_cross_entropy_with_logits`` on raw scores: it is stabler.
+
+    >>> import nabla
+    >>> binary_cross_entropy(nabla.tensor([0.5, 1.0]), nabla.tensor([1.0, 0.0]), reduction="none")
+    tensor([  0.6931, 100.0000])
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    x, t, w = _binary_args("binary_cross_entropy", input, target, weight)
+    xd = x.data
+    if xd.size and not (xd.min() >= 0 and xd.max() <= 1):
+        raise ValueError(
+            "binary_cross_entropy: all elements of input should be between 0 and 1 (found "
+            f"values in [{xd.min()}, {xd.max()}]); pass logits to "
+            "binary_cross_entropy_with_logits instead"
+        )
+    td = t.data
+    if td.size and not (td.min() >= 0 and td.max() <= 1):
+        raise ValueError("binary_cross_entropy: all elements of target should be between 0 and 1")
+    return _loss.BinaryCrossEntropy.apply(x, t, w, reduction)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Sigmoid followed by binary cross-entropy, as one stable formula
+    ``max(x, 0) - x*y + log(1 + exp(-|x|))``. ``pos_weight`` (broadcast along the last,
+    class, dim) multiplies the loss of positive targets.
+
+    >>> import nabla
+    >>> binary_cross_entropy_with_logits(nabla.tensor([0.0, 100.0]), nabla.tensor([1.0, 1.0]),
+    ...                                  reduction="none")
+    tensor([0.6931, 0.0000])
+    """
+    reduction = _reduction(reduction, size_average, reduce)
+    name = "binary_cross_entropy_with_logits"
+    x, t, w = _binary_args(name, input, target, weight)
+    pw = None
+    if pos_weight is not None:
+        pw = pos_weight.data if isinstance(pos_weight, Tensor) else np.asarray(pos_weight)
+        try:
+            np.broadcast_shapes(pw.shape, x.data.shape)
+        except ValueError:
+            raise ShapeError(
+                f"{name}: pos_weight of shape {tuple(pw.shape)} does not broadcast to the "
+                f"input's shape {tuple(x.shape)} (it should have one entry per class, the "
+                "last dim)"
+            ) from None
+        pw = pw.astype(x.data.dtype, copy=False)
+    return _loss.BCEWithLogits.apply(x, t, w, pw, reduction)

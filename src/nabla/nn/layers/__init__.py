@@ -16,3 +16,9 @@ from .activation import (
 from .container import Flatten, Identity, Unflatten
 from .dropout import Dropout
 from .linear import Linear
+from .perceptron import (
+    ConvergenceWarning,
+    NotLinearlySeparableError,
+    Perceptron,
+    PerceptronResult,
+)

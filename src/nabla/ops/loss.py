@@ -1,0 +1,371 @@
+"""Fused loss primitives: each loss is one graph node, forward and backward side by side.
+
+A loss written from smaller ops (log_softmax, gather, mean) leaves several nodes and
+full-size temporaries per step; as one primitive it does one pass forward and one
+allocation backward. ``reduction`` is ``"mean"``, ``"sum"`` or ``"none"`` throughout;
+the argument checking lives in ``nabla.nn.functional``, which calls these.
+
+>>> import numpy as np, nabla
+>>> x = nabla.tensor([[2.0, 0.0, -1.0]], requires_grad=True)
+>>> loss = ClassNLL.apply(x, np.array([0]), None, -100, 0.0, "mean", True)
+>>> round(loss.item(), 4)
+0.1698
+>>> loss.backward(); x.grad
+tensor([[-0.1563,  0.1142,  0.0420]])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _scale(g, denom):
+    """The upstream gradient per sample: ``g / denom`` for mean, ``g`` otherwise."""
+    return g if denom is None else g / denom
+
+
+def _to_rows(x):
+    """View ``x`` (class dim 1, or 0 for 1-D input) as ``(M, C)`` rows; also returns what
+    ``_from_rows`` needs to put a ``(M, C)`` gradient back into ``x``'s layout."""
+    if x.ndim == 2:
+        return x, None
+    if x.ndim == 1:
+        return x[None], x.shape
+    moved = np.moveaxis(x, 1, -1)
+    return moved.reshape(-1, x.shape[1]), moved.shape
+
+
+def _from_rows(grad, moved_shape):
+    if moved_shape is None:
+        return grad
+    if len(moved_shape) == 1:
+        return grad[0]
+    return np.moveaxis(grad.reshape(moved_shape), -1, 1)
+
+
+def _log_softmax_rows(x2):
+    """Row-wise ``(softmax, logsumexp)`` with one exp pass (the max is subtracted first)."""
+    m = x2.max(axis=1, keepdims=True)
+    if not np.isfinite(m).all():
+        m = np.where(np.isfinite(m), m, 0)  # rows of all -inf: avoid inf - inf
+    e = np.subtract(x2, m)
+    np.exp(e, out=e)
+    se = e.sum(axis=1, keepdims=True)
+    e /= se
+    lse = np.log(se[:, 0])
+    lse += m[:, 0]
+    return e, lse
+
+
+class ClassNLL(Function):
+    """Negative log-likelihood of class indices, optionally fused with log_softmax.
+
+    ``forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction, logits)``:
+    ``x`` holds logits (``logits=True``: cross-entropy) or log-probabilities (NLL);
+    ``target`` an integer array; ``weight`` a per-class array or None. Per sample
+    ``i`` (not ignored), with ``eps = label_smoothing`` and ``C`` classes::
+
+        loss_i = -(1 - eps) * w[y_i] * logp[i, y_i] - eps / C * sum_c w[c] * logp[i, c]
+
+    and ``mean`` divides the sum by ``sum_i w[y_i]`` over non-ignored samples, exactly as
+    PyTorch. For logits the gradient is ``s_i * softmax_i - q_i`` where ``q_i`` is the
+    weighted smoothed one-hot row and ``s_i`` its sum: ``softmax - onehot`` when
+    nothing is weighted, ignored or smoothed.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, weight, ignore_index, eps, reduction, logits):
+        x2, moved = _to_rows(x)
+        t = target.reshape(-1)
+        m, c = x2.shape
+        dt = x.dtype
+        rows = np.arange(m)
+        valid = t != ignore_index
+        if valid.all():
+            valid = None
+            t_safe = t
+        else:
+            t_safe = np.where(valid, t, 0)
+        if logits:
+            p, lse = _log_softmax_rows(x2)
+            logp_t = x2[rows, t_safe] - lse
+        else:
+            p = lse = None
+            logp_t = x2[rows, t_safe]
+        simple = weight is None and valid is None and not eps
+        if simple:
+            w_y = None
+            loss = -logp_t
+            denom = m
+        else:
+            if weight is not None:
+                w_y = weight[t_safe].astype(dt, copy=False)
+                if valid is not None:
+                    w_y = w_y * valid
+            else:
+                w_y = np.ones(m, dtype=dt) if valid is None else valid.astype(dt)
+            loss = -w_y * logp_t
+            if eps:
+                # sum_c w_c logp_ic, from the logits without forming logp: x @ w - lse * sum(w)
+                if logits:
+                    if weight is None:
+                        smooth = x2.sum(axis=1) - c * lse
+                    else:
+                        smooth = x2 @ weight - lse * weight.sum()
+                else:
+                    smooth = x2.sum(axis=1) if weight is None else x2 @ weight
+                if valid is not None:
+                    smooth = smooth * valid
+                loss = (1 - eps) * loss - (eps / c) * smooth
+            denom = w_y.sum()
+        ctx.p, ctx.t, ctx.w_y, ctx.valid, ctx.weight = p, t_safe, w_y, valid, weight
+        ctx.eps, ctx.reduction, ctx.moved, ctx.logits = eps, reduction, moved, logits
+        ctx.in_shape = x2.shape
+        if reduction == "none":
+            ctx.denom = None
+            return loss.astype(dt, copy=False).reshape(target.shape)
+        total = loss.sum()
+        if reduction == "sum":
+            ctx.denom = None
+            return np.asarray(total, dtype=dt)
+        ctx.denom = denom
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(total / denom, dtype=dt)
+
+    @staticmethod
+    def backward(ctx, g):
+        m, c = ctx.in_shape
+        rows, t, w_y, eps = np.arange(m), ctx.t, ctx.w_y, ctx.eps
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = _scale(g, ctx.denom)
+        per_sample = ctx.reduction == "none"
+        if per_sample:
+            scale = scale.reshape(-1)
+        if ctx.logits:
+            p = ctx.p
+            if w_y is None:
+                # softmax - onehot, scaled: the whole backward of the common case.
+                grad = p * (scale[:, None] if per_sample else scale)
+                grad[rows, t] -= scale
+            else:
+                weight, valid = ctx.weight, ctx.valid
+                wsum = c if weight is None else weight.sum()
+                valid_f = 1 if valid is None else valid
+                s = (1 - eps) * w_y + (eps / c) * wsum * valid_f
+                grad = p * (scale * s)[:, None]
+                grad[rows, t] -= scale * (1 - eps) * w_y
+                if eps:
+                    k = (scale * (eps / c) * valid_f) * np.ones(m, dtype=p.dtype)
+                    grad -= k[:, None] * (1 if weight is None else weight)
+        else:
+            grad = np.zeros(ctx.in_shape, dtype=g.dtype)
+            grad[rows, t] = -scale if w_y is None else -scale * w_y
+            if eps:
+                weight, valid = ctx.weight, ctx.valid
+                valid_f = 1 if valid is None else valid
+                k = (scale * (eps / c) * valid_f) * np.ones(m, dtype=g.dtype)
+                grad *= 1 - eps
+                grad -= k[:, None] * (1 if weight is None else weight)
+        return _from_rows(grad, ctx.moved)
+
+
+class SoftCrossEntropy(Function):
+    """Cross-entropy against class probabilities (soft targets), from logits.
+
+    ``forward(ctx, x, target, weight, label_smoothing, reduction)``; both ``x`` and
+    ``target`` are inputs (the target may need a gradient). With
+    ``q = (target * (1 - eps) + eps / C) * w``: ``loss_i = -sum_c q_ic logp_ic``;
+    ``mean`` divides by the number of samples. d/dx = ``sum_c(q_i) softmax_i - q_i``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, target, weight, eps, reduction):
+        x2, moved = _to_rows(x)
+        t2 = _to_rows(target)[0]
+        c = x2.shape[1]
+        p, lse = _log_softmax_rows(x2)
+        logp = x2 - lse[:, None]
+        q = t2 * (1 - eps) + eps / c if eps else t2
+        if weight is not None:
+            q = q * weight
+        loss = -np.einsum("ij,ij->i", q, logp)
+        ctx.p, ctx.logp, ctx.q, ctx.weight, ctx.eps = p, logp, q, weight, eps
+        ctx.moved, ctx.reduction = moved, reduction
+        m = x2.shape[0]
+        if reduction == "none":
+            ctx.denom = None
+            out_shape = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
+            return loss.astype(x.dtype, copy=False).reshape(out_shape)
+        ctx.denom = None if reduction == "sum" else m
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total = loss.sum() if reduction == "sum" else loss.sum() / m
+        return np.asarray(total, dtype=x.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = _scale(g, ctx.denom)
+        scale = scale.reshape(-1, 1) if ctx.reduction == "none" else scale
+        nx, nt = ctx.needs_input_grad
+        gx = gt = None
+        if nx:
+            q = ctx.q
+            gx = (ctx.p * q.sum(axis=1, keepdims=True) - q) * scale
+            gx = _from_rows(gx, ctx.moved)
+        if nt:
+            gt = -(1 - ctx.eps) * ctx.logp * scale
+            if ctx.weight is not None:
+                gt = gt * ctx.weight
+            gt = _from_rows(gt, ctx.moved)
+        return gx, gt
+
+
+def _reduce(loss, reduction, dtype):
+    if reduction == "none":
+        return loss.astype(dtype, copy=False), None
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=dtype), None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(loss.sum() / loss.size, dtype=dtype), loss.size
+
+
+class Pointwise(Function):
+    """Regression losses of the residual ``d = input - target``, elementwise then reduced.
+
+    ``forward(ctx, input, target, kind, param, reduction)`` with ``kind`` one of
+    ``"mse"`` (d²), ``"l1"`` (|d|), ``"huber"`` (``param`` = delta) and
+    ``"smooth_l1"`` (``param`` = beta). ``reduction="sum"`` of ``"mse"`` is the sum of
+    squared residuals.
+    """
+
+    @staticmethod
+    def forward(ctx, a, b, kind, param, reduction):
+        d = a - b
+        ctx.kind, ctx.param, ctx.reduction = kind, param, reduction
+        ctx.save_for_backward(d)
+        dt = d.dtype
+        if kind == "mse":
+            if reduction != "none":
+                # vdot: the sum of squares in one BLAS pass, no d*d temporary.
+                flat = d.reshape(-1)
+                total = np.vdot(flat, flat)
+                ctx.denom = d.size if reduction == "mean" else None
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out = total / d.size if reduction == "mean" else total
+                return np.asarray(out, dtype=dt)
+            loss = d * d
+        elif kind == "l1":
+            loss = np.abs(d)
+        elif kind == "huber":
+            ad = np.abs(d)
+            loss = np.where(ad < param, 0.5 * d * d, param * (ad - 0.5 * param))
+        else:  # smooth_l1
+            ad = np.abs(d)
+            if param == 0:
+                loss = ad
+            else:
+                loss = np.where(ad < param, 0.5 * d * d / param, ad - 0.5 * param)
+        out, ctx.denom = _reduce(loss, reduction, dt)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        (d,) = ctx.saved_tensors
+        kind, param = ctx.kind, ctx.param
+        scale = _scale(g, ctx.denom)
+        if kind == "mse":
+            ga = d * (2 * scale)
+        elif kind == "l1":
+            ga = np.sign(d) * scale
+        elif kind == "huber":
+            ga = np.clip(d, -param, param) * scale
+        elif param == 0:
+            ga = np.sign(d) * scale
+        else:
+            ga = np.where(np.abs(d) < param, d / param, np.sign(d)) * scale
+        na, nb = ctx.needs_input_grad
+        return (ga if na else None), (-ga if nb else None)
+
+
+class BinaryCrossEntropy(Function):
+    """``-w (y log x + (1 - y) log(1 - x))`` on probabilities, logs clamped at -100.
+
+    ``forward(ctx, x, y, weight, reduction)``; gradients as PyTorch's:
+    d/dx = ``w (x - y) / max(x (1 - x), 1e-12)``, d/dy = ``-w logit(x)``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, weight, reduction):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logx = np.maximum(np.log(x), -100)
+            log1mx = np.maximum(np.log1p(-x), -100)
+        loss = (y - 1) * log1mx - y * logx
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(x, y)
+        ctx.weight = weight
+        out, ctx.denom = _reduce(loss, reduction, np.result_type(x, y))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        scale = _scale(g, ctx.denom)
+        if ctx.weight is not None:
+            scale = scale * ctx.weight
+        nx, ny = ctx.needs_input_grad
+        gx = gy = None
+        if nx:
+            gx = (x - y) / np.maximum((1 - x) * x, 1e-12) * scale
+        if ny:
+            with np.errstate(divide="ignore"):
+                gy = (np.log1p(-x) - np.log(x)) * scale
+        return gx, gy
+
+
+class BCEWithLogits(Function):
+    """Sigmoid + binary cross-entropy in one stable formula.
+
+    ``loss = (1 - y) x + (1 + (pw - 1) y) softplus(-x)`` with ``pw = pos_weight`` (1 when
+    absent, giving ``max(x, 0) - x y + log(1 + exp(-|x|))``), times ``weight``.
+    d/dx = ``sigmoid(x) - y`` without pos_weight.
+    """
+
+    @staticmethod
+    def forward(ctx, x, y, weight, pos_weight, reduction):
+        # softplus(-x) = max(-x, 0) + log1p(exp(-|x|)): never overflows.
+        sp = np.log1p(np.exp(-np.abs(x)))
+        sp += np.maximum(-x, 0)
+        if pos_weight is None:
+            loss = (1 - y) * x + sp
+        else:
+            loss = (1 - y) * x + (1 + (pos_weight - 1) * y) * sp
+        if weight is not None:
+            loss = loss * weight
+        ctx.save_for_backward(x, y)
+        ctx.sp, ctx.weight, ctx.pos_weight = sp, weight, pos_weight
+        out, ctx.denom = _reduce(loss, reduction, np.result_type(x, y))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        pw = ctx.pos_weight
+        scale = _scale(g, ctx.denom)
+        if ctx.weight is not None:
+            scale = scale * ctx.weight
+        nx, ny = ctx.needs_input_grad
+        gx = gy = None
+        if nx:
+            e = np.exp(-np.abs(x))
+            sig = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+            if pw is None:
+                gx = (sig - y) * scale
+            else:
+                gx = ((1 - y) - (1 + (pw - 1) * y) * (1 - sig)) * scale
+        if ny:
+            gy = -x if pw is None else (pw - 1) * ctx.sp - x
+            gy = gy * scale
+        return gx, gy
