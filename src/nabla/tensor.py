@@ -1001,10 +1001,13 @@ def matmul(a, b) -> Tensor:
             f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
             f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})"
         )
-    if a.ndim == 1:
-        return matmul(a.unsqueeze(0), b).squeeze(-2)
-    if b.ndim == 1:
-        return matmul(a, b.unsqueeze(-1)).squeeze(-1)
+    if a.ndim == 1 or b.ndim == 1:
+        # NumPy's rule: a 1-D operand becomes a matrix, and its dim is dropped from the
+        # result; a's first, so that vector @ vector gives a 0-d tensor.
+        out = matmul(a.unsqueeze(0) if a.ndim == 1 else a, b.unsqueeze(-1) if b.ndim == 1 else b)
+        if a.ndim == 1:
+            out = out.squeeze(-2)
+        return out.squeeze(-1) if b.ndim == 1 else out
     try:
         return _la.MatMul.apply(a, b)
     except ValueError:
