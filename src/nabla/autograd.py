@@ -300,7 +300,9 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
     for t, g in zip(tensors, grads):
         fn = t.grad_fn
         if fn is None:
-            _deliver_leaf(t, g, capture)
+            # g may be the caller's own array (backward(gradient=G)): the leaf's .grad
+            # must not alias it, or the next accumulation would write into G.
+            _deliver_leaf(t, np.array(g, copy=True), capture)
             continue
         slots = buffers.get(fn)
         if slots is None:

@@ -259,7 +259,8 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 def erf(a):
     """The error function, elementwise (NumPy has none; math.erf is exact)."""
-    return _erf(a).astype(a.dtype if a.dtype.kind == "f" else np.float64)
+    # np.asarray: on a 0-d array frompyfunc returns a bare Python float
+    return np.asarray(_erf(a)).astype(a.dtype if a.dtype.kind == "f" else np.float64)
 
 
 class Gelu(Function):
