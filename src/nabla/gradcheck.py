@@ -193,8 +193,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
                 raise GradcheckError(
                     f"Jacobian mismatch for output {k} with respect to input {i}, "
                     f"input element {tuple(int(v) for v in where)}, output element "
-                    f"{tuple(int(v) for v in out_el)}: numerical {num[r, c]!r}, analytical "
-                    f"{ana[r, c]!r} ({int(bad.sum())} of {bad.size} Jacobian entries differ; "
-                    f"atol={atol}, rtol={rtol})"
+                    f"{tuple(int(v) for v in out_el)}: numerical {float(num[r, c])!r}, "
+                    f"analytical {float(ana[r, c])!r} ({int(bad.sum())} of {bad.size} Jacobian "
+                    f"entries differ; atol={atol}, rtol={rtol})"
                 )
     return True
