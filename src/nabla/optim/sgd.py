@@ -83,7 +83,7 @@ class SGD(Optimizer):
                     state = self.state[p]
                     mb = state.get("momentum_buffer")
                     if mb is None:
-                        buf = np.array(g, copy=True, order="K")
+                        buf = np.array(g, dtype=d.dtype, copy=True, order="K")
                         state["momentum_buffer"] = Tensor._wrap(buf)
                     else:
                         buf = mb.data
