@@ -1,0 +1,1199 @@
+"""Convolution, pooling, unfold/fold and resampling: fused primitives and their wrappers.
+
+Every 2-D op here works on NCHW arrays; the 1-D ops reshape to a height of 1.
+
+Convolution is im2col + one matrix product. ``as_strided`` gives a view of every
+receptive field of the padded input (no copy), one copy lays the fields out as the
+columns of a matrix, and one ``matmul`` (batched over samples and groups) multiplies
+them by the flattened kernels. The backward pass multiplies by the transposed kernels
+and scatters the columns back with one strided add per kernel offset (``col2im``),
+never ``np.add.at`` over every element. Pooling loops over kernel offsets too, with
+each offset a strided view of the whole batch, so no Python loop ever runs over
+samples or pixels.
+
+>>> import nabla
+>>> x = nabla.ones(1, 1, 4, 4)
+>>> w = nabla.ones(2, 1, 3, 3)
+>>> conv2d(x, w, padding=1)[0, 0].tolist()
+[[4.0, 6.0, 6.0, 4.0], [6.0, 9.0, 9.0, 6.0], [6.0, 9.0, 9.0, 6.0], [4.0, 6.0, 6.0, 4.0]]
+>>> max_pool2d(x, 2).shape
+(1, 1, 2, 2)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..autograd import Function
+from ..random import _np as _rng
+from ..tensor import ShapeError, Tensor, tensor
+
+__all__ = [
+    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+    "adaptive_max_pool2d", "interpolate", "upsample", "upsample_nearest", "dropout2d",
+    "dropout1d",
+]
+
+
+# ----------------------------------------------------------------- array kernels
+def _canvas(x, top, left, hc, wc, fill=0.0):
+    """``x`` placed at (top, left) of an (hc, wc) plane filled with ``fill``.
+
+    Returns ``x`` itself when nothing needs adding, so an unpadded op copies nothing.
+    """
+    n, c, h, w = x.shape
+    if top == 0 and left == 0 and hc == h and wc == w:
+        return x
+    if fill == 0:
+        out = np.zeros((n, c, hc, wc), dtype=x.dtype)  # calloc: pages come zeroed
+    else:
+        out = np.full((n, c, hc, wc), fill, dtype=x.dtype)
+    out[:, :, top:top + h, left:left + w] = x
+    return out
+
+
+def _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo):
+    """A read-only (N, C, kh, kw, ho, wo) view of every receptive field of ``xp``."""
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(
+        xp,
+        (xp.shape[0], xp.shape[1], kh, kw, ho, wo),
+        (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw),
+        writeable=False,
+    )
+
+
+def _im2col(xp, kh, kw, sh, sw, dh, dw, ho, wo):
+    """The receptive fields of ``xp`` as an (N, C*kh*kw, ho*wo) matrix per sample."""
+    n, c = xp.shape[:2]
+    if kh == kw == sh == sw == 1 and xp.shape[2:] == (ho, wo):
+        return xp.reshape(n, c, ho * wo)  # a 1x1 convolution needs no copy at all
+    cols = np.ascontiguousarray(_windows(xp, kh, kw, sh, sw, dh, dw, ho, wo))
+    return cols.reshape(n, c * kh * kw, ho * wo)
+
+
+def _col2im(cols, shape, kh, kw, sh, sw, dh, dw, ho, wo):
+    """Sum columns (N, C*kh*kw, ho*wo) back into an image of ``shape`` (the adjoint of
+    ``_im2col``): one strided add per kernel offset, each over the whole batch."""
+    n, c = shape[:2]
+    out = np.zeros(shape, dtype=cols.dtype)
+    c6 = cols.reshape(n, c, kh, kw, ho, wo)
+    hspan, wspan = sh * (ho - 1) + 1, sw * (wo - 1) + 1
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + hspan, sh)
+        for j in range(kw):
+            out[:, :, rows, j * dw:j * dw + wspan:sw] += c6[:, :, i, j]
+    return out
+
+
+def _offsets(xp, kh, kw, sh, sw, dh, dw, ho, wo):
+    """Yield (k, view) for every kernel offset: view[n, c, y, x] is the element at
+    offset k of window (y, x). Pooling loops over these, never over pixels."""
+    hspan, wspan = sh * (ho - 1) + 1, sw * (wo - 1) + 1
+    k = 0
+    for i in range(kh):
+        rows = slice(i * dh, i * dh + hspan, sh)
+        for j in range(kw):
+            yield k, xp[:, :, rows, j * dw:j * dw + wspan:sw]
+            k += 1
+
+
+def _needs(ctx):
+    # ctx carries needs_input_grad only when the call is being recorded.
+    return getattr(ctx, "needs_input_grad", None)
+
+
+# ------------------------------------------------------------------- convolution
+class Conv2d(Function):
+    """2-D cross-correlation as one node: im2col, one batched matmul, bias.
+
+    ``padding`` is (top, bottom, left, right) so that "same" padding may be uneven.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups):
+        n, c, h, wd = x.shape
+        o, cg, kh, kw = w.shape
+        (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
+        hp, wp = h + pt + pb, wd + pl + pr
+        ho = (hp - dh * (kh - 1) - 1) // sh + 1
+        wo = (wp - dw * (kw - 1) - 1) // sw + 1
+        xp = _canvas(x, pt, pl, hp, wp)
+        cols = _im2col(xp, kh, kw, sh, sw, dh, dw, ho, wo)
+        cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)
+        wmat = w.reshape(groups, o // groups, cg * kh * kw)
+        out = np.matmul(wmat, cols).reshape(n, o, ho, wo)
+        if b is not None:
+            out += b.reshape(o, 1, 1)
+        needs = _needs(ctx)
+        if needs is not None:
+            ctx.geom = (x.shape, w.shape, hp, wp, ho, wo)
+            ctx.params = (stride, padding, dilation, groups)
+            # Keep only what backward will use: the columns for dW, the kernel for dX.
+            ctx.save_for_backward(cols if needs[1] else None, w if needs[0] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        cols, w = ctx.saved_tensors
+        (n, c, h, wd), wshape, hp, wp, ho, wo = ctx.geom
+        needs = ctx.needs_input_grad
+        st, pad, dil, groups = ctx.params
+        gg = g.reshape(n, groups, -1, ho * wo)
+        gx = gw = gb = None
+        if needs[0]:
+            o, cg, kh, kw = wshape
+            wmat = w.reshape(groups, o // groups, cg * kh * kw)
+            gcols = np.matmul(wmat.transpose(0, 2, 1), gg)
+            gxp = _col2im(gcols, (n, c, hp, wp), kh, kw, *st, *dil, ho, wo)
+            gx = gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
+        if needs[1]:
+            gw = _weight_grad(gg, cols, wshape)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+def _weight_grad(gg, cols, wshape):
+    """sum over samples of gg[n] @ cols[n].T, per group; gg is (N, G, O/G, L)."""
+    n, groups, og, _ = gg.shape
+    k = cols.shape[2]
+    if n * groups * og * k * gg.itemsize <= (8 << 20):
+        # Small products: one batched matmul and a sum beats transposing both operands.
+        return np.matmul(gg, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(wshape)
+    # Large ones: contract (sample, position) in one GEMM per group, no (N, O, K) temporary.
+    gw = np.empty((groups, og, k), dtype=gg.dtype)
+    for gi in range(groups):  # a loop over groups, not samples
+        gw[gi] = np.tensordot(gg[:, gi], cols[:, gi], axes=([0, 2], [0, 2]))
+    return gw.reshape(wshape)
+
+
+class ConvTranspose2d(Function):
+    """The adjoint of ``Conv2d`` with respect to its input, plus a bias.
+
+    Forward multiplies by the transposed kernels and scatters with ``_col2im``; the
+    backward pass is an ordinary convolution (im2col + matmul) of the gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, output_padding, dilation, groups, out_hw):
+        n, cin, h, wd = x.shape
+        _, og, kh, kw = w.shape
+        (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
+        hout, wout = out_hw
+        # The canvas holds every scattered position and the cropped output region.
+        hc = max((h - 1) * sh + dh * (kh - 1) + 1, ph + hout)
+        wc = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + wout)
+        wmat = w.reshape(groups, cin // groups, og * kh * kw)
+        xr = x.reshape(n, groups, cin // groups, h * wd)
+        cols = np.matmul(wmat.transpose(0, 2, 1), xr)
+        canvas = _col2im(cols, (n, og * groups, hc, wc), kh, kw, sh, sw, dh, dw, h, wd)
+        out = np.ascontiguousarray(canvas[:, :, ph:ph + hout, pw:pw + wout])
+        if b is not None:
+            out += b.reshape(-1, 1, 1)
+        needs = _needs(ctx)
+        if needs is not None:
+            ctx.geom = (x.shape, w.shape, hc, wc, stride, padding, dilation, groups)
+            ctx.save_for_backward(x if needs[1] else None, w if needs[0] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w = ctx.saved_tensors
+        (n, cin, h, wd), wshape, hc, wc, (sh, sw), (ph, pw), (dh, dw), groups = ctx.geom
+        _, og, kh, kw = wshape
+        needs = ctx.needs_input_grad
+        gp = _canvas(g, ph, pw, hc, wc)
+        gcols = _im2col(gp, kh, kw, sh, sw, dh, dw, h, wd)
+        gcols = gcols.reshape(n, groups, og * kh * kw, h * wd)
+        gx = gw = gb = None
+        if needs[0]:
+            wmat = w.reshape(groups, cin // groups, og * kh * kw)
+            gx = np.matmul(wmat, gcols).reshape(n, cin, h, wd)
+        if needs[1]:
+            xr = x.reshape(n, groups, cin // groups, h * wd)
+            gw = _weight_grad(xr, gcols, wshape)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=(0, 2, 3))
+        return gx, gw, gb
+
+
+class Unfold(Function):
+    """im2col as an op (PyTorch's ``F.unfold``): (N, C, H, W) -> (N, C*kh*kw, L)."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, dilation, padding, stride, ohw):
+        (kh, kw), (dh, dw), (ph, pw), (sh, sw), (ho, wo) = kernel, dilation, padding, \
+            stride, ohw
+        n, c, h, w = x.shape
+        xp = _canvas(x, ph, pw, h + 2 * ph, w + 2 * pw)
+        ctx.geom = (x.shape, xp.shape, kernel, stride, dilation, padding, ohw)
+        cols = _im2col(xp, kh, kw, sh, sw, dh, dw, ho, wo)
+        # A 1x1 unfold is a view of the input; an op's output must own its memory.
+        return cols.copy() if np.may_share_memory(cols, x) else cols
+
+    @staticmethod
+    def backward(ctx, g):
+        (n, c, h, w), pshape, (kh, kw), st, dil, (ph, pw), (ho, wo) = ctx.geom
+        gp = _col2im(g, pshape, kh, kw, *st, *dil, ho, wo)
+        return gp[:, :, ph:ph + h, pw:pw + w]
+
+
+class Fold(Function):
+    """col2im as an op (PyTorch's ``F.fold``): sums overlapping blocks."""
+
+    @staticmethod
+    def forward(ctx, cols, c, out_hw, kernel, dilation, padding, stride, ohw):
+        (kh, kw), (ph, pw), (ho, wo) = kernel, padding, ohw
+        h, w = out_hw
+        n = cols.shape[0]
+        ctx.geom = (kernel, dilation, padding, stride, ohw, out_hw)
+        gp = _col2im(cols, (n, c, h + 2 * ph, w + 2 * pw), kh, kw, *stride, *dilation, ho, wo)
+        return np.ascontiguousarray(gp[:, :, ph:ph + h, pw:pw + w])
+
+    @staticmethod
+    def backward(ctx, g):
+        (kh, kw), (dh, dw), (ph, pw), (sh, sw), (ho, wo), (h, w) = ctx.geom
+        gp = _canvas(g, ph, pw, h + 2 * ph, w + 2 * pw)
+        return _im2col(gp, kh, kw, sh, sw, dh, dw, ho, wo)
+
+
+# ------------------------------------------------------------------------ pooling
+class MaxPool2d(Function):
+    """Max over windows, remembering which offset won (the first maximum, as PyTorch,
+    with NaN propagating) so that backward routes each gradient to one element."""
+
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, dilation, ohw, return_indices):
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = kernel, stride, padding, \
+            dilation, ohw
+        n, c, h, w = x.shape
+        hc = max(h + 2 * ph, (ho - 1) * sh + dh * (kh - 1) + 1)
+        wc = max(w + 2 * pw, (wo - 1) * sw + dw * (kw - 1) + 1)
+        xp = _canvas(x, ph, pw, hc, wc, -np.inf)
+        views = _offsets(xp, kh, kw, sh, sw, dh, dw, ho, wo)
+        _, first = next(views)
+        best = first.copy()
+        # A small integer per output: which kernel offset holds the maximum.
+        idx = np.zeros(best.shape, dtype=np.uint8 if kh * kw <= 256 else np.int32)
+        gt = np.empty(best.shape, dtype=bool)
+        nan = bool(np.isnan(x).any()) if x.dtype.kind == "f" else False
+        for k, v in views:
+            np.greater(v, best, out=gt)
+            if nan:
+                gt |= np.isnan(v)
+            np.copyto(best, v, where=gt)
+            np.copyto(idx, k, where=gt, casting="unsafe")
+        if _needs(ctx) is not None:
+            ctx.geom = (x.shape, (hc, wc), kernel, stride, padding, dilation, ohw)
+            ctx.idx = idx
+        if return_indices:
+            return best, _flat_indices(idx, kernel, stride, padding, dilation, ohw, w)
+        return best
+
+    @staticmethod
+    def backward(ctx, g, gi=None):
+        (n, c, h, w), (hc, wc), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = ctx.geom
+        idx = ctx.idx
+        gp = np.zeros((n, c, hc, wc), dtype=g.dtype)
+        mask = np.empty(idx.shape, dtype=bool)
+        for k, v in _offsets(gp, kh, kw, sh, sw, dh, dw, ho, wo):
+            np.equal(idx, k, out=mask)
+            # add (not assign): overlapping windows may pick the same element twice.
+            np.add(v, g, out=v, where=mask)
+        return gp[:, :, ph:ph + h, pw:pw + w]
+
+
+def _flat_indices(idx, kernel, stride, padding, dilation, ohw, width):
+    """PyTorch's indices: the winner's position in the flattened (H*W) input plane."""
+    (_, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = kernel, stride, padding, dilation, ohw
+    k = idx.astype(np.int64)
+    row = np.arange(ho, dtype=np.int64)[:, None] * sh - ph + (k // kw) * dh
+    col = np.arange(wo, dtype=np.int64)[None, :] * sw - pw + (k % kw) * dw
+    return row * width + col
+
+
+class AvgPool2d(Function):
+    """Mean over windows: a strided add per kernel offset, then one division."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, stride, padding, ohw, divisor):
+        (kh, kw), (sh, sw), (ph, pw), (ho, wo) = kernel, stride, padding, ohw
+        n, c, h, w = x.shape
+        hc = max(h + 2 * ph, (ho - 1) * sh + kh)
+        wc = max(w + 2 * pw, (wo - 1) * sw + kw)
+        xp = _canvas(x, ph, pw, hc, wc)
+        views = _offsets(xp, kh, kw, sh, sw, 1, 1, ho, wo)
+        _, first = next(views)
+        acc = first.copy()
+        for _, v in views:
+            acc += v
+        acc /= divisor
+        if _needs(ctx) is not None:
+            ctx.geom = (x.shape, (hc, wc), kernel, stride, padding, ohw)
+            ctx.divisor = divisor
+        return acc
+
+    @staticmethod
+    def backward(ctx, g):
+        (n, c, h, w), (hc, wc), (kh, kw), (sh, sw), (ph, pw), (ho, wo) = ctx.geom
+        gd = g / ctx.divisor
+        gp = np.zeros((n, c, hc, wc), dtype=g.dtype)
+        for _, v in _offsets(gp, kh, kw, sh, sw, 1, 1, ho, wo):
+            v += gd
+        return gp[:, :, ph:ph + h, pw:pw + w]
+
+
+def _avg_divisor(size, k, s, p, out, include_pad):
+    """Per-output window sizes along one axis (PyTorch's rule, ceil_mode included)."""
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, size + p)
+    full = end - start
+    if include_pad:
+        return full
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+class AdaptiveMaxPool2d(Function):
+    """Max over PyTorch's adaptive windows, which may differ in size and overlap.
+
+    Each output gathers element ``start + offset`` (clipped to its window) for every
+    offset up to the largest window, so the loop runs over offsets; backward scatters
+    with one ``bincount`` over the outputs.
+    """
+
+    differentiable_outputs = (0,)
+
+    @staticmethod
+    def forward(ctx, x, ohw, return_indices):
+        n, c, h, w = x.shape
+        ho, wo = ohw
+        hs, he = _adaptive_bounds(h, ho)
+        ws, we = _adaptive_bounds(w, wo)
+        best = flat = None
+        for a in range(int((he - hs).max())):
+            rows = np.minimum(hs + a, he - 1)
+            for b in range(int((we - ws).max())):
+                cols = np.minimum(ws + b, we - 1)
+                v = x[:, :, rows[:, None], cols[None, :]]
+                pos = rows[:, None] * w + cols[None, :]
+                if best is None:
+                    best = v
+                    flat = np.broadcast_to(pos, v.shape).copy()
+                    continue
+                gt = (v > best) | (v != v)
+                np.copyto(best, v, where=gt)
+                np.copyto(flat, np.broadcast_to(pos, v.shape), where=gt)
+        if _needs(ctx) is not None:
+            ctx.shape, ctx.flat = x.shape, flat
+        if return_indices:
+            return best, flat
+        return best
+
+    @staticmethod
+    def backward(ctx, g, gi=None):
+        n, c, h, w = ctx.shape
+        plane = np.arange(n * c, dtype=np.int64).reshape(n, c, 1, 1) * (h * w)
+        gx = np.bincount((ctx.flat + plane).ravel(), weights=g.ravel(), minlength=n * c * h * w)
+        return gx.astype(g.dtype, copy=False).reshape(n, c, h, w)
+
+
+def _adaptive_bounds(size, out):
+    i = np.arange(out)
+    return (i * size) // out, -((-(i + 1) * size) // out)  # floor start, ceil end
+
+
+class Separable2d(Function):
+    """``out[n, c] = A @ x[n, c] @ B.T``: any resampling that acts on rows and columns
+    separately (adaptive average pooling, nearest and bilinear interpolation) as two
+    matrix products, whose backward is two more."""
+
+    @staticmethod
+    def forward(ctx, x, a, b):
+        n, c, h, w = x.shape
+        ctx.mats = (a, b)
+        t = (x.reshape(-1, w) @ b.T).reshape(n, c, h, -1)
+        return np.matmul(a, t)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.mats
+        n, c, ho, wo = g.shape
+        t = np.matmul(a.T, g)
+        return (t.reshape(-1, wo) @ b).reshape(n, c, a.shape[1], b.shape[1])
+
+
+class RepeatInterleave2d(Function):
+    """Nearest upsampling by integer factors: one broadcast copy; backward one sum."""
+
+    @staticmethod
+    def forward(ctx, x, fh, fw):
+        n, c, h, w = x.shape
+        ctx.f = (fh, fw)
+        out = np.broadcast_to(x[:, :, :, None, :, None], (n, c, h, fh, w, fw))
+        return out.reshape(n, c, h * fh, w * fw)
+
+    @staticmethod
+    def backward(ctx, g):
+        fh, fw = ctx.f
+        n, c, ho, wo = g.shape
+        return g.reshape(n, c, ho // fh, fh, wo // fw, fw).sum(axis=(3, 5))
+
+
+# ============================================================ functional wrappers
+def _tuple(v, n, name, fn):
+    if isinstance(v, numbers.Integral):
+        return (int(v),) * n
+    try:
+        t = tuple(int(i) for i in v)
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}") \
+            from None
+    if len(t) == 1:
+        t = t * n
+    if len(t) != n:
+        raise ValueError(f"{fn}: {name} must be an int or a tuple of {n} ints, got {v!r}")
+    return t
+
+
+def _as(x, fn):
+    if isinstance(x, Tensor):
+        return x
+    if x is None:
+        raise TypeError(f"{fn}: expected a Tensor, got None")
+    return tensor(x)
+
+
+def _check_float(fn, **tensors):
+    ref = None
+    for name, t in tensors.items():
+        if t is None:
+            continue
+        if t.data.dtype.kind != "f":
+            raise TypeError(f"{fn}: {name} must be a floating-point tensor, got {t.dtype}")
+        if ref is None:
+            ref = (name, t)
+        elif t.data.dtype != ref[1].data.dtype:
+            raise RuntimeError(
+                f"{fn}: {name} has dtype {t.dtype} but {ref[0]} has dtype {ref[1].dtype}; "
+                "they must match"
+            )
+
+
+def _batched(x, ndim, fn, what):
+    """Add the batch dimension to an unbatched input; say which one was expected."""
+    if x.ndim == ndim:
+        return x, False
+    if x.ndim == ndim - 1:
+        return x.unsqueeze(0), True
+    raise ShapeError(
+        f"{fn}: expected {ndim - 1}D (unbatched) or {ndim}D (batched) input {what}, but "
+        f"got input of size {list(x.shape)}"
+    )
+
+
+def _conv_checks(fn, x, weight, bias, groups, transposed=False):
+    x, weight = _as(x, fn), _as(weight, fn)
+    bias = None if bias is None else _as(bias, fn)
+    _check_float(fn, input=x, weight=weight, bias=bias)
+    if not isinstance(groups, numbers.Integral) or groups < 1:
+        raise ValueError(f"{fn}: groups must be a positive integer, got {groups!r}")
+    c = x.shape[1]
+    if transposed:
+        if c != weight.shape[0]:
+            raise ShapeError(
+                f"{fn}: weight of size {list(weight.shape)} expects input with "
+                f"{weight.shape[0]} channels, but got input of size {list(x.shape)} "
+                f"with {c} channels"
+            )
+        if c % groups:
+            raise ShapeError(f"{fn}: {c} input channels are not divisible by groups={groups}")
+        nout = weight.shape[1] * groups
+    else:
+        if weight.shape[1] * groups != c:
+            raise ShapeError(
+                f"{fn}: given groups={groups}, weight of size {list(weight.shape)}, expected "
+                f"input{list(x.shape)} to have {weight.shape[1] * groups} channels, but got "
+                f"{c} channels instead"
+            )
+        if weight.shape[0] % groups:
+            raise ShapeError(
+                f"{fn}: {weight.shape[0]} output channels (weight of size "
+                f"{list(weight.shape)}) are not divisible by groups={groups}"
+            )
+        nout = weight.shape[0]
+    if bias is not None and tuple(bias.shape) != (nout,):
+        raise ShapeError(
+            f"{fn}: expected bias of shape ({nout},) for {nout} output channels, but got "
+            f"bias of size {list(bias.shape)}"
+        )
+    return x, weight, bias
+
+
+def _positive(fn, **vals):
+    for name, v in vals.items():
+        if any(i <= 0 for i in v):
+            raise ValueError(f"{fn}: {name} must be positive, got {v}")
+
+
+def _nonneg(fn, **vals):
+    for name, v in vals.items():
+        if any(i < 0 for i in v):
+            raise ValueError(f"{fn}: {name} must be non-negative, got {v}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch) over an (N, C, H, W) input.
+
+    ``weight`` is (out_channels, in_channels/groups, kh, kw). ``padding`` is an int, a
+    pair, or ``"valid"`` (none) / ``"same"`` (output as large as the input; stride 1).
+
+    >>> import nabla
+    >>> x = nabla.randn(2, 3, 8, 8)
+    >>> conv2d(x, nabla.randn(4, 3, 3, 3), stride=2, padding=1).shape
+    (2, 4, 4, 4)
+    >>> conv2d(x, nabla.randn(6, 1, 3, 3), padding="same", groups=3).shape
+    (2, 6, 8, 8)
+    """
+    fn = "conv2d"
+    input = _as(input, fn)
+    weight = _as(weight, fn)
+    if weight.ndim != 4:
+        raise ShapeError(
+            f"{fn}: expected a 4D weight (out_channels, in_channels/groups, kH, kW), but got "
+            f"weight of size {list(weight.shape)}"
+        )
+    x, unbatched = _batched(input, 4, fn, "(N, C, H, W)")
+    x, weight, bias = _conv_checks(fn, x, weight, bias, groups)
+    st = _tuple(stride, 2, "stride", fn)
+    dil = _tuple(dilation, 2, "dilation", fn)
+    _positive(fn, stride=st, dilation=dil)
+    kh, kw = weight.shape[2:]
+    pad = _conv_padding(fn, padding, st, dil, (kh, kw))
+    h, w = x.shape[2] + pad[0] + pad[1], x.shape[3] + pad[2] + pad[3]
+    eh, ew = dil[0] * (kh - 1) + 1, dil[1] * (kw - 1) + 1
+    if h < eh or w < ew:
+        raise ShapeError(
+            f"{fn}: calculated padded input size per channel: ({h} x {w}). Kernel size: "
+            f"({eh} x {ew}). Kernel size can't be greater than actual input size "
+            f"(input of size {list(input.shape)}, weight of size {list(weight.shape)})"
+        )
+    args = (st, pad, dil, int(groups))
+    out = Conv2d.apply(x, weight, bias, *args) if bias is not None \
+        else Conv2d.apply(x, weight, None, *args)
+    return out.squeeze(0) if unbatched else out
+
+
+def _conv_padding(fn, padding, stride, dilation, kernel):
+    """(top, bottom, left, right) from an int, a pair, "valid" or "same"."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise ValueError(f"{fn}: padding must be 'valid', 'same' or ints, got {padding!r}")
+        if any(s != 1 for s in stride):
+            raise ValueError(f"{fn}: padding='same' is not supported for strided convolutions")
+        out = []
+        for d, k in zip(dilation, kernel):
+            total = d * (k - 1)
+            out += [total // 2, total - total // 2]  # PyTorch puts the odd one at the end
+        return tuple(out)
+    p = _tuple(padding, len(kernel), "padding", fn)
+    _nonneg(fn, padding=p)
+    return tuple(v for v in p for _ in (0, 1))
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
+    """1-D convolution over an (N, C, L) input; ``weight`` is (out, in/groups, k).
+
+    >>> import nabla
+    >>> conv1d(nabla.randn(2, 3, 10), nabla.randn(5, 3, 3), padding=1).shape
+    (2, 5, 10)
+    """
+    fn = "conv1d"
+    input, weight = _as(input, fn), _as(weight, fn)
+    if weight.ndim != 3:
+        raise ShapeError(
+            f"{fn}: expected a 3D weight (out_channels, in_channels/groups, kW), but got "
+            f"weight of size {list(weight.shape)}"
+        )
+    x, unbatched = _batched(input, 3, fn, "(N, C, L)")
+    if isinstance(padding, str):
+        pad = padding
+    else:
+        pad = (0, _tuple(padding, 1, "padding", fn)[0])
+    out = conv2d(
+        x.unsqueeze(2), weight.unsqueeze(2), bias,
+        (1, _tuple(stride, 1, "stride", fn)[0]), pad,
+        (1, _tuple(dilation, 1, "dilation", fn)[0]), groups,
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1) -> Tensor:
+    """Transposed 2-D convolution (the gradient of ``conv2d`` with respect to its input).
+
+    ``weight`` is (in_channels, out_channels/groups, kh, kw). The output size is
+    ``(H - 1)*stride - 2*padding + dilation*(k - 1) + output_padding + 1``.
+
+    >>> import nabla
+    >>> x = nabla.randn(1, 4, 5, 5)
+    >>> conv_transpose2d(x, nabla.randn(4, 2, 3, 3), stride=2, padding=1,
+    ...                  output_padding=1).shape
+    (1, 2, 10, 10)
+    """
+    fn = "conv_transpose2d"
+    input, weight = _as(input, fn), _as(weight, fn)
+    if weight.ndim != 4:
+        raise ShapeError(
+            f"{fn}: expected a 4D weight (in_channels, out_channels/groups, kH, kW), but got "
+            f"weight of size {list(weight.shape)}"
+        )
+    x, unbatched = _batched(input, 4, fn, "(N, C, H, W)")
+    x, weight, bias = _conv_checks(fn, x, weight, bias, groups, transposed=True)
+    st = _tuple(stride, 2, "stride", fn)
+    pad = _tuple(padding, 2, "padding", fn)
+    opad = _tuple(output_padding, 2, "output_padding", fn)
+    dil = _tuple(dilation, 2, "dilation", fn)
+    _positive(fn, stride=st, dilation=dil)
+    _nonneg(fn, padding=pad, output_padding=opad)
+    if any(op >= max(s, d) for op, s, d in zip(opad, st, dil)):
+        raise ValueError(
+            f"{fn}: output_padding {opad} must be smaller than either stride {st} or "
+            f"dilation {dil}"
+        )
+    out_hw = tuple(
+        (n - 1) * s - 2 * p + d * (k - 1) + op + 1
+        for n, s, p, d, k, op in zip(x.shape[2:], st, pad, dil, weight.shape[2:], opad)
+    )
+    if min(out_hw) < 1:
+        raise ShapeError(
+            f"{fn}: input of size {list(input.shape)} with weight of size "
+            f"{list(weight.shape)} gives a non-positive output size {out_hw}"
+        )
+    args = (st, pad, opad, dil, int(groups), out_hw)
+    out = ConvTranspose2d.apply(x, weight, bias, *args) if bias is not None \
+        else ConvTranspose2d.apply(x, weight, None, *args)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0,
+                     groups=1, dilation=1) -> Tensor:
+    """Transposed 1-D convolution over (N, C, L); ``weight`` is (in, out/groups, k).
+
+    >>> import nabla
+    >>> conv_transpose1d(nabla.randn(1, 2, 4), nabla.randn(2, 3, 3), stride=2).shape
+    (1, 3, 9)
+    """
+    fn = "conv_transpose1d"
+    input, weight = _as(input, fn), _as(weight, fn)
+    if weight.ndim != 3:
+        raise ShapeError(
+            f"{fn}: expected a 3D weight (in_channels, out_channels/groups, kW), but got "
+            f"weight of size {list(weight.shape)}"
+        )
+    x, unbatched = _batched(input, 3, fn, "(N, C, L)")
+
+    def one(v, name):
+        return (0 if name in ("padding", "output_padding") else 1, _tuple(v, 1, name, fn)[0])
+
+    out = conv_transpose2d(
+        x.unsqueeze(2), weight.unsqueeze(2), bias, one(stride, "stride"),
+        one(padding, "padding"), one(output_padding, "output_padding"), groups,
+        one(dilation, "dilation"),
+    ).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def _blocks(fn, hw, kernel, dilation, padding, stride):
+    out = tuple(
+        (n + 2 * p - d * (k - 1) - 1) // s + 1
+        for n, k, d, p, s in zip(hw, kernel, dilation, padding, stride)
+    )
+    if min(out) < 1:
+        raise ShapeError(
+            f"{fn}: input spatial size {tuple(hw)} with padding {padding} is too small for "
+            f"kernel_size {kernel} with dilation {dilation}"
+        )
+    return out
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Extract sliding blocks (im2col): (N, C, H, W) -> (N, C*kh*kw, L), as
+    ``torch.nn.functional.unfold``.
+
+    >>> import nabla
+    >>> unfold(nabla.arange(16.0).reshape(1, 1, 4, 4), 2, stride=2)[0].tolist()
+    [[0.0, 2.0, 8.0, 10.0], [1.0, 3.0, 9.0, 11.0], [4.0, 6.0, 12.0, 14.0], [5.0, 7.0, 13.0, 15.0]]
+    """
+    fn = "unfold"
+    x, unbatched = _batched(_as(input, fn), 4, fn, "(N, C, H, W)")
+    k = _tuple(kernel_size, 2, "kernel_size", fn)
+    d = _tuple(dilation, 2, "dilation", fn)
+    p = _tuple(padding, 2, "padding", fn)
+    s = _tuple(stride, 2, "stride", fn)
+    _positive(fn, kernel_size=k, dilation=d, stride=s)
+    _nonneg(fn, padding=p)
+    ohw = _blocks(fn, x.shape[2:], k, d, p, s)
+    out = Unfold.apply(x, k, d, p, s, ohw)
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum sliding blocks back into an image (col2im), as ``torch.nn.functional.fold``:
+    (N, C*kh*kw, L) -> (N, C, H, W). ``fold(unfold(x))`` multiplies each pixel by the
+    number of blocks that cover it.
+
+    >>> import nabla
+    >>> x = nabla.ones(1, 1, 3, 3)
+    >>> fold(unfold(x, 2), (3, 3), 2)[0, 0].tolist()
+    [[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]]
+    """
+    fn = "fold"
+    x, unbatched = _batched(_as(input, fn), 3, fn, "(N, C*kh*kw, L)")
+    out_hw = _tuple(output_size, 2, "output_size", fn)
+    k = _tuple(kernel_size, 2, "kernel_size", fn)
+    d = _tuple(dilation, 2, "dilation", fn)
+    p = _tuple(padding, 2, "padding", fn)
+    s = _tuple(stride, 2, "stride", fn)
+    _positive(fn, kernel_size=k, dilation=d, stride=s, output_size=out_hw)
+    _nonneg(fn, padding=p)
+    kk = k[0] * k[1]
+    if x.shape[1] % kk:
+        raise ShapeError(
+            f"{fn}: expected size of input's dimension 1 to be divisible by the product of "
+            f"kernel_size ({kk}), but got input of size {list(input.shape)}"
+        )
+    ohw = _blocks(fn, out_hw, k, d, p, s)
+    if x.shape[2] != ohw[0] * ohw[1]:
+        raise ShapeError(
+            f"{fn}: given output_size={out_hw}, kernel_size={k}, dilation={d}, padding={p}, "
+            f"stride={s}, expected size of input's dimension 2 to match the calculated number "
+            f"of sliding blocks {ohw[0]} * {ohw[1]} = {ohw[0] * ohw[1]}, but got input of "
+            f"size {list(input.shape)}"
+        )
+    out = Fold.apply(x, x.shape[1] // kk, out_hw, k, d, p, s, ohw)
+    return out.squeeze(0) if unbatched else out
+
+
+# ------------------------------------------------------------------ pooling wrappers
+def _pool_out(fn, size, k, s, p, d, ceil_mode, shape):
+    """PyTorch's pooling output size, with its checks, along one axis."""
+    if p > (d * (k - 1) + 1) // 2:
+        raise ValueError(
+            f"{fn}: pad should be at most half of effective kernel size, but got pad={p}, "
+            f"kernel_size={k} and dilation={d}"
+        )
+    span = size + 2 * p - d * (k - 1) - 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1  # the last window must start inside the input or its left padding
+    if out < 1:
+        raise ShapeError(
+            f"{fn}: input of size {list(shape)} is too small: kernel_size {k} with "
+            f"padding {p} and dilation {d} gives an output size of {out}"
+        )
+    return out
+
+
+def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode):
+    k = _tuple(kernel_size, 2, "kernel_size", fn)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
+        else _tuple(stride, 2, "stride", fn)
+    p = _tuple(padding, 2, "padding", fn)
+    d = _tuple(dilation, 2, "dilation", fn)
+    _positive(fn, kernel_size=k, stride=s, dilation=d)
+    _nonneg(fn, padding=p)
+    ohw = tuple(
+        _pool_out(fn, n, k[i], s[i], p[i], d[i], ceil_mode, x.shape)
+        for i, n in enumerate(x.shape[2:])
+    )
+    return k, s, p, d, ohw
+
+
+def _pool_input(fn, input, ndim):
+    x = _as(input, fn)
+    x, unbatched = _batched(x, ndim, fn, "(N, C, H, W)" if ndim == 4 else "(N, C, L)")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype}")
+    return x, unbatched
+
+
+def _unbatch(out, unbatched, *dims):
+    if isinstance(out, tuple):
+        return tuple(_unbatch(o, unbatched, *dims) for o in out)
+    for d in dims:
+        out = out.squeeze(d)
+    return out.squeeze(0) if unbatched else out
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over (kh, kw) windows of an (N, C, H, W) input; ``stride`` defaults to the
+    kernel size. With ``return_indices`` also gives each maximum's flat index in its
+    H*W plane, as PyTorch does.
+
+    >>> import nabla
+    >>> x = nabla.arange(16.0).reshape(1, 1, 4, 4)
+    >>> out, idx = max_pool2d(x, 2, return_indices=True)
+    >>> out[0, 0].tolist(), idx[0, 0].tolist()
+    ([[5.0, 7.0], [13.0, 15.0]], [[5, 7], [13, 15]])
+    """
+    fn = "max_pool2d"
+    x, unbatched = _pool_input(fn, input, 4)
+    k, s, p, d, ohw = _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode)
+    out = MaxPool2d.apply(x, k, s, p, d, ohw, bool(return_indices))
+    return _unbatch(out, unbatched)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over windows of an (N, C, L) input (see ``max_pool2d``).
+
+    >>> import nabla
+    >>> max_pool1d(nabla.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[3.0, 2.0]]]
+    """
+    fn = "max_pool1d"
+    x, unbatched = _pool_input(fn, input, 3)
+    x = x.unsqueeze(2)
+    k, s, p, d, ohw = _pool_args(
+        fn, x, (1, _tuple(kernel_size, 1, "kernel_size", fn)[0]),
+        None if stride is None else (1, _tuple(stride, 1, "stride", fn)[0]),
+        (0, _tuple(padding, 1, "padding", fn)[0]), (1, _tuple(dilation, 1, "dilation", fn)[0]),
+        ceil_mode,
+    )
+    out = MaxPool2d.apply(x, k, s, p, d, ohw, bool(return_indices))
+    return _unbatch(out, unbatched, 2)
+
+
+def _avg(fn, x, k, s, p, ceil_mode, count_include_pad, divisor_override):
+    for i in range(2):
+        if p[i] > k[i] // 2:
+            raise ValueError(
+                f"{fn}: pad should be at most half of kernel size, but got pad={p[i]} and "
+                f"kernel_size={k[i]}"
+            )
+    ohw = tuple(
+        _pool_out(fn, n, k[i], s[i], p[i], 1, ceil_mode, x.shape)
+        for i, n in enumerate(x.shape[2:])
+    )
+    if divisor_override is not None:
+        if divisor_override == 0:
+            raise ValueError(f"{fn}: divisor must be not zero")
+        divisor = np.asarray(divisor_override, dtype=x.data.dtype)
+    else:
+        dh = _avg_divisor(x.shape[2], k[0], s[0], p[0], ohw[0], count_include_pad)
+        dw = _avg_divisor(x.shape[3], k[1], s[1], p[1], ohw[1], count_include_pad)
+        divisor = np.outer(dh, dw).astype(x.data.dtype)
+        if (divisor == divisor.flat[0]).all():
+            divisor = divisor.dtype.type(divisor.flat[0])  # one scalar divides faster
+    return AvgPool2d.apply(x, k, s, p, ohw, divisor)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None) -> Tensor:
+    """Mean over (kh, kw) windows of an (N, C, H, W) input. Zero padding counts in the
+    mean unless ``count_include_pad=False``.
+
+    >>> import nabla
+    >>> avg_pool2d(nabla.arange(16.0).reshape(1, 1, 4, 4), 2)[0, 0].tolist()
+    [[2.5, 4.5], [10.5, 12.5]]
+    """
+    fn = "avg_pool2d"
+    x, unbatched = _pool_input(fn, input, 4)
+    k = _tuple(kernel_size, 2, "kernel_size", fn)
+    s = k if stride is None else _tuple(stride, 2, "stride", fn)
+    p = _tuple(padding, 2, "padding", fn)
+    _positive(fn, kernel_size=k, stride=s)
+    _nonneg(fn, padding=p)
+    out = _avg(fn, x, k, s, p, ceil_mode, count_include_pad, divisor_override)
+    return _unbatch(out, unbatched)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True) -> Tensor:
+    """Mean over windows of an (N, C, L) input (see ``avg_pool2d``).
+
+    >>> import nabla
+    >>> avg_pool1d(nabla.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[2.0, 1.0]]]
+    """
+    fn = "avg_pool1d"
+    x, unbatched = _pool_input(fn, input, 3)
+    k = (1, _tuple(kernel_size, 1, "kernel_size", fn)[0])
+    s = k if stride is None else (1, _tuple(stride, 1, "stride", fn)[0])
+    p = (0, _tuple(padding, 1, "padding", fn)[0])
+    _positive(fn, kernel_size=k, stride=s)
+    _nonneg(fn, padding=p)
+    out = _avg(fn, x.unsqueeze(2), k, s, p, ceil_mode, count_include_pad, None)
+    return _unbatch(out, unbatched, 2)
+
+
+def _output_size(fn, output_size, hw):
+    if isinstance(output_size, numbers.Integral) or output_size is None:
+        output_size = (output_size, output_size)
+    if len(output_size) != len(hw):
+        raise ValueError(f"{fn}: output_size must have {len(hw)} elements, got {output_size}")
+    out = tuple(n if o is None else int(o) for o, n in zip(output_size, hw))
+    if min(out) < 1:
+        raise ValueError(f"{fn}: output_size must be positive, got {output_size}")
+    return out
+
+
+def _averaging_matrix(size, out, dtype):
+    start, end = _adaptive_bounds(size, out)
+    cols = np.arange(size)
+    inside = (cols >= start[:, None]) & (cols < end[:, None])
+    return (inside / (end - start)[:, None]).astype(dtype)
+
+
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    """Average pooling to a fixed output size, with PyTorch's windows
+    ``[floor(i*H/Ho), ceil((i+1)*H/Ho))``. ``None`` keeps that dimension.
+
+    >>> import nabla
+    >>> adaptive_avg_pool2d(nabla.randn(2, 3, 7, 9), (2, 3)).shape
+    (2, 3, 2, 3)
+    >>> adaptive_avg_pool2d(nabla.ones(1, 1, 5, 5), 1).tolist()
+    [[[[1.0]]]]
+    """
+    fn = "adaptive_avg_pool2d"
+    x, unbatched = _pool_input(fn, input, 4)
+    h, w = x.shape[2:]
+    ho, wo = _output_size(fn, output_size, (h, w))
+    if h % ho == 0 and w % wo == 0:
+        k = (h // ho, w // wo)  # equal windows: an ordinary average pool
+        out = AvgPool2d.apply(x, k, k, (0, 0), (ho, wo), x.data.dtype.type(k[0] * k[1]))
+    else:
+        dt = x.data.dtype
+        out = Separable2d.apply(x, _averaging_matrix(h, ho, dt), _averaging_matrix(w, wo, dt))
+    return _unbatch(out, unbatched)
+
+
+def adaptive_avg_pool1d(input, output_size) -> Tensor:
+    """Average pooling of an (N, C, L) input to a fixed length.
+
+    >>> import nabla
+    >>> adaptive_avg_pool1d(nabla.tensor([[[1.0, 2.0, 3.0]]]), 2).tolist()
+    [[[1.5, 2.5]]]
+    """
+    fn = "adaptive_avg_pool1d"
+    x, unbatched = _pool_input(fn, input, 3)
+    (lo,) = _output_size(fn, (output_size,) if not isinstance(output_size, tuple)
+                         else output_size, x.shape[2:])
+    out = adaptive_avg_pool2d(x.unsqueeze(2), (1, lo)).squeeze(2)
+    return out.squeeze(0) if unbatched else out
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed output size (PyTorch's adaptive windows).
+
+    >>> import nabla
+    >>> x = nabla.arange(25.0).reshape(1, 1, 5, 5)
+    >>> adaptive_max_pool2d(x, 2)[0, 0].tolist()
+    [[12.0, 14.0], [22.0, 24.0]]
+    """
+    fn = "adaptive_max_pool2d"
+    x, unbatched = _pool_input(fn, input, 4)
+    h, w = x.shape[2:]
+    ho, wo = _output_size(fn, output_size, (h, w))
+    if h % ho == 0 and w % wo == 0:
+        k = (h // ho, w // wo)
+        out = MaxPool2d.apply(x, k, k, (0, 0), (1, 1), (ho, wo), bool(return_indices))
+    else:
+        out = AdaptiveMaxPool2d.apply(x, (ho, wo), bool(return_indices))
+    return _unbatch(out, unbatched)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max pooling of an (N, C, L) input to a fixed length.
+
+    >>> import nabla
+    >>> adaptive_max_pool1d(nabla.tensor([[[1.0, 5.0, 3.0]]]), 2).tolist()
+    [[[5.0, 5.0]]]
+    """
+    fn = "adaptive_max_pool1d"
+    x, unbatched = _pool_input(fn, input, 3)
+    (lo,) = _output_size(fn, (output_size,) if not isinstance(output_size, tuple)
+                         else output_size, x.shape[2:])
+    out = adaptive_max_pool2d(x.unsqueeze(2), (1, lo), return_indices)
+    return _unbatch(out, unbatched, 2)
+
+
+# ---------------------------------------------------------------- interpolation
+def _nearest_matrix(size, out, scale, exact, dtype):
+    """One-hot rows: output i copies input ``floor(i * scale)`` (PyTorch's float32
+    arithmetic, so sizes that do not divide evenly pick the same pixels)."""
+    i = np.arange(out, dtype=np.float32)
+    src = np.floor((i + np.float32(0.5)) * scale) if exact else np.floor(i * scale)
+    src = np.minimum(src.astype(np.int64), size - 1)
+    m = np.zeros((out, size), dtype=dtype)
+    m[np.arange(out), src] = 1
+    return m
+
+
+def _linear_matrix(size, out, scale, align_corners, dtype):
+    """Rows of two weights each: PyTorch's (bi)linear source coordinates."""
+    i = np.arange(out, dtype=np.float64)
+    if align_corners:
+        src = i * ((size - 1) / (out - 1)) if out > 1 else np.zeros(out)
+    else:
+        src = np.maximum((i + 0.5) * float(scale) - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.int64), size - 1)
+    hi = np.minimum(lo + 1, size - 1)
+    frac = src - lo
+    m = np.zeros((out, size), dtype=np.float64)
+    np.add.at(m, (np.arange(out), lo), 1 - frac)  # out x 2 entries, not every element
+    np.add.at(m, (np.arange(out), hi), frac)
+    return m.astype(dtype)
+
+
+def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
+                recompute_scale_factor=None) -> Tensor:
+    """Resize (N, C, L) or (N, C, H, W) input by ``size`` or ``scale_factor``.
+
+    Modes: ``"nearest"`` (PyTorch's legacy nearest), ``"nearest-exact"``, and
+    ``"linear"``/``"bilinear"`` (with ``align_corners``).
+
+    >>> import nabla
+    >>> x = nabla.tensor([[[[1.0, 2.0], [3.0, 4.0]]]])
+    >>> interpolate(x, scale_factor=2)[0, 0].tolist()
+    [[1.0, 1.0, 2.0, 2.0], [1.0, 1.0, 2.0, 2.0], [3.0, 3.0, 4.0, 4.0], [3.0, 3.0, 4.0, 4.0]]
+    >>> interpolate(x, size=(3, 3), mode="bilinear", align_corners=True)[0, 0, 1].tolist()
+    [2.0, 2.5, 3.0]
+    """
+    fn = "interpolate"
+    x = _as(input, fn)
+    if x.ndim not in (3, 4):
+        raise ShapeError(
+            f"{fn}: expected a 3D (N, C, L) or 4D (N, C, H, W) input, but got input of size "
+            f"{list(x.shape)}"
+        )
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype}")
+    spatial = x.ndim - 2
+    modes = ("nearest", "nearest-exact", "linear", "bilinear")
+    if mode not in modes:
+        raise NotImplementedError(f"{fn}: mode {mode!r} is not supported; use one of {modes}")
+    if mode in ("linear", "bilinear") and mode != ("linear", "bilinear")[spatial - 1]:
+        raise ValueError(f"{fn}: mode {mode!r} needs a {mode == 'linear' and 3 or 4}D input")
+    if align_corners is not None and mode.startswith("nearest"):
+        raise ValueError(
+            f"{fn}: align_corners option can only be set with the interpolating modes: "
+            "linear | bilinear"
+        )
+    if (size is None) == (scale_factor is None):
+        raise ValueError(f"{fn}: exactly one of size and scale_factor must be given")
+    hw = x.shape[2:]
+    # Source coordinates use PyTorch's float32 scales: input/output sizes, or
+    # 1/scale_factor as given unless asked to recompute it from the sizes.
+    f32 = np.float32
+    if size is not None:
+        out = _output_size(fn, size, hw)
+        scales = [f32(n) / f32(o) for n, o in zip(hw, out)]
+    else:
+        sf = (scale_factor,) * spatial if isinstance(scale_factor, numbers.Number) \
+            else tuple(scale_factor)
+        if len(sf) != spatial or min(sf) <= 0:
+            raise ValueError(f"{fn}: scale_factor must be {spatial} positive numbers, got "
+                             f"{scale_factor}")
+        out = tuple(int(math.floor(n * f)) for n, f in zip(hw, sf))
+        if min(out) < 1:
+            raise ShapeError(f"{fn}: input of size {list(x.shape)} scaled by {scale_factor} "
+                             "is empty")
+        scales = [f32(n) / f32(o) if recompute_scale_factor else f32(1.0 / f)
+                  for n, o, f in zip(hw, out, sf)]
+    if spatial == 1:
+        x4, hw4, out4, scales4 = x.unsqueeze(2), (1,) + hw, (1,) + out, [f32(1)] + scales
+    else:
+        x4, hw4, out4, scales4 = x, hw, out, scales
+    if mode == "nearest" and all(o % n == 0 for n, o in zip(hw4, out4)) \
+            and all(s == f32(n) / f32(o) for s, n, o in zip(scales4, hw4, out4)):
+        y = RepeatInterleave2d.apply(x4, out4[0] // hw4[0], out4[1] // hw4[1])
+    else:
+        dt = x.data.dtype
+        if mode.startswith("nearest"):
+            mats = [_nearest_matrix(n, o, s, mode == "nearest-exact", dt)
+                    for n, o, s in zip(hw4, out4, scales4)]
+        else:
+            mats = [_linear_matrix(n, o, s, bool(align_corners), dt)
+                    for n, o, s in zip(hw4, out4, scales4)]
+        y = Separable2d.apply(x4, *mats)
+    return y.squeeze(2) if spatial == 1 else y
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """Alias of ``interpolate`` (PyTorch's deprecated name).
+
+    >>> import nabla
+    >>> upsample(nabla.ones(1, 1, 2), scale_factor=3).shape
+    (1, 1, 6)
+    """
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input, size=None, scale_factor=None):
+    """Nearest-neighbour upsampling (``interpolate(..., mode="nearest")``)."""
+    return interpolate(input, size, scale_factor, "nearest")
+
+
+# ---------------------------------------------------------------------- dropout
+def _channel_dropout(fn, input, p, training, generator, batched_ndim):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    x = _as(input, fn)
+    if x.ndim not in (batched_ndim - 1, batched_ndim):
+        raise ShapeError(
+            f"{fn}: expected {batched_ndim - 1}D or {batched_ndim}D input, but got input of "
+            f"size {list(x.shape)}"
+        )
+    if not training or p == 0.0:
+        return x
+    # One draw per (sample, channel): whole feature maps are kept or zeroed together.
+    # dropout2d reads a 3-D input as (N, C, L), as PyTorch does; dropout1d reads a 2-D
+    # one as an unbatched (C, L).
+    lead = 2 if x.ndim == batched_ndim or batched_ndim == 4 else 1
+    shape = x.shape[:lead] + (1,) * (x.ndim - lead)
+    dt = x.data.dtype
+    if p == 1.0:
+        mask = np.zeros(shape, dtype=dt)
+    else:
+        keep = _rng(generator).random(shape) >= p
+        mask = keep.astype(dt) * dt.type(1.0 / (1.0 - p))
+    return x * Tensor._wrap(mask)
+
+
+def dropout2d(input, p=0.5, training=True, inplace=False, generator=None) -> Tensor:
+    """Zero whole channels of an (N, C, H, W) input with probability ``p`` and scale the
+    rest by ``1/(1-p)``; the identity when not training. A 3-D input is read as
+    (N, C, L), as in PyTorch.
+
+    >>> import nabla
+    >>> y = dropout2d(nabla.ones(2, 8, 3, 3), 0.5, generator=nabla.Generator().manual_seed(0))
+    >>> sorted(set(y.flatten().tolist()))
+    [0.0, 2.0]
+    >>> bool((y.sum(dim=(2, 3)) % 18 == 0).all())
+    True
+    """
+    return _channel_dropout("dropout2d", input, p, training, generator, 4)
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False, generator=None) -> Tensor:
+    """Zero whole channels of an (N, C, L) (or unbatched (C, L)) input (see
+    ``dropout2d``).
+
+    >>> import nabla
+    >>> dropout1d(nabla.ones(2, 4, 5), 0.5, training=False).shape
+    (2, 4, 5)
+    """
+    return _channel_dropout("dropout1d", input, p, training, generator, 3)
