@@ -941,7 +941,7 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
 
 def _output_size(fn, output_size, hw):
     if isinstance(output_size, numbers.Integral) or output_size is None:
-        output_size = (output_size, output_size)
+        output_size = (output_size,) * len(hw)
     if len(output_size) != len(hw):
         raise ValueError(f"{fn}: output_size must have {len(hw)} elements, got {output_size}")
     out = tuple(n if o is None else int(o) for o, n in zip(output_size, hw))
@@ -1095,9 +1095,10 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
     if (size is None) == (scale_factor is None):
         raise ValueError(f"{fn}: exactly one of size and scale_factor must be given")
     hw = x.shape[2:]
-    # Source coordinates use PyTorch's float32 scales: input/output sizes, or
-    # 1/scale_factor as given unless asked to recompute it from the sizes.
-    f32 = np.float32
+    # Source coordinates scale by input/output size, or by 1/scale_factor as given
+    # unless asked to recompute it from the sizes. PyTorch computes nearest indices in
+    # float32 and linear weights in the input's precision; so do we.
+    f32 = np.float32 if mode.startswith("nearest") else np.float64
     if size is not None:
         out = _output_size(fn, size, hw)
         scales = [f32(n) / f32(o) for n, o in zip(hw, out)]
