@@ -103,9 +103,9 @@ def _check_name(kind: str, name) -> None:
     if not isinstance(name, str):
         raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
     if name == "":
-        raise KeyError(f'{kind} name can\'t be empty string ""')
+        raise KeyError(f'{kind} name cannot be the empty string ""')
     if "." in name:
-        raise KeyError(f'{kind} name can\'t contain ".", got: {name}')
+        raise KeyError(f'{kind} name cannot contain ".", got: {name}')
 
 
 class Module:

@@ -289,6 +289,11 @@ class Pointwise(Function):
         return (ga if na else None), (-ga if nb else None)
 
 
+# PyTorch's floor on x(1-x) in the BCE gradient is 1e-12 rounded to float32; using the
+# same number makes the (huge) gradients at x = 0 or 1 agree to the last digit.
+_BCE_EPS = float(np.float32(1e-12))
+
+
 class BinaryCrossEntropy(Function):
     """``-w (y log x + (1 - y) log(1 - x))`` on probabilities, logs clamped at -100.
 
@@ -318,7 +323,7 @@ class BinaryCrossEntropy(Function):
         nx, ny = ctx.needs_input_grad
         gx = gy = None
         if nx:
-            gx = (x - y) / np.maximum((1 - x) * x, 1e-12) * scale
+            gx = (x - y) / np.maximum((1 - x) * x, _BCE_EPS) * scale
         if ny:
             with np.errstate(divide="ignore"):
                 gy = (np.log1p(-x) - np.log(x)) * scale

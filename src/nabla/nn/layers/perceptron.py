@@ -200,7 +200,8 @@ class Perceptron(Module):
                 "the weights returned to an earlier state, so the rule cycles forever: the "
                 "data is not linearly separable"
                 if cycled
-                else f"no separating line was found within {epochs} epochs: the data may not "
+                else f"no separating line was found within {epochs} epoch"
+                f"{'' if epochs == 1 else 's'}: the data may not "
                 "be linearly separable (or needs more epochs)"
             )
             msg = f"Perceptron did not converge: {why}."
