@@ -8,7 +8,8 @@ model: the file names a registered builder, it never carries code.
 >>> import nabla
 >>> from nabla import models
 >>> m = models.mlp(64, hidden=(32,), out_features=10)
->>> m._nabla_arch["builder"], m._nabla_arch["kwargs"]["hidden"], m._nabla_arch["kwargs"]["activation"]
+>>> arch = m._nabla_arch
+>>> arch["builder"], arch["kwargs"]["hidden"], arch["kwargs"]["activation"]
 ('mlp', [32], 'relu')
 >>> m2 = models.build(m._nabla_arch)
 >>> m2(nabla.zeros(5, 1, 8, 8)).shape
