@@ -233,17 +233,29 @@ class Function:
 
     @property
     def next_functions(self):
-        """The nodes (or leaf tensors) this node sends gradients to, as in PyTorch."""
+        """The nodes (or leaf tensors) this node sends gradients to, as in PyTorch.
+
+        An input that needs no gradient gives ``(None, 0)``.
+        """
+        if self._freed:
+            return self.__dict__.get("_next", ())
         return tuple(
-            (t.grad_fn, t._output_nr) if t.grad_fn is not None else (t, 0)
+            (t.grad_fn, t._output_nr) if t.grad_fn is not None
+            else (t, 0) if t.requires_grad else (None, 0)
             for t in (self.inputs or ())
         )
 
     def _release(self):
-        # Drop everything forward kept for backward; the node stays in the graph only
-        # so that a second backward through it can say why it cannot run.
+        # Drop everything forward kept for backward, and the input tensors too: they hold
+        # the activations' arrays, which must not outlive backward while the caller keeps
+        # the loss. Only the edges stay, for next_functions and so that a second
+        # backward through this node can say why it cannot run.
+        nxt = self.next_functions
         self.__dict__.clear()
+        self._next = nxt
         self.saved_tensors = ()
+        self.inputs = ()
+        self._checks = ()
         self._freed = True
 
 
