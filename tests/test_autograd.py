@@ -1,0 +1,662 @@
+"""The autograd engine's rules: leaves, accumulation, grad modes, graph lifetime, errors,
+``autograd.grad``, and the public ``gradcheck``. PyTorch's behaviour is the reference;
+where it is installed the tests compare with it directly."""
+
+from __future__ import annotations
+
+import gc
+import re
+import weakref
+
+import numpy as np
+import pytest
+
+import nabla
+from nabla.autograd import Function
+
+try:
+    import torch
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def leaf(values, dtype=nabla.float64):
+    return nabla.tensor(values, dtype=dtype, requires_grad=True)
+
+
+# ---------------------------------------------------------------- leaves, flags
+def test_leaf_and_non_leaf():
+    a = leaf([1.0, 2.0])
+    c = nabla.tensor([3.0, 4.0])
+    b = a * c
+    assert a.is_leaf and a.requires_grad and a.grad_fn is None
+    assert not b.is_leaf and b.requires_grad and b.grad_fn is not None
+    # a result of tensors that need no gradient is a leaf that needs none
+    d = c * 2
+    assert d.is_leaf and not d.requires_grad and d.grad_fn is None
+    # requires_grad spreads from any input
+    assert (c + a).requires_grad and (a.sum() * c).requires_grad
+
+
+def test_requires_grad_rules():
+    a = nabla.tensor([1.0, 2.0])
+    assert a.requires_grad_() is a and a.requires_grad
+    a.requires_grad_(False)
+    assert not a.requires_grad
+    b = leaf([1.0]) * 2
+    with pytest.raises(RuntimeError, match="leaf"):
+        b.requires_grad_(False)
+    with pytest.raises(RuntimeError, match="floating point"):
+        nabla.tensor([1, 2], requires_grad=True)
+    with pytest.raises(RuntimeError, match="floating point"):
+        nabla.tensor([1, 2]).requires_grad_()
+
+
+def test_non_leaf_has_no_grad_unless_retained():
+    a = leaf([1.0, 2.0])
+    b = a * 2
+    c = a * 3
+    c.retain_grad()
+    assert c.retains_grad and not b.retains_grad
+    ((b * b).sum() + (c * c).sum()).backward()
+    assert b.grad is None
+    np.testing.assert_allclose(c.grad.data, 2 * 3 * np.array([1.0, 2.0]))
+    np.testing.assert_allclose(a.grad.data, 8 * np.array([1.0, 2.0]) + 18 * np.array([1.0, 2.0]))
+
+
+def test_retain_grad_matches_torch():
+    pytest.importorskip("torch")
+    x = np.array([[0.5, -1.0], [2.0, 0.3]])
+    res = []
+    for lib in (nabla, torch):
+        a = lib.tensor(x, requires_grad=True)
+        h = (a @ a).tanh()
+        h.retain_grad()
+        m = h * a
+        m.retain_grad()
+        m.sum().backward()
+        res.append([np.array(t.grad.tolist()) for t in (a, h, m)])
+    for n, t in zip(*res):
+        np.testing.assert_allclose(n, t, rtol=1e-12)
+
+
+def test_retain_grad_on_leaf_is_a_no_op_and_needs_requires_grad():
+    a = leaf([1.0])
+    a.retain_grad()
+    (a * 2).sum().backward()
+    assert a.grad.item() == 2.0
+    with pytest.raises(RuntimeError, match="requires_grad=False"):
+        nabla.tensor([1.0]).retain_grad()
+
+
+# ------------------------------------------------------------------- accumulation
+def test_gradients_accumulate_over_backward_calls():
+    x = np.array([1.0, -2.0, 3.0])
+    a = leaf(x)
+    (a * a).sum().backward()
+    np.testing.assert_allclose(a.grad.data, 2 * x)
+    (a * a * a).sum().backward()
+    np.testing.assert_allclose(a.grad.data, 2 * x + 3 * x**2)
+    a.grad = None
+    (a * 5).sum().backward()
+    np.testing.assert_allclose(a.grad.data, [5.0, 5.0, 5.0])
+    a.grad.zero_()
+    (a * 5).sum().backward()
+    np.testing.assert_allclose(a.grad.data, [5.0, 5.0, 5.0])
+
+
+def test_a_tensor_used_twice_gets_both_contributions():
+    a = leaf([1.0, 2.0])
+    (a + a).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+    b = leaf([1.0, 2.0])
+    (b * b + b).sum().backward()
+    np.testing.assert_array_equal(b.grad.data, [3.0, 5.0])
+
+
+def test_leaf_gradients_never_alias():
+    # Add hands the same array to both inputs, reshape/permute/expand/indexing hand
+    # out views: every leaf must still get its own writable buffer.
+    a, b = leaf([1.0, 2.0]), leaf([1.0, 2.0])
+    (a + b).sum().backward()
+    a.grad += 1
+    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+
+    g = nabla.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=nabla.float64)
+    p, q, r, s = (leaf(np.ones(4)) for _ in range(4))
+    u, v = leaf(np.ones((2, 1))), leaf(np.ones((2, 2)))
+    out = (p.reshape(2, 2) + q.reshape(2, 2).T + r.reshape(2, 2).clone() + s[:].reshape(2, 2)
+           + u.expand(2, 2) + v)
+    out.backward(g)
+    grads = [t.grad.data for t in (p, q, r, s, u, v)]
+    for i, x in enumerate(grads):
+        assert x.flags.writeable and x.flags.c_contiguous
+        assert not np.shares_memory(x, g.data), f"grad {i} aliases the given gradient"
+        for j in range(i):
+            assert not np.shares_memory(x, grads[j]), f"grads {j} and {i} alias"
+    before = [x.copy() for x in grads]
+    p.grad += 1  # the optimizer's kind of in-place update touches p.grad alone
+    np.testing.assert_array_equal(g.data, [[1.0, 2.0], [3.0, 4.0]])
+    for x, b in zip(grads[1:], before[1:]):
+        np.testing.assert_array_equal(x, b)
+
+
+def test_backward_with_gradient_on_a_leaf_does_not_alias_it():
+    x = leaf([0.0, 0.0, 0.0])
+    g = nabla.ones(3, dtype=nabla.float64)
+    x.backward(g)
+    x.backward(g)
+    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(g.data, [1.0, 1.0, 1.0])
+
+
+def test_retained_grad_and_leaf_grad_do_not_alias():
+    x = leaf([1.0, 2.0])
+    y = x.clone()
+    y.retain_grad()
+    (y * 3).sum().backward()
+    y.grad += 100
+    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+
+
+def test_gradient_dtype_follows_the_leaf():
+    x32 = nabla.tensor([1.0, 2.0], requires_grad=True)
+    y64 = nabla.tensor([3.0, 4.0], dtype=nabla.float64)
+    out = x32 * y64
+    assert out.dtype == nabla.float64  # as in PyTorch
+    out.sum().backward()
+    assert x32.grad.dtype == nabla.float32
+    np.testing.assert_array_equal(x32.grad.data, [3.0, 4.0])
+
+
+# ------------------------------------------------------------ detach, grad modes
+def test_detach_shares_memory_and_stops_gradients():
+    a = leaf([1.0, 2.0])
+    d = a.detach()
+    assert not d.requires_grad and d.is_leaf and d.grad_fn is None
+    assert np.shares_memory(d.data, a.data)
+    (a * a.detach()).sum().backward()  # d(a * const)/da = const
+    np.testing.assert_array_equal(a.grad.data, [1.0, 2.0])
+    b = a * 2
+    b.detach_()
+    assert not b.requires_grad and b.grad_fn is None
+
+
+def test_no_grad_context_and_decorator():
+    a = leaf([1.0, 2.0])
+    with nabla.no_grad():
+        assert not nabla.is_grad_enabled()
+        y = a * 2
+        with nabla.enable_grad():
+            assert nabla.is_grad_enabled()
+            z = a * 2
+        w = a * 2
+    assert nabla.is_grad_enabled()
+    assert not y.requires_grad and y.grad_fn is None and not w.requires_grad
+    assert z.requires_grad and z.grad_fn is not None
+
+    @nabla.no_grad()
+    def double(x):
+        return x * 2
+
+    @nabla.enable_grad()
+    def triple(x):
+        return x * 3
+
+    assert not double(a).requires_grad and nabla.is_grad_enabled()
+    assert double.__name__ == "double"
+    with nabla.no_grad():
+        assert triple(a).requires_grad
+        assert not nabla.is_grad_enabled()
+
+
+def test_grad_mode_is_restored_after_an_exception():
+    with pytest.raises(KeyError):
+        with nabla.no_grad():
+            raise KeyError
+    assert nabla.is_grad_enabled()
+
+    @nabla.no_grad()
+    def boom():
+        raise ValueError
+
+    with pytest.raises(ValueError):
+        boom()
+    assert nabla.is_grad_enabled()
+
+
+def test_set_grad_enabled():
+    a = leaf([1.0])
+    with nabla.set_grad_enabled(False):
+        assert not (a * 2).requires_grad
+    assert nabla.is_grad_enabled()
+    with nabla.set_grad_enabled(True):
+        assert (a * 2).requires_grad
+
+
+def test_in_place_update_under_no_grad_like_an_optimizer():
+    w = leaf([1.0, 2.0])
+    (w * w).sum().backward()
+    with nabla.no_grad():
+        w -= 0.5 * w.grad
+    assert w.is_leaf and w.requires_grad
+    np.testing.assert_allclose(w.data, [0.0, 0.0])
+
+
+# ---------------------------------------------------------------- grad_fn names
+GRAD_FN_OPS = {
+    "Add": lambda a: a + 1,
+    "Sub": lambda a: a - 1,
+    "Mul": lambda a: a * a,
+    "Div": lambda a: a / 2,
+    "Neg": lambda a: -a,
+    "Sum": lambda a: a.sum(),
+    "Mean": lambda a: a.mean(),
+    "Exp": lambda a: a.exp(),
+    "Log": lambda a: a.log(),
+    "Sqrt": lambda a: a.sqrt(),
+    "Tanh": lambda a: a.tanh(),
+    "Sigmoid": lambda a: a.sigmoid(),
+    "Relu": lambda a: a.relu(),
+    "Abs": lambda a: a.abs(),
+    "Sin": lambda a: a.sin(),
+    "Cos": lambda a: a.cos(),
+    "Permute": lambda a: a.permute(1, 0),
+    "Expand": lambda a: a.expand(3, 2, 2),
+    "Clone": lambda a: a.clone(),
+}
+
+
+@pytest.mark.parametrize("op", sorted(GRAD_FN_OPS))
+def test_grad_fn_names(op):
+    # PyTorch appends an overload number (MulBackward0); the stem is the same.
+    a = leaf([[1.0, 2.0], [3.0, 4.0]])
+    fn = GRAD_FN_OPS[op](a).grad_fn
+    assert fn.name() == f"{op}Backward"
+    assert repr(fn) == f"<{op}Backward>"
+    if torch is not None:
+        t = torch.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        assert re.sub(r"\d+$", "", GRAD_FN_OPS[op](t).grad_fn.name()) == fn.name()
+
+
+def test_next_functions_follow_the_graph():
+    a, c = leaf([1.0]), nabla.tensor([2.0], dtype=nabla.float64)
+    b = a * 2
+    y = b * c
+    assert y.grad_fn.next_functions == ((b.grad_fn, 0), (None, 0))
+    assert b.grad_fn.next_functions[0][0] is a
+    y.sum().backward()  # after backward the edges remain, the tensors are let go
+    assert y.grad_fn.next_functions[0] == (b.grad_fn, 0)
+
+
+# --------------------------------------------------------------- backward errors
+def test_backward_with_gradient():
+    x = np.array([[1.0, 2.0], [3.0, 4.0]])
+    g = np.array([[0.5, -1.0], [2.0, 0.0]])
+    a = leaf(x)
+    (a * a).backward(gradient=nabla.tensor(g, dtype=nabla.float64))
+    np.testing.assert_allclose(a.grad.data, 2 * x * g)
+    b = leaf(x)
+    (b * 3).backward(g)  # an array works too
+    np.testing.assert_allclose(b.grad.data, 3 * g)
+    with pytest.raises(RuntimeError, match=r"shape \(3,\).*\(2, 2\)"):
+        (b * 3).backward(nabla.ones(3))
+
+
+def test_implicit_gradient_only_for_one_element_outputs():
+    a = leaf([[1.0, 2.0]])
+    with pytest.raises(RuntimeError, match="implicitly created only for one-element"):
+        (a * 2).backward()
+    (a[:, :1] * 2).backward()  # shape (1, 1): one element, so the gradient is 1
+    np.testing.assert_array_equal(a.grad.data, [[2.0, 0.0]])
+
+
+def test_backward_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        nabla.tensor([1.0, 2.0]).sum().backward()
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        with nabla.no_grad():
+            y = leaf([1.0]) * 2
+        y.backward()
+
+
+def test_backward_twice_needs_retain_graph():
+    a = leaf([1.0, 2.0])
+    y = (a * a).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+    b = leaf([1.0, 2.0])
+    z = (b * b).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_array_equal(b.grad.data, [4.0, 8.0])
+    # an intermediate result of a freed graph cannot be backpropagated through again
+    c = leaf([1.0, 2.0])
+    h = c.exp()
+    h.sum().backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        (h * 2).sum().backward()
+
+
+def test_graph_is_freed_after_backward():
+    x = nabla.randn(100, requires_grad=True)
+    h = (x * 2).tanh()
+    ref = weakref.ref(h.data)
+    loss = (h * h).sum()
+    del h
+    gc.collect()
+    assert ref() is not None  # the graph keeps the activation until backward
+    loss.backward()
+    gc.collect()
+    assert ref() is None, "the loss still holds the graph's arrays after backward"
+
+
+def test_retain_graph_keeps_the_saved_arrays():
+    x = nabla.randn(10, requires_grad=True)
+    h = x.tanh()
+    ref = weakref.ref(h.data)
+    loss = (h * h).sum()
+    del h
+    loss.backward(retain_graph=True)
+    gc.collect()
+    assert ref() is not None
+    loss.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * 2 * np.tanh(x.data) * (1 - np.tanh(x.data) ** 2),
+                               rtol=1e-5)
+
+
+def test_in_place_change_of_a_saved_tensor_is_detected():
+    a = leaf([1.0, 2.0])
+    b = a * 1
+    c = b * b  # saves b
+    with nabla.no_grad():
+        b.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        c.sum().backward()
+    # the same through memory shared by detach() and by a view
+    a = leaf([1.0, 2.0])
+    c = a * a
+    d = a.detach()
+    d += 1
+    with pytest.raises(RuntimeError, match="version"):
+        c.sum().backward()
+    a = leaf([[1.0, 2.0], [3.0, 4.0]])
+    e = a.exp()  # saves its output
+    with nabla.no_grad():
+        e[0].fill_(0.0)
+    with pytest.raises(RuntimeError, match="in-place"):
+        e.sum().backward()
+
+
+def test_version_counter_counts_in_place_ops():
+    t = nabla.zeros(3)
+    v0 = t._version
+    t += 1
+    t.mul_(2)
+    t[0] = 5
+    assert t._version == v0 + 3
+    assert t[1:]._version == t._version  # a view shares its base's counter
+
+
+def test_in_place_on_tensor_that_requires_grad_raises():
+    a = leaf([1.0, 2.0])
+    for op in (lambda: a.add_(1), lambda: a.mul_(2), lambda: a.__iadd__(1), lambda: a.zero_()):
+        with pytest.raises(RuntimeError, match="in-place operation on a leaf"):
+            op()
+    with pytest.raises(RuntimeError, match="in-place"):
+        a[0] = 3.0
+    np.testing.assert_array_equal(a.data, [1.0, 2.0])  # nothing was changed
+
+
+def test_100000_node_chain_has_no_recursion_limit():
+    x = nabla.tensor(1.0, dtype=nabla.float64, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.00001
+    y.backward()
+    np.testing.assert_allclose(x.grad.item(), 1.00001**100_000, rtol=1e-9)
+    del y  # freeing the long chain must not overflow the C stack either
+    z = x
+    for _ in range(100_000):
+        z = z + 1
+    del z
+
+
+# ------------------------------------------------------------------ autograd.grad
+def test_autograd_grad_does_not_touch_dot_grad():
+    a, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    y = (a * w).sum()
+    ga, gw = nabla.autograd.grad(y, [a, w])
+    np.testing.assert_array_equal(ga.data, [3.0, 4.0])
+    np.testing.assert_array_equal(gw.data, [1.0, 2.0])
+    assert a.grad is None and w.grad is None
+    (g,) = nabla.autograd.grad((a * a).sum(), a)
+    np.testing.assert_array_equal(g.data, [2.0, 4.0])
+
+
+def test_autograd_grad_allow_unused():
+    a, u = leaf([1.0, 2.0]), leaf([5.0])
+    with pytest.raises(RuntimeError, match="input 1 was not used"):
+        nabla.autograd.grad((a * 2).sum(), [a, u])
+    ga, gu = nabla.autograd.grad((a * 2).sum(), [a, u], allow_unused=True)
+    assert gu is None
+    np.testing.assert_array_equal(ga.data, [2.0, 2.0])
+
+
+def test_autograd_grad_of_non_leaf_outputs_and_grad_outputs():
+    a = leaf([1.0, 2.0])
+    h = a * 3
+    y = h * h
+    (gh, ga) = nabla.autograd.grad(y, [h, a], grad_outputs=nabla.tensor([1.0, 0.5],
+                                                                        dtype=nabla.float64))
+    np.testing.assert_allclose(gh.data, 2 * h.data * [1.0, 0.5])
+    np.testing.assert_allclose(ga.data, 3 * 2 * h.data * [1.0, 0.5])
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        nabla.autograd.grad(y.sum(), [nabla.tensor([1.0])])
+
+
+def test_autograd_grad_retain_graph():
+    a = leaf([1.0, 2.0])
+    y = (a * a).sum()
+    g1 = nabla.autograd.grad(y, a, retain_graph=True)[0]
+    g2 = nabla.autograd.grad(y, a)[0]
+    np.testing.assert_array_equal(g1.data, g2.data)
+    with pytest.raises(RuntimeError, match="second time"):
+        nabla.autograd.grad(y, a)
+
+
+def test_backward_of_several_outputs():
+    a = leaf([1.0, 2.0])
+    y1, y2 = (a * 2).sum(), (a * a).sum()
+    nabla.autograd.backward([y1, y2])
+    np.testing.assert_array_equal(a.grad.data, [4.0, 6.0])
+
+
+def test_create_graph_is_refused_clearly():
+    a = leaf([1.0])
+    with pytest.raises(NotImplementedError, match="create_graph"):
+        (a * a).sum().backward(create_graph=True)
+
+
+# -------------------------------------------------------------- custom Functions
+class ScaledCube(Function):
+    """A user's own op: x**3 * k, with what backward saw recorded for the test."""
+
+    seen = []
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.save_for_backward(x)
+        ctx.k = k
+        return x**3 * k
+
+    @staticmethod
+    def backward(ctx, g):
+        ScaledCube.seen.append(ctx.needs_input_grad)
+        (x,) = ctx.saved_tensors
+        return 3 * x**2 * ctx.k * g
+
+
+def test_custom_function_with_constants():
+    x = leaf([1.0, -2.0])
+    y = ScaledCube.apply(x, 2.0)
+    assert y.grad_fn.name() == "ScaledCubeBackward"
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, [6.0, 24.0])
+    assert nabla.gradcheck(lambda t: ScaledCube.apply(t, 0.5), leaf([0.3, -1.2]))
+
+
+class MulAdd(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        ctx.calls = ctx.needs_input_grad
+        return a * b + a
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        na, nb = ctx.needs_input_grad
+        MulAdd.asked = (na, nb)
+        return (g * (b + 1) if na else None), (g * a if nb else None)
+
+
+def test_needs_input_grad_lets_backward_skip_work():
+    a = leaf([1.0, 2.0])
+    b = nabla.tensor([3.0, 4.0], dtype=nabla.float64)
+    MulAdd.apply(a, b).sum().backward()
+    assert MulAdd.asked == (True, False)
+    np.testing.assert_array_equal(a.grad.data, [4.0, 5.0])
+    assert b.grad is None
+
+
+class Split2(Function):
+    """Two outputs from one node: both gradients arrive in one backward call."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2, x * x
+
+    @staticmethod
+    def backward(ctx, g1, g2):
+        return g1 * 2 + g2 * 2 * ctx.inputs[0].data
+
+
+def test_function_with_two_outputs():
+    x = leaf([1.0, 3.0])
+    p, q = Split2.apply(x)
+    (p.sum() + q.sum()).backward()
+    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
+    y = leaf([1.0, 3.0])
+    p, q = Split2.apply(y)
+    q.sum().backward()  # the unused output's gradient arrives as zeros
+    np.testing.assert_array_equal(y.grad.data, [2.0, 6.0])
+
+
+def test_max_with_dim_indices_get_no_gradient():
+    x = leaf([[1.0, 5.0], [7.0, 2.0]])
+    values, indices = x.max(1)
+    assert values.requires_grad and not indices.requires_grad
+    values.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0.0, 1.0], [1.0, 0.0]])
+
+
+def test_unbroadcast():
+    from nabla.autograd import unbroadcast
+
+    g = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(unbroadcast(g, (3, 4)), g.sum(0))
+    np.testing.assert_array_equal(unbroadcast(g, (3, 1)), g.sum(0).sum(1, keepdims=True))
+    np.testing.assert_array_equal(unbroadcast(g, (1, 3, 1)), g.sum((0, 2), keepdims=True))
+    np.testing.assert_array_equal(unbroadcast(g, ()), g.sum())
+    assert unbroadcast(g, (2, 3, 4)) is g
+
+
+# ---------------------------------------------------------------------- gradcheck
+def test_gradcheck_accepts_correct_functions():
+    x = leaf(np.random.default_rng(0).standard_normal((3, 4)))
+    w = leaf(np.random.default_rng(1).standard_normal((4, 2)))
+    assert nabla.gradcheck(lambda x, w: (x @ w).tanh(), (x, w))
+    # several outputs, a constant argument, an input without requires_grad
+    c = nabla.tensor([1.0, 2.0], dtype=nabla.float64)
+    assert nabla.gradcheck(lambda x, k, c: ((x * k).sum(0), x.exp().mean() * c), (x, 3.0, c))
+    # an output that does not depend on the input: its Jacobian is zero on both sides
+    assert nabla.gradcheck(lambda x: (x.sum(), c * 2), x)
+
+
+def test_gradcheck_is_a_runtime_error_naming_input_element_and_values():
+    assert issubclass(nabla.GradcheckError, RuntimeError)
+
+    class WrongAt12(Function):
+        # The gradient is wrong in one element only: (1, 2) of the second input.
+        @staticmethod
+        def forward(ctx, a, b):
+            return a * b
+
+        @staticmethod
+        def backward(ctx, g):
+            a, b = (t.data for t in ctx.inputs)
+            gb = g * a
+            gb[1, 2] += 0.5
+            return g * b, gb
+
+    a, b = leaf(np.ones((2, 3))), leaf(np.full((2, 3), 2.0))
+    with pytest.raises(nabla.GradcheckError) as info:
+        nabla.gradcheck(WrongAt12.apply, (a, b))
+    msg = str(info.value)
+    # d out[0,0] / d b[1,2] is 0; the wrong backward says 0.5 for all 6 outputs
+    assert "input 1, input element (1, 2), output element (0, 0)" in msg
+    assert "numerical 0.0, analytical 0.5" in msg and "6 of 36" in msg
+    assert nabla.gradcheck(WrongAt12.apply, (a, b), raise_exception=False) is False
+
+
+def test_gradcheck_catches_an_error_in_a_second_output():
+    class Pair(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * 2, x * x
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            (x,) = ctx.saved_tensors
+            return g1 * 2 + g2 * x  # should be 2 * x
+
+    with pytest.raises(nabla.GradcheckError, match="output 1 with respect to input 0"):
+        nabla.gradcheck(Pair.apply, leaf([1.0, 2.0]))
+
+
+def test_gradcheck_demands_float64_and_something_to_check():
+    with pytest.raises(TypeError, match="float64"):
+        nabla.gradcheck(lambda x: x * 2, nabla.tensor([1.0], requires_grad=True))
+    with pytest.raises(ValueError, match="requires_grad"):
+        nabla.gradcheck(lambda x: x * 2, nabla.tensor([1.0], dtype=nabla.float64))
+    with pytest.raises(TypeError, match="Tensor"):
+        nabla.gradcheck(lambda x: x.sum().item(), leaf([1.0]))
+
+
+def test_gradcheck_leaves_its_inputs_as_they_were():
+    x = leaf([0.5, 1.5, -2.0])
+    data = x.data
+    before = data.copy()
+    nabla.gradcheck(lambda t: (t * t).sum(), x)
+    assert x.data is data
+    np.testing.assert_array_equal(x.data, before)
+    assert x.grad is None  # gradcheck uses autograd.grad, not .grad
+
+
+def test_gradcheck_rtol_and_atol():
+    class OffByOnePercent(Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3.03
+
+    x = leaf([1.0, 2.0])
+    assert not nabla.gradcheck(OffByOnePercent.apply, x, raise_exception=False)
+    assert nabla.gradcheck(OffByOnePercent.apply, x, rtol=0.02)
+    assert nabla.gradcheck(OffByOnePercent.apply, x, atol=0.05)
