@@ -379,3 +379,17 @@ def test_loss_inputs_unchanged_by_bad_call():
     with pytest.raises(IndexError):
         F.cross_entropy(x, nabla.tensor([0, 1, 9]))
     assert np.array_equal(x.data, before) and x.grad is None
+
+
+def test_empty_batch_like_torch(torch):
+    for name, x, t in [
+        ("cross_entropy", np.zeros((0, 3)), np.zeros(0, dtype=np.int64)),
+        ("mse_loss", np.zeros((0, 3)), np.zeros((0, 3))),
+        ("binary_cross_entropy_with_logits", np.zeros((0, 3)), np.zeros((0, 3))),
+    ]:
+        for reduction in REDUCTIONS:
+            out = getattr(F, name)(nabla.tensor(x), nabla.tensor(t), reduction=reduction)
+            ref = getattr(torch.nn.functional, name)(torch.tensor(x), torch.tensor(t),
+                                                     reduction=reduction)
+            assert out.shape == tuple(ref.shape), (name, reduction)
+            np.testing.assert_array_equal(out.data, ref.numpy(), err_msg=f"{name} {reduction}")

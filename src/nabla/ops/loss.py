@@ -21,9 +21,18 @@ import numpy as np
 from ..autograd import Function
 
 
+def _div(a, b):
+    """``a / b``, giving nan or inf quietly where ``b`` is 0 (a mean over nothing, as in
+    PyTorch); np.errstate is only entered then, since it costs more than the division."""
+    if b:
+        return a / b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / b
+
+
 def _scale(g, denom):
     """The upstream gradient per sample: ``g / denom`` for mean, ``g`` otherwise."""
-    return g if denom is None else g / denom
+    return g if denom is None else _div(g, denom)
 
 
 def _to_rows(x):
@@ -131,15 +140,13 @@ class ClassNLL(Function):
             ctx.denom = None
             return np.asarray(total, dtype=dt)
         ctx.denom = denom
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(total / denom, dtype=dt)
+        return np.asarray(_div(total, denom), dtype=dt)
 
     @staticmethod
     def backward(ctx, g):
         m, c = ctx.in_shape
         rows, t, w_y, eps = np.arange(m), ctx.t, ctx.w_y, ctx.eps
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = _scale(g, ctx.denom)
+        scale = _scale(g, ctx.denom)
         per_sample = ctx.reduction == "none"
         if per_sample:
             scale = scale.reshape(-1)
@@ -199,14 +206,12 @@ class SoftCrossEntropy(Function):
             out_shape = x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()
             return loss.astype(x.dtype, copy=False).reshape(out_shape)
         ctx.denom = None if reduction == "sum" else m
-        with np.errstate(invalid="ignore", divide="ignore"):
-            total = loss.sum() if reduction == "sum" else loss.sum() / m
+        total = loss.sum() if reduction == "sum" else _div(loss.sum(), m)
         return np.asarray(total, dtype=x.dtype)
 
     @staticmethod
     def backward(ctx, g):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = _scale(g, ctx.denom)
+        scale = _scale(g, ctx.denom)
         scale = scale.reshape(-1, 1) if ctx.reduction == "none" else scale
         nx, nt = ctx.needs_input_grad
         gx = gt = None
@@ -227,8 +232,7 @@ def _reduce(loss, reduction, dtype):
         return loss.astype(dtype, copy=False), None
     if reduction == "sum":
         return np.asarray(loss.sum(), dtype=dtype), None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(loss.sum() / loss.size, dtype=dtype), loss.size
+    return np.asarray(_div(loss.sum(), loss.size), dtype=dtype), loss.size
 
 
 class Pointwise(Function):
@@ -252,8 +256,7 @@ class Pointwise(Function):
                 flat = d.reshape(-1)
                 total = np.vdot(flat, flat)
                 ctx.denom = d.size if reduction == "mean" else None
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    out = total / d.size if reduction == "mean" else total
+                out = _div(total, d.size) if reduction == "mean" else total
                 return np.asarray(out, dtype=dt)
             loss = d * d
         elif kind == "l1":
