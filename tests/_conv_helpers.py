@@ -54,3 +54,18 @@ def check_against_torch(torch, nabla_fn, torch_fn, arrays, dtype, *, seed=0, gra
         assert a.grad is not None, f"input {i}: no gradient"
         assert_close(a.grad.numpy(), b.grad.numpy(), dtype, f"grad of input {i}", scale)
     return out_n
+
+
+def check_module(torch, mine, ref, x, dtype, *, seed=0, scale=1.0, input_grad=True):
+    """A nabla layer against a PyTorch layer holding the same state: repr, state_dict
+    names, output, input gradient and every parameter gradient."""
+    assert repr(mine) == repr(ref)
+    assert list(mine.state_dict()) == list(ref.state_dict())
+    mine.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    check_against_torch(torch, mine, ref, [x], dtype, seed=seed, grads=[input_grad],
+                        scale=scale)
+    theirs = dict(ref.named_parameters())
+    for name, p in mine.named_parameters():
+        assert p.grad is not None, f"{name}: no gradient"
+        assert_close(p.grad.numpy(), theirs[name].grad.numpy(), dtype, f"grad of {name}",
+                     scale)

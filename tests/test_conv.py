@@ -307,3 +307,122 @@ def test_conv2d_output_size_rule(stride, padding, dilation):
                    padding=padding, dilation=dilation)
     expected = (h + 2 * padding - dilation * 2 - 1) // stride + 1
     assert out.shape == (1, 1, expected, expected)
+
+
+# --------------------------------------------------------------------------- layers
+from nabla.nn.layers.conv import (  # noqa: E402
+    Conv1d,
+    Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    Dropout1d,
+    Dropout2d,
+)
+
+LAYERS = [
+    ("Conv2d", (1, 6, 5), dict(padding=2), (4, 1, 12, 12)),
+    ("Conv2d", (4, 6, (3, 2)), dict(stride=2, dilation=(1, 2), groups=2, bias=False),
+     (2, 4, 9, 9)),
+    ("Conv2d", (3, 4, 3), dict(padding="same", padding_mode="reflect"), (2, 3, 6, 5)),
+    ("Conv2d", (3, 4, 3), dict(padding=(1, 2), padding_mode="replicate"), (2, 3, 6, 5)),
+    ("Conv2d", (2, 2, 3), dict(padding=1, padding_mode="circular", stride=2), (2, 2, 5, 6)),
+    ("Conv2d", (2, 3, 3), dict(padding="valid"), (2, 5, 5)),
+    ("Conv1d", (3, 4, 3), dict(padding=1, stride=2), (2, 3, 9)),
+    ("Conv1d", (4, 4, 2), dict(padding="same", dilation=3, groups=4), (2, 4, 8)),
+    ("Conv1d", (2, 3, 3), dict(padding=2, padding_mode="reflect"), (2, 2, 7)),
+    ("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, output_padding=1, groups=2),
+     (2, 4, 4, 5)),
+    ("ConvTranspose2d", (3, 2, (2, 3)), dict(stride=(2, 1), dilation=2, bias=False),
+     (2, 3, 3, 3)),
+    ("ConvTranspose1d", (3, 2, 4), dict(stride=3, padding=1), (2, 3, 5)),
+]
+CLASSES = dict(Conv1d=Conv1d, Conv2d=Conv2d, ConvTranspose1d=ConvTranspose1d,
+               ConvTranspose2d=ConvTranspose2d)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layer", LAYERS)
+def test_conv_layers_match_torch(torch, layer, dtype):
+    from _conv_helpers import check_module
+
+    name, args, kwargs, shape = layer
+    tdt = torch.float64 if dtype == np.float64 else torch.float32
+    ref = getattr(torch.nn, name)(*args, **kwargs).to(tdt)
+    mine = CLASSES[name](*args, **kwargs, dtype=nabla.float64 if dtype == np.float64 else None)
+    x = np.random.default_rng(10).standard_normal(shape)
+    check_module(torch, mine, ref, x, dtype, scale=10)
+
+
+def test_conv_layer_input_of_a_network_gets_no_gradient(torch):
+    from _conv_helpers import check_module
+
+    ref = torch.nn.Conv2d(1, 6, 5, padding=2).double()
+    mine = Conv2d(1, 6, 5, padding=2, dtype=nabla.float64)
+    x = np.random.default_rng(11).standard_normal((3, 1, 8, 8))
+    check_module(torch, mine, ref, x, np.float64, input_grad=False)
+
+
+def test_conv_transpose_output_size_argument(torch):
+    ref = torch.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
+    mine = ConvTranspose2d(2, 3, 3, stride=2, padding=1)
+    mine.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    x = np.random.default_rng(12).standard_normal((1, 2, 4, 4)).astype(np.float32)
+    for size in [(7, 7), (8, 8), (1, 2, 8, 7)]:
+        out = mine(nabla.tensor(x), output_size=size)
+        tout = ref(torch.tensor(x), output_size=size)
+        np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="valid sizes range from 7 to 8"):
+        mine(nabla.tensor(x), output_size=(9, 9))
+
+
+@pytest.mark.parametrize(
+    "cls,args,fan_in", [(Conv2d, (3, 8, 5), 75), (Conv2d, (4, 8, 3, 1, 0, 1, 2), 18),
+                        (Conv1d, (4, 16, 7), 28), (ConvTranspose2d, (6, 4, 3), 36)]
+)
+def test_default_init_is_kaiming_uniform_like_torch(cls, args, fan_in):
+    nabla.manual_seed(0)
+    m = cls(*args)
+    bound = 1 / np.sqrt(fan_in)
+    w, b = m.weight.numpy(force=True), m.bias.numpy(force=True)
+    assert np.abs(w).max() <= bound and np.abs(b).max() <= bound
+    assert np.abs(w).max() > 0.8 * bound  # uniform over the whole range
+    assert w.dtype == np.float32 and m.weight.requires_grad
+
+
+def test_conv_layer_constructor_errors():
+    with pytest.raises(ValueError, match="in_channels .* divisible by groups"):
+        Conv2d(3, 6, 3, groups=2)
+    with pytest.raises(ValueError, match="out_channels .* divisible by groups"):
+        Conv2d(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match="strided"):
+        Conv2d(3, 6, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match="padding_mode"):
+        Conv2d(3, 6, 3, padding_mode="mirror")
+    with pytest.raises(ValueError, match="zeros"):
+        ConvTranspose2d(3, 6, 3, padding_mode="reflect")
+    with pytest.raises((ValueError, RuntimeError), match="to have 3 channels"):
+        Conv2d(3, 6, 3)(nabla.zeros(1, 4, 8, 8))
+
+
+def test_dropout_layers():
+    d = Dropout2d(0.5)
+    assert repr(d) == "Dropout2d(p=0.5, inplace=False)"
+    x = nabla.ones(4, 8, 2, 2)
+    y = d(x).numpy().reshape(4, 8, 4)
+    assert np.all(y.min(-1) == y.max(-1)) and 0 < y.mean() < 2
+    assert d.eval()(x) is x
+    assert Dropout1d(0.2)(nabla.ones(3, 5, 4)).shape == (3, 5, 4)
+    with pytest.raises(ValueError):
+        Dropout2d(2.0)
+
+
+def test_lenet_forward_backward_shapes():
+    from nabla.nn.layers.pooling import MaxPool2d
+
+    x = nabla.randn(5, 1, 28, 28)
+    c1, c2, pool = Conv2d(1, 6, 5, padding=2), Conv2d(6, 16, 5), MaxPool2d(2)
+    h = pool(c2(pool(c1(x).relu())).relu())
+    assert h.shape == (5, 16, 5, 5)
+    h.sum().backward()
+    assert c1.weight.grad.shape == (6, 1, 5, 5) and x.grad is None

@@ -37,7 +37,7 @@ __all__ = [
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
     "adaptive_max_pool2d", "interpolate", "upsample", "upsample_nearest", "dropout2d",
-    "dropout1d",
+    "dropout1d", "pad_mode",
 ]
 
 
@@ -446,6 +446,74 @@ class RepeatInterleave2d(Function):
         fh, fw = ctx.f
         n, c, ho, wo = g.shape
         return g.reshape(n, c, ho // fh, fh, wo // fw, fw).sum(axis=(3, 5))
+
+
+class IndexPad2d(Function):
+    """Reflect/replicate/circular padding: gather rows and columns by index maps.
+
+    Backward multiplies by the transposed one-hot maps, which sums every copy of an
+    element back into it (one small matrix per axis, no scatter over elements).
+    """
+
+    @staticmethod
+    def forward(ctx, x, rows, cols):
+        ctx.maps = (rows, cols, x.shape)
+        return x[:, :, rows[:, None], cols[None, :]]
+
+    @staticmethod
+    def backward(ctx, g):
+        rows, cols, shape = ctx.maps
+        a = np.zeros((len(rows), shape[2]), dtype=g.dtype)
+        a[np.arange(len(rows)), rows] = 1
+        b = np.zeros((len(cols), shape[3]), dtype=g.dtype)
+        b[np.arange(len(cols)), cols] = 1
+        t = np.matmul(a.T, g)
+        return (t.reshape(-1, g.shape[3]) @ b).reshape(shape)
+
+
+def _pad_index(size, lo, hi, mode):
+    i = np.arange(-lo, size + hi)
+    if mode == "reflect":
+        i = np.abs(i)
+        return np.where(i >= size, 2 * (size - 1) - i, i)
+    if mode == "replicate":
+        return np.clip(i, 0, size - 1)
+    return i % size  # circular
+
+
+def pad_mode(input, pad, mode) -> Tensor:
+    """Pad the last two dims of an (N, C, H, W) input (or the last of an (N, C, L) one)
+    by ``pad = (left, right[, top, bottom])`` with ``mode`` "reflect", "replicate" or
+    "circular" (what ``padding_mode`` of the convolution layers uses).
+
+    >>> import nabla
+    >>> pad_mode(nabla.tensor([[[1.0, 2.0, 3.0]]]), (2, 1), "reflect").tolist()
+    [[[3.0, 2.0, 1.0, 2.0, 3.0, 2.0]]]
+    """
+    fn = "pad_mode"
+    x = _as(input, fn)
+    if mode not in ("reflect", "replicate", "circular"):
+        raise ValueError(f"{fn}: mode must be 'reflect', 'replicate' or 'circular', got {mode!r}")
+    spatial = len(pad) // 2
+    if len(pad) % 2 or spatial not in (1, 2) or x.ndim != spatial + 2:
+        raise ShapeError(
+            f"{fn}: expected (left, right) for an (N, C, L) input or (left, right, top, "
+            f"bottom) for an (N, C, H, W) input, got pad={tuple(pad)} for input of size "
+            f"{list(x.shape)}"
+        )
+    x4 = x.unsqueeze(2) if spatial == 1 else x
+    h, w = x4.shape[2:]
+    left, right = pad[0], pad[1]
+    top, bottom = (pad[2], pad[3]) if spatial == 2 else (0, 0)
+    for p, n in ((left, w), (right, w), (top, h), (bottom, h)):
+        if p < 0 or (mode == "reflect" and p >= n) or (mode == "circular" and p > n):
+            raise ShapeError(
+                f"{fn}: padding {tuple(pad)} is invalid for {mode} padding of an input of "
+                f"size {list(x.shape)}"
+            )
+    out = IndexPad2d.apply(x4, _pad_index(h, top, bottom, mode),
+                           _pad_index(w, left, right, mode))
+    return out.squeeze(2) if spatial == 1 else out
 
 
 # ============================================================ functional wrappers

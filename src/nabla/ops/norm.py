@@ -1,0 +1,337 @@
+"""Normalization: batch, layer and group norm, each one fused node with its closed-form
+backward, and their functional wrappers.
+
+All three normalise ``x`` to ``xhat = (x - mean) / sqrt(var + eps)`` over some axes and
+then scale and shift it. With ``M`` values per statistic, the gradient of the
+normalisation collapses to one expression (no graph through mean and var):
+
+    dx = invstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+
+>>> import nabla
+>>> x = nabla.tensor([[1.0, 2.0, 3.0], [3.0, 6.0, 9.0]])
+>>> layer_norm(x, (3,))
+tensor([[-1.2247,  0.0000,  1.2247],
+        [-1.2247,  0.0000,  1.2247]])
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import ShapeError, Tensor, ones, tensor
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
+
+
+def _backward_rows(gxhat, xhat, invstd, axes):
+    """The closed-form gradient of normalisation over ``axes`` (see the module doc)."""
+    m1 = gxhat.mean(axis=axes, keepdims=True)
+    m2 = (gxhat * xhat).mean(axis=axes, keepdims=True)
+    gx = gxhat - m1
+    gx -= xhat * m2
+    gx *= invstd
+    return gx
+
+
+def _needs(ctx):
+    return getattr(ctx, "needs_input_grad", None)
+
+
+class BatchNorm(Function):
+    """Batch normalisation over every axis but the channel axis (1), as one node.
+
+    In training mode it normalises with the batch statistics and updates the running
+    statistics in place (the running variance gets the unbiased batch variance, as in
+    PyTorch); in evaluation mode it uses the running statistics.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, rmean, rvar, training, momentum, eps):
+        c = x.shape[1]
+        axes = (0,) + tuple(range(2, x.ndim))
+        bshape = (1, c) + (1,) * (x.ndim - 2)
+        dt = x.dtype
+        if training:
+            m = x.size // c
+            mean = x.mean(axis=axes)
+            xhat = x - mean.reshape(bshape)
+            var = np.square(xhat).mean(axis=axes)
+            if rmean is not None:
+                rmean *= 1 - momentum
+                rmean += (momentum * mean).astype(rmean.dtype, copy=False)
+            if rvar is not None:
+                rvar *= 1 - momentum
+                rvar += (momentum * m / (m - 1) * var).astype(rvar.dtype, copy=False)
+        else:
+            mean, var = rmean.astype(dt, copy=False), rvar.astype(dt, copy=False)
+            xhat = x - mean.reshape(bshape)
+        invstd = (1 / np.sqrt(var + dt.type(eps))).astype(dt, copy=False)
+        xhat *= invstd.reshape(bshape)
+        out = xhat * w.reshape(bshape) if w is not None else xhat.copy()
+        if b is not None:
+            out += b.reshape(bshape)
+        if _needs(ctx) is not None:
+            ctx.axes, ctx.bshape, ctx.training = axes, bshape, training
+            ctx.save_for_backward(xhat, invstd, w)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, invstd, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        axes, bshape = ctx.axes, ctx.bshape
+        gx = gw = gb = None
+        if needs[0]:
+            scale = invstd if w is None else invstd * w
+            if ctx.training:
+                gx = _backward_rows(g, xhat, scale.reshape(bshape), axes)
+            else:
+                gx = g * scale.reshape(bshape)  # running statistics are constants
+        if len(needs) > 1 and needs[1]:
+            gw = (g * xhat).sum(axis=axes)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=axes)
+        return gx, gw, gb
+
+
+class LayerNorm(Function):
+    """Normalisation over the trailing ``ndim`` axes, with an elementwise affine."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, ndim, eps):
+        axes = tuple(range(x.ndim - ndim, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        xhat = x - mean
+        var = np.square(xhat).mean(axis=axes, keepdims=True)
+        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        xhat *= invstd
+        out = xhat * w if w is not None else xhat.copy()
+        if b is not None:
+            out += b
+        if _needs(ctx) is not None:
+            ctx.axes = axes
+            ctx.save_for_backward(xhat, invstd, w)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, invstd, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        lead = tuple(range(g.ndim - len(ctx.axes)))
+        gx = gw = gb = None
+        if needs[0]:
+            gxhat = g if w is None else g * w
+            gx = _backward_rows(gxhat, xhat, invstd, ctx.axes)
+        if len(needs) > 1 and needs[1]:
+            gw = (g * xhat).sum(axis=lead)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=lead)
+        return gx, gw, gb
+
+
+class GroupNorm(Function):
+    """Normalisation over (channels of a group, spatial axes) per sample, then a
+    per-channel affine."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, groups, eps):
+        n, c = x.shape[:2]
+        bshape = (1, c) + (1,) * (x.ndim - 2)
+        r = x.reshape(n, groups, -1)
+        mean = r.mean(axis=2, keepdims=True)
+        xhat = r - mean
+        var = np.square(xhat).mean(axis=2, keepdims=True)
+        invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
+        xhat *= invstd
+        xhat = xhat.reshape(x.shape)
+        out = xhat * w.reshape(bshape) if w is not None else xhat.copy()
+        if b is not None:
+            out += b.reshape(bshape)
+        if _needs(ctx) is not None:
+            ctx.groups, ctx.bshape = groups, bshape
+            ctx.save_for_backward(xhat, invstd, w)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        xhat, invstd, w = ctx.saved_tensors
+        needs = ctx.needs_input_grad
+        n = g.shape[0]
+        axes = (0,) + tuple(range(2, g.ndim))
+        gx = gw = gb = None
+        if needs[0]:
+            gxhat = g if w is None else g * w.reshape(ctx.bshape)
+            gx = _backward_rows(
+                gxhat.reshape(n, ctx.groups, -1), xhat.reshape(n, ctx.groups, -1), invstd, 2
+            ).reshape(g.shape)
+        if len(needs) > 1 and needs[1]:
+            gw = (g * xhat).sum(axis=axes)
+        if len(needs) > 2 and needs[2]:
+            gb = g.sum(axis=axes)
+        return gx, gw, gb
+
+
+# ============================================================ functional wrappers
+def _as(x):
+    return x if isinstance(x, Tensor) or x is None else tensor(x)
+
+
+def _affine(fn, x, weight, bias, shape, what):
+    """Check weight and bias; stand ones in for a missing weight when a bias is given
+    (the leading Tensor arguments of ``apply`` are its inputs, so order matters)."""
+    weight, bias = _as(weight), _as(bias)
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is None:
+            continue
+        if tuple(t.shape) != tuple(shape):
+            raise ShapeError(
+                f"{fn}: expected {name} of shape {tuple(shape)} ({what}), but got {name} of "
+                f"size {list(t.shape)} for input of size {list(x.shape)}"
+            )
+        if t.data.dtype != x.data.dtype:
+            raise RuntimeError(
+                f"{fn}: {name} has dtype {t.dtype} but the input has dtype {x.dtype}; they "
+                "must match"
+            )
+    if weight is None and bias is not None:
+        weight = ones(*shape, dtype=x.dtype)
+    return weight, bias
+
+
+def _apply(op, x, weight, bias, *consts):
+    if weight is None:
+        return op.apply(x, None, None, *consts)
+    if bias is None:
+        return op.apply(x, weight, None, *consts)
+    return op.apply(x, weight, bias, *consts)
+
+
+def _float_input(fn, x, min_ndim, what):
+    x = _as(x)
+    if x is None:
+        raise TypeError(f"{fn}: expected a Tensor input, got None")
+    if x.ndim < min_ndim:
+        raise ShapeError(
+            f"{fn}: expected an input with at least {min_ndim} dimensions {what}, but got "
+            f"input of size {list(x.shape)}"
+        )
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype}")
+    return x
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5) -> Tensor:
+    """Batch normalisation of an (N, C, ...) input over N and the spatial axes.
+
+    In training mode it uses the batch's mean and (biased) variance and, when running
+    statistics are given, updates them in place:
+    ``running = (1 - momentum) * running + momentum * batch_stat``, with the unbiased
+    variance for ``running_var`` (as PyTorch). In evaluation mode it uses the running
+    statistics.
+
+    >>> import nabla
+    >>> x = nabla.tensor([[1.0, 10.0], [3.0, 30.0]])
+    >>> rm, rv = nabla.zeros(2), nabla.ones(2)
+    >>> batch_norm(x, rm, rv, training=True).tolist()
+    [[-0.999995, -1.0], [0.999995, 1.0]]
+    >>> rm.tolist(), rv.tolist()
+    ([0.2, 2.0], [1.1, 20.9])
+    """
+    fn = "batch_norm"
+    x = _float_input(fn, input, 2, "(N, C, ...)")
+    c = x.shape[1]
+    stats = []
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is not None:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"{fn}: {name} must be a Tensor or None")
+            if tuple(t.shape) != (c,):
+                raise ShapeError(
+                    f"{fn}: expected {name} of shape ({c},) for input of size "
+                    f"{list(x.shape)} with {c} channels, but got {list(t.shape)}"
+                )
+        stats.append(None if t is None else t.data)
+    if not training and (stats[0] is None or stats[1] is None):
+        raise ValueError(f"{fn}: running_mean and running_var are needed when training=False")
+    if training and x.numel() // max(c, 1) <= 1:
+        raise ValueError(
+            f"{fn}: expected more than 1 value per channel when training, got input size "
+            f"{list(x.shape)}"
+        )
+    weight, bias = _affine(fn, x, weight, bias, (c,), "one per channel")
+    momentum = 0.0 if momentum is None else float(momentum)
+    out = _apply(BatchNorm, x, weight, bias, stats[0], stats[1], bool(training), momentum,
+                 float(eps))
+    if training:
+        for t in (running_mean, running_var):
+            if t is not None:
+                t._vc[0] += 1  # changed in place: backward through an old use must notice
+    return out
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5) -> Tensor:
+    """Normalise over the trailing dims given by ``normalized_shape``, then scale by
+    ``weight`` and shift by ``bias`` (both of that shape).
+
+    >>> import nabla
+    >>> layer_norm(nabla.randn(4, 3, 5), (3, 5)).shape
+    (4, 3, 5)
+    """
+    fn = "layer_norm"
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (int(normalized_shape),)
+    shape = tuple(int(s) for s in normalized_shape)
+    x = _float_input(fn, input, max(len(shape), 1), f"(..., {', '.join(map(str, shape))})")
+    if not shape or tuple(x.shape[x.ndim - len(shape):]) != shape:
+        raise ShapeError(
+            f"{fn}: given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size {list(x.shape)}"
+        )
+    weight, bias = _affine(fn, x, weight, bias, shape, "normalized_shape")
+    return _apply(LayerNorm, x, weight, bias, len(shape), float(eps))
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5) -> Tensor:
+    """Normalise each sample over groups of ``C // num_groups`` channels (and all spatial
+    positions), then apply a per-channel scale and shift.
+
+    >>> import nabla
+    >>> y = group_norm(nabla.randn(2, 6, 4, 4), 3)
+    >>> y.reshape(2, 3, -1).mean(dim=2).abs().max().item() < 1e-5
+    True
+    """
+    fn = "group_norm"
+    x = _float_input(fn, input, 2, "(N, C, ...)")
+    c = x.shape[1]
+    if not isinstance(num_groups, numbers.Integral) or num_groups < 1 or c % num_groups:
+        raise ShapeError(
+            f"{fn}: expected number of channels in input to be divisible by num_groups, but "
+            f"got input of size {list(x.shape)} and num_groups={num_groups}"
+        )
+    weight, bias = _affine(fn, x, weight, bias, (c,), "one per channel")
+    return _apply(GroupNorm, x, weight, bias, int(num_groups), float(eps))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5) -> Tensor:
+    """Normalise each (sample, channel) plane on its own; group norm with one channel
+    per group. Running statistics are not supported.
+
+    >>> import nabla
+    >>> instance_norm(nabla.randn(2, 3, 4, 4)).shape
+    (2, 3, 4, 4)
+    """
+    if running_mean is not None or running_var is not None or not use_input_stats:
+        raise NotImplementedError("instance_norm: running statistics are not supported")
+    x = _float_input("instance_norm", input, 3, "(N, C, L...)")
+    if math.prod(x.shape[2:]) <= 1:
+        raise ValueError(
+            "instance_norm: expected more than 1 spatial element when training, got input "
+            f"size {list(x.shape)}"
+        )
+    return group_norm(x, x.shape[1], weight, bias, eps)
