@@ -292,6 +292,9 @@ class Tensor:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else device)  # raises: no GPU backend yet
+
     def contiguous(self):
         return self
 
@@ -363,7 +366,7 @@ class Tensor:
                 arr = np.asarray(x)
             except Exception:
                 arr = None
-            if arr is None or arr.dtype == object:
+            if arr is None or arr.dtype.kind not in "biuf":  # strings, objects, ...
                 raise TypeError(f"unsupported operand type for a tensor op: {type(x).__name__}")
             return Tensor._wrap(arr)
         return Tensor._wrap(np.asarray(x, dtype=dt))
@@ -371,6 +374,8 @@ class Tensor:
     def _binary(self, fn, other, reverse=False):
         other = self._other(other)
         a, b = (other, self) if reverse else (self, other)
+        if a.data.dtype != b.data.dtype and (a.data.ndim == 0) != (b.data.ndim == 0):
+            a, b = _zero_dim_follows(a, b)
         try:
             out = fn.apply(a, b)
         except ValueError as e:
@@ -966,6 +971,16 @@ class Tensor:
 _autograd.Tensor = Tensor  # the engine wraps its results without importing this module
 
 
+def _zero_dim_follows(a, b):
+    """PyTorch's promotion: a 0-d tensor does not raise the dtype of a dimensioned one of
+    the same category (float32 vector * float64 0-d gives float32, not NumPy's float64)."""
+    zero, full = (a, b) if a.data.ndim == 0 else (b, a)
+    kz, kf = zero.data.dtype.kind, full.data.dtype.kind
+    if kz == kf == "f" or (kz in "iu" and kf in "iu"):
+        zero = zero.to(full.dtype)
+    return (zero, full) if a is zero else (full, zero)
+
+
 def _index(index):
     """Turn tensors and lists inside an index into arrays NumPy understands."""
     if isinstance(index, tuple):
@@ -1133,7 +1148,7 @@ def pad(x, pad, mode="constant", value=0.0) -> Tensor:
 def _infer_dtype(arr: np.ndarray, source) -> np.dtype:
     """PyTorch's choice of dtype for data given without one."""
     k = arr.dtype.kind
-    if isinstance(source, np.ndarray):
+    if isinstance(source, (np.ndarray, np.generic)):  # NumPy data keeps its dtype
         return arr.dtype
     if k == "f":
         return backend._default_float[0].np
@@ -1274,18 +1289,25 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
+def _sample_dtype(dtype, fn):
+    dt = _float_dtype(dtype)
+    if dt.kind != "f":  # casting samples in [0, 1) to ints would give zeros silently
+        raise TypeError(f"{fn} needs a floating point dtype, got {backend.from_np(dt)}")
+    return dt
+
+
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples from [0, 1)."""
     backend.device(device)
-    arr = _rng(generator).random(_shape_arg(size))
-    return Tensor(arr.astype(_float_dtype(dtype)), requires_grad)
+    dt = _sample_dtype(dtype, "rand")
+    return Tensor(_rng(generator).random(_shape_arg(size)).astype(dt), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Samples from the standard normal distribution."""
     backend.device(device)
-    arr = _rng(generator).standard_normal(_shape_arg(size))
-    return Tensor(arr.astype(_float_dtype(dtype)), requires_grad)
+    dt = _sample_dtype(dtype, "randn")
+    return Tensor(_rng(generator).standard_normal(_shape_arg(size)).astype(dt), requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:
