@@ -287,3 +287,56 @@ def test_dropout2d_of_3d_input_drops_per_first_two_dims_like_torch():
     assert np.all(a.min(-1) == a.max(-1))
     y1 = C.dropout1d(nabla.ones(6, 5), 0.5, generator=nabla.Generator().manual_seed(0))
     assert np.all(y1.numpy().min(-1) == y1.numpy().max(-1))
+
+
+# --------------------------------------------------------------------------- layers
+from nabla.nn.layers import pooling as P  # noqa: E402
+
+POOL_LAYERS = [
+    ("MaxPool2d", (2,), {}, (2, 3, 8, 8)),
+    ("MaxPool2d", (3,), dict(stride=2, padding=1, dilation=1, ceil_mode=True), (2, 3, 8, 9)),
+    ("MaxPool1d", (3,), dict(stride=2, padding=1), (2, 3, 10)),
+    ("AvgPool2d", ((3, 2),), dict(stride=(2, 1), padding=1, count_include_pad=False),
+     (2, 3, 7, 6)),
+    ("AvgPool2d", (2,), dict(ceil_mode=True, divisor_override=3), (1, 2, 5, 5)),
+    ("AvgPool1d", (3,), dict(stride=2, padding=1, ceil_mode=True), (2, 3, 10)),
+    ("AdaptiveAvgPool2d", ((3, 4),), {}, (2, 3, 7, 9)),
+    ("AdaptiveAvgPool2d", (1,), {}, (2, 3, 5, 5)),
+    ("AdaptiveMaxPool2d", ((None, 3),), {}, (2, 3, 5, 7)),
+    ("AdaptiveAvgPool1d", (4,), {}, (2, 3, 9)),
+    ("AdaptiveMaxPool1d", (4,), {}, (2, 3, 9)),
+    ("Upsample", (), dict(scale_factor=2), (2, 3, 4, 5)),
+    ("Upsample", (), dict(size=(5, 7), mode="bilinear"), (2, 3, 4, 5)),
+    ("Upsample", (), dict(scale_factor=1.5, mode="nearest"), (2, 3, 4, 5)),
+    ("UpsamplingNearest2d", (), dict(size=(6, 6)), (1, 2, 3, 4)),
+    ("UpsamplingBilinear2d", (), dict(scale_factor=2), (1, 2, 3, 4)),
+]
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layer", POOL_LAYERS)
+def test_pooling_layers_match_torch(torch, layer, dtype):
+    from _conv_helpers import check_module
+
+    name, args, kwargs, shape = layer
+    ref = getattr(torch.nn, name)(*args, **kwargs)
+    mine = getattr(P, name)(*args, **kwargs)
+    x = _distinct(np.random.default_rng(20), shape)
+    check_module(torch, mine, ref, x, dtype)
+
+
+def test_max_pool_layer_with_indices(torch):
+    x = _distinct(np.random.default_rng(21), (2, 2, 6, 6))
+    out, idx = P.MaxPool2d(3, 2, 1, return_indices=True)(nabla.tensor(x))
+    tout, tidx = torch.nn.MaxPool2d(3, 2, 1, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(out.numpy(), tout.numpy())
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+    _, idx = P.AdaptiveMaxPool2d(4, return_indices=True)(nabla.tensor(x))
+    _, tidx = torch.nn.AdaptiveMaxPool2d(4, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
+
+
+def test_pooling_layers_have_no_parameters():
+    for m in (P.MaxPool2d(2), P.AvgPool2d(2), P.AdaptiveAvgPool2d(1), P.Upsample(scale_factor=2)):
+        assert list(m.parameters()) == [] and list(m.state_dict()) == []
