@@ -7,6 +7,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nabla
 import nabla.nn.functional as F
@@ -393,3 +395,39 @@ def test_empty_batch_like_torch(torch):
                                                      reduction=reduction)
             assert out.shape == tuple(ref.shape), (name, reduction)
             np.testing.assert_array_equal(out.data, ref.numpy(), err_msg=f"{name} {reduction}")
+
+
+# ------------------------------------------------------------------ properties
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 5), c=st.integers(1, 5), spatial=st.lists(st.integers(1, 3), max_size=2),
+       seed=st.integers(0, 2**16), reduction=st.sampled_from(REDUCTIONS),
+       eps=st.sampled_from([0.0, 0.25]), weighted=st.booleans(), ignore=st.booleans())
+def test_cross_entropy_any_shape(n, c, spatial, seed, reduction, eps, weighted, ignore):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    shape = (n, c, *spatial)
+    x = rng.standard_normal(shape)
+    t = rng.integers(0, c, (n, *spatial))
+    kwargs = {"reduction": reduction, "label_smoothing": eps}
+    if ignore:
+        t.reshape(-1)[::2] = -100
+    const = {"weight": rng.uniform(0.1, 2, c)} if weighted else None
+    if ignore and reduction == "mean" and (t == -100).all():
+        return  # 0/0: both give nan, and nan gradients do not compare
+    _run(torch, "cross_entropy", [x, t], [0], np.float64, 1e-10, kwargs, const)
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3), seed=st.integers(0, 2**16),
+       drop=st.lists(st.booleans(), min_size=3, max_size=3),
+       name=st.sampled_from(["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss"]),
+       reduction=st.sampled_from(REDUCTIONS))
+def test_regression_broadcast_gradients(shape, seed, drop, name, reduction):
+    """A target that broadcasts against the input: gradients come back in each shape."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(seed)
+    tshape = [1 if d else s for s, d in zip(shape, drop)]
+    a, b = rng.standard_normal(shape), rng.standard_normal(tshape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _run(torch, name, [a, b], [0, 1], np.float64, 1e-10, {"reduction": reduction})
