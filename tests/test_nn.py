@@ -61,6 +61,8 @@ def test_parameter_basics():
     assert repr(p) == "Parameter containing:\ntensor([1., 1., 1.], requires_grad=True)"
     assert not nn.Parameter(t, requires_grad=False).requires_grad
     assert nn.Parameter().shape == (0,)
+    assert nn.Parameter([1.0, 2.0]).dtype == nabla.float32  # the default dtype, as tensor()
+    assert nn.Parameter(np.zeros(2)).dtype == nabla.float64  # an array keeps its dtype
     q = copy.deepcopy(p)
     assert isinstance(q, nn.Parameter) and q.data is not p.data and q.requires_grad
 

@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
-from ..tensor import Tensor
+from ..tensor import Tensor, tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Buffer"]
 
@@ -60,6 +60,8 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad: bool = True):
         if data is None:
             data = np.empty((0,), dtype=backend.get_default_dtype().np)
+        elif not isinstance(data, (Tensor, np.ndarray)):
+            data = tensor(data)  # Python numbers get the default dtype (float32), not float64
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):
