@@ -539,6 +539,12 @@ class Tensor:
                 f"in-place operation on {kind} that requires grad: wrap it in "
                 "`with nabla.no_grad():` or work on a tensor that does not need grad"
             )
+        if not self.data.flags.writeable:
+            # expand() gives a read-only view: one element stands for many
+            raise RuntimeError(
+                f"in-place operation on a read-only tensor of shape {tuple(self.shape)} (an "
+                "expand()ed view or a read-only array): clone() it first"
+            )
 
     def _inplace(self, ufunc, other):
         self._check_inplace()
