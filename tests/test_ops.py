@@ -43,8 +43,9 @@ def check_op(name, nabla_fn, numpy_fn, torch_fn, inputs, *, nondiff=(), grad=Tru
 
     ``nabla_fn``/``torch_fn`` take tensors of their library, ``numpy_fn`` arrays; each
     returns one result or a tuple. ``torch_fn="same"`` runs ``nabla_fn`` on torch tensors:
-    the API itself is then checked for parity. ``nondiff`` lists float inputs that get no
-    gradient; ``grad=False`` skips the gradcheck (for inputs on a kink, e.g. ties).
+    the API itself is then checked for parity; ``torch_fn=None`` skips PyTorch.
+    ``nondiff`` lists float inputs that get no gradient; ``grad=False`` skips the
+    gradcheck (for inputs on a kink, e.g. ties).
     """
     inputs = [np.asarray(a) for a in inputs]
     diff = [a.dtype.kind == "f" and i not in nondiff for i, a in enumerate(inputs)]
@@ -100,6 +101,8 @@ def check_op(name, nabla_fn, numpy_fn, torch_fn, inputs, *, nondiff=(), grad=Tru
         ts = [nabla.tensor(a, requires_grad=d) for a, d in zip(inputs, diff)]
         assert nabla.gradcheck(nabla_fn, ts), name
 
+    if torch_fn is None:  # no PyTorch counterpart (e.g. negative slice steps)
+        return
     pytest.importorskip("torch")
     torch_fn = nabla_fn if torch_fn == "same" else torch_fn
     tt = [torch.tensor(a, requires_grad=d) for a, d in zip(inputs, diff)]
@@ -650,6 +653,110 @@ def test_T_reverses_all_dims(rng):
     # PyTorch deprecates .T beyond 2-D; nabla follows NumPy there (reverse the dims).
     check_op("T_3d", lambda x: x.T, lambda a: a.T, lambda x: x.permute(2, 1, 0),
              [normal(rng, X3)])
+
+
+@HYP
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=4, max_side=3), data=st.data(), seed=seeds)
+def test_permute_and_reshape_any_shape(shape, data, seed):
+    x = normal(np.random.default_rng(seed), shape)
+    perm = data.draw(st.permutations(range(len(shape))))
+    check_op(f"permute{perm}", lambda t: t.permute(*perm), lambda a: a.transpose(perm),
+             "same", [x])
+    # a random regrouping of the elements into a new shape
+    n, new = x.size, []
+    while n > 1:
+        f = data.draw(st.sampled_from([d for d in range(1, n + 1) if n % d == 0]))
+        new.append(f)
+        n //= f
+    if data.draw(st.booleans()) and new:
+        new[data.draw(st.integers(0, len(new) - 1))] = -1
+    check_op(f"reshape{new}", lambda t: t.reshape(new), lambda a: a.reshape(new), "same", [x])
+
+
+@HYP
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=1, max_dims=4, max_side=3),
+       seed=seeds)
+def test_expand_any_broadcastable_shape(shapes, seed):
+    x = normal(np.random.default_rng(seed), shapes.input_shapes[0])
+    out = shapes.result_shape
+    check_op(f"expand{out}", lambda t: t.expand(out) * 1, lambda a: np.broadcast_to(a, out),
+             "same", [x])
+
+
+@HYP
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=3), data=st.data(), seed=seeds)
+def test_cat_stack_split_any_dim(shape, data, seed):
+    rng = np.random.default_rng(seed)
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    sizes = data.draw(st.lists(st.integers(1, 3), min_size=1, max_size=3))
+    parts = []
+    for k in sizes:
+        s = list(shape)
+        s[dim] = k
+        parts.append(normal(rng, s))
+    check_op(f"cat(dim={dim})", lambda *ts: nabla_or_torch(ts[0]).cat(ts, dim),
+             lambda *a: np.concatenate(a, dim), "same", parts)
+    same = [normal(rng, shape) for _ in sizes]
+    sdim = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    check_op(f"stack(dim={sdim})", lambda *ts: nabla_or_torch(ts[0]).stack(ts, sdim),
+             lambda *a: np.stack(a, sdim), "same", same)
+    whole = np.concatenate(parts, dim)
+    check_op(f"split({sizes}, dim={dim})", lambda t: t.split(sizes, dim),
+             lambda a: tuple(np.split(a, np.cumsum(sizes)[:-1], dim)), "same", [whole])
+
+
+@HYP
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), data=st.data(), seed=seeds)
+def test_getitem_any_basic_index(shape, data, seed):
+    x = normal(np.random.default_rng(seed), shape)
+    idx = data.draw(hnp.basic_indices(shape, allow_newaxis=True))
+    negative_step = any(
+        isinstance(i, slice) and i.step is not None and i.step < 0
+        for i in (idx if isinstance(idx, tuple) else (idx,))
+    )
+    # PyTorch has no negative slice steps; nabla follows NumPy there
+    check_op(f"getitem[{idx}]", lambda t: t[idx], lambda a: a[idx],
+             None if negative_step else "same", [x])
+
+
+@HYP
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), data=st.data(), seed=seeds)
+def test_getitem_any_integer_array_index(shape, data, seed):
+    x = normal(np.random.default_rng(seed), shape)
+    idx = data.draw(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(
+        min_dims=1, max_dims=2, max_side=4)))
+
+    def conv(lib):
+        return tuple(lib.tensor(i.astype(np.int64)) for i in idx)
+
+    check_op("getitem[int arrays]", lambda t: t[conv(nabla_or_torch(t))], lambda a: a[idx],
+             "same", [x])
+
+
+OTHER = {
+    # composites built from primitives (no backward of their own) and aliases
+    "cumsum_0": (lambda x: x.cumsum(0), lambda a: a.cumsum(0)),
+    "cumsum_neg": (lambda x: x.cumsum(-1), lambda a: a.cumsum(-1)),
+    "norm": (lambda x: x.norm(), np.linalg.norm),
+    "norm_p1_dim": (lambda x: x.norm(p=1, dim=1), lambda a: np.abs(a).sum(1)),
+    "norm_keepdim": (lambda x: x.norm(dim=0, keepdim=True),
+                     lambda a: np.sqrt((a * a).sum(0, keepdims=True))),
+    "reciprocal": (lambda x: x.reciprocal(), lambda a: 1 / a),
+    "unflatten": (lambda x: x.unflatten(1, (2, 2)), lambda a: a.reshape(3, 2, 2)),
+    "view_as": (lambda x: x.view_as(x.T), lambda a: a.reshape(4, 3)),
+    "swapaxes": (lambda x: x.swapaxes(0, 1), lambda a: a.T),
+    "broadcast_to": (lambda x: x.broadcast_to((2, 3, 4)),
+                     lambda a: np.broadcast_to(a, (2, 3, 4))),
+    "pow_method": (lambda x: x.pow(3), lambda a: a**3),
+    "sub_method": (lambda x: x.sub(1), lambda a: a - 1),
+    "div_method": (lambda x: x.div(2), lambda a: a / 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OTHER))
+def test_other_ops(name, rng):
+    fn, ref = OTHER[name]
+    check_op(name, fn, ref, "same", [away(rng, (3, 4))])
 
 
 INDEXES = {

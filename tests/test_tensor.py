@@ -361,6 +361,19 @@ def test_in_place_errors_leave_the_tensor_unchanged():
     assert i.tolist() == [1, 2] and t.tolist() == [1.0, 2.0, 3.0]
 
 
+def test_in_place_on_an_expanded_view_is_refused():
+    t = nabla.zeros(3, 1)
+    e = t.expand(3, 4)
+    with pytest.raises(RuntimeError, match="read-only.*clone"):
+        e.add_(1)
+    with pytest.raises(RuntimeError, match="read-only"):
+        e[0] = 1.0
+    assert t.tolist() == [[0.0], [0.0], [0.0]]
+    c = e.clone()
+    c += 1
+    assert c.tolist() == [[1.0] * 4] * 3
+
+
 def test_in_place_on_grad_tensors():
     w = nabla.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="requires grad"):
