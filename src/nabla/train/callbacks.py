@@ -199,19 +199,21 @@ class ModelCheckpoint(Callback):
     ``"model-{epoch:02d}-{val_loss:.3f}.safetensors"``. With ``training_state=True``
     the file is a full training checkpoint (``nabla.io.save_checkpoint``: optimizer,
     scheduler, epoch, step, random states and the history), from which
-    ``nabla.io.load_checkpoint`` and ``fit(..., initial_epoch=...)`` resume exactly.
-    ``metadata`` (str to str) is stored in a model file.
+    ``nabla.io.load_checkpoint`` and ``fit(..., initial_epoch=...)`` resume exactly;
+    ``extra`` (nested plain data) is stored in it beside the history. ``metadata``
+    (str to str) is stored in a model file.
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
                  mode: str = "auto", training_state: bool = False,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, extra: dict | None = None):
         self.path = os.fspath(path)
         self.monitor = monitor
         self.save_best_only = save_best_only
         self.mode = mode
         self.training_state = training_state
         self.metadata = metadata
+        self.extra = extra
         self._tracker = _Improvement(monitor, mode, 0.0)
         self.last_saved: str | None = None
         self.best_epoch: int | None = None
@@ -238,7 +240,7 @@ class ModelCheckpoint(Callback):
         if self.training_state:
             io.save_checkpoint(path, t.model, t.optimizer, t.scheduler, epoch=epoch,
                                step=t.step, generator=getattr(t.train_data, "generator", None),
-                               extra={"history": t.history.to_dict()})
+                               extra={**(self.extra or {}), "history": t.history.to_dict()})
         else:
             io.save(t.model, path, metadata=self.metadata)
 
