@@ -759,6 +759,27 @@ def test_other_ops(name, rng):
     check_op(name, fn, ref, "same", [away(rng, (3, 4))])
 
 
+@pytest.mark.parametrize(
+    "name, fn, ref",
+    [
+        ("norm", lambda t: t.norm(), np.linalg.norm),
+        ("norm_dim", lambda t: t.norm(dim=1), lambda a: np.linalg.norm(a, axis=1)),
+        ("norm_p3", lambda t: t.norm(p=3, dim=1), lambda a: (np.abs(a) ** 3).sum(1) ** (1 / 3)),
+        ("norm_p0.5", lambda t: t.norm(p=0.5, dim=1),
+         lambda a: (np.abs(a) ** 0.5).sum(1) ** 2),
+        ("norm_inf", lambda t: t.norm(p=math.inf, dim=1), lambda a: np.abs(a).max(1)),
+        ("std", lambda t: t.std(1), lambda a: a.std(1, ddof=1)),
+        ("std_all", lambda t: t.std(), lambda a: a.std(ddof=1)),
+    ],
+)
+def test_norm_and_std_at_zero_have_zero_gradient(name, fn, ref):
+    # A norm or std of zeros has no derivative; PyTorch takes 0 there, and a nan would
+    # poison every gradient upstream (e.g. a weight penalty on zero-initialised weights).
+    x = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+    check_op(name, fn, ref, "same", [x], grad=False)
+    check_op(name, fn, ref, "same", [x[1:]])  # away from 0: an ordinary gradcheck
+
+
 INDEXES = {
     "int": 1,
     "neg_int": -1,

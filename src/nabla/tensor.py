@@ -780,7 +780,8 @@ class Tensor:
         return (centered * centered).sum(d, keepdim=keepdim) / builtins.max(n - correction, 0)
 
     def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
-        return self.var(dim, unbiased, keepdim, correction).sqrt()
+        # zero_at_zero: the std of constant values has gradient 0, not nan (as in PyTorch)
+        return _ew.Sqrt.apply(self.var(dim, unbiased, keepdim, correction), True)
 
     def logsumexp(self, dim, keepdim=False):
         return self._unary(_rd.LogSumExp, _dims(dim, self.ndim), keepdim)
@@ -789,11 +790,17 @@ class Tensor:
         return _rd.Prod.apply(self, None if dim is None else _dim(dim, self.ndim), keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
+        """The p-norm (2, 1, inf, -inf or any p > 0); its gradient at 0 is 0, not nan."""
         if p == 2:
-            return (self * self).sum(dim, keepdim).sqrt()
+            x = self if self.data.dtype.kind == "f" else self.float()
+            return _ew.Sqrt.apply((x * x).sum(dim, keepdim), True)
         if p == 1:
             return self.abs().sum(dim, keepdim)
-        return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
+        if p == math.inf:
+            return self.abs().amax(dim, keepdim)
+        if p == -math.inf:
+            return self.abs().amin(dim, keepdim)
+        return _pow_zero_safe(_pow_zero_safe(self.abs(), p).sum(dim, keepdim), 1.0 / p)
 
     def softmax(self, dim):
         return self._unary(_act.Softmax, _dim(dim, self.ndim))
@@ -975,6 +982,17 @@ class Tensor:
 
 
 _autograd.Tensor = Tensor  # the engine wraps its results without importing this module
+
+
+def _pow_zero_safe(x, p):
+    """``x ** p`` for x >= 0 whose gradient at 0 is 0 even where the slope is infinite.
+
+    x ** p with p < 1 is infinitely steep at 0, and inf times the 0 that flows back
+    there is nan: a norm of zeros would poison every gradient. Raise a stand-in 1 where
+    x is 0 and mask the result, so that no gradient flows through those elements.
+    """
+    pos = x > 0
+    return where(pos, where(pos, x, 1.0) ** p, 0.0)
 
 
 def _zero_dim_follows(a, b):

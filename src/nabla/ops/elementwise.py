@@ -133,17 +133,27 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    """``sqrt(a)``; with ``zero_at_zero`` the gradient at 0 is 0 instead of inf.
+
+    The derivative at 0 is infinite, and inf times the 0 that flows in from ``x * x``
+    makes a nan: a norm or std of zeros would poison every gradient. PyTorch's norm and
+    std take the subgradient 0 there; nabla's do the same through this flag.
+    """
+
     @staticmethod
-    def forward(ctx, a):
+    def forward(ctx, a, zero_at_zero=False):
         with np.errstate(invalid="ignore"):
             out = np.sqrt(a)
         ctx.save_for_backward(out)
+        ctx.zero_at_zero = zero_at_zero
         return out
 
     @staticmethod
     def backward(ctx, g):
-        with np.errstate(divide="ignore"):
-            return g / (2 * ctx.saved_tensors[0])
+        out = ctx.saved_tensors[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = g / (2 * out)
+        return np.where(out == 0, 0, g) if ctx.zero_at_zero else g
 
 
 class Abs(Function):
