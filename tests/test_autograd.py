@@ -409,6 +409,20 @@ def test_in_place_on_tensor_that_requires_grad_raises():
     np.testing.assert_array_equal(a.data, [1.0, 2.0])  # nothing was changed
 
 
+def test_in_place_with_an_operand_that_requires_grad_raises():
+    # In-place ops are not recorded, so `total += loss` would drop loss's gradient.
+    w = leaf([1.0, 2.0])
+    total = nabla.zeros(2, dtype=nabla.float64)
+    for op in (lambda: total.__iadd__(w * 2), lambda: total.add_(w), lambda: total.copy_(w),
+               lambda: total.__setitem__(0, w[1]), lambda: total.mul_(w)):
+        with pytest.raises(RuntimeError, match="operand that requires grad"):
+            op()
+    assert total.tolist() == [0.0, 0.0]
+    with nabla.no_grad():  # outside of recording it is an ordinary update
+        total += w
+    assert total.tolist() == [1.0, 2.0] and not total.requires_grad
+
+
 def test_100000_node_chain_has_no_recursion_limit():
     x = nabla.tensor(1.0, dtype=nabla.float64, requires_grad=True)
     y = x

@@ -532,12 +532,19 @@ class Tensor:
         return Tensor._wrap(np.round(self.data))
 
     # --------------------------------------------------------------- in-place ops
-    def _check_inplace(self):
+    def _check_inplace(self, operand=None):
         if self.requires_grad and is_grad_enabled():
             kind = "a leaf tensor" if self.grad_fn is None else "a tensor"
             raise RuntimeError(
                 f"in-place operation on {kind} that requires grad: wrap it in "
                 "`with nabla.no_grad():` or work on a tensor that does not need grad"
+            )
+        if isinstance(operand, Tensor) and operand.requires_grad and is_grad_enabled():
+            # In-place ops are not recorded: the operand's gradient would be lost silently.
+            raise RuntimeError(
+                "in-place operation with an operand that requires grad: nabla does not "
+                "record in-place ops, so its gradient would be lost; write `t = t + x` "
+                "instead, or detach() the operand"
             )
         if not self.data.flags.writeable:
             # expand() gives a read-only view: one element stands for many
@@ -547,7 +554,7 @@ class Tensor:
             )
 
     def _inplace(self, ufunc, other):
-        self._check_inplace()
+        self._check_inplace(other)
         o = other.data if isinstance(other, Tensor) else other
         try:
             ufunc(self.data, o, out=self.data, casting="same_kind")
@@ -595,7 +602,7 @@ class Tensor:
         return self
 
     def copy_(self, src):
-        self._check_inplace()
+        self._check_inplace(src)
         s = src.data if isinstance(src, Tensor) else np.asarray(src)
         try:
             np.copyto(self.data, s, casting="unsafe")
@@ -623,7 +630,7 @@ class Tensor:
         return self.copy_(_rng(generator).normal(mean, std, self.shape))
 
     def __setitem__(self, index, value):
-        self._check_inplace()
+        self._check_inplace(value)
         v = value.data if isinstance(value, Tensor) else value
         try:
             self.data[_index(index)] = v
