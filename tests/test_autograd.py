@@ -233,6 +233,17 @@ def test_set_grad_enabled():
     with nabla.set_grad_enabled(True):
         assert (a * 2).requires_grad
 
+    @nabla.set_grad_enabled(False)
+    def double(x):
+        return x * 2
+
+    assert nabla.is_grad_enabled()  # decorating must not switch recording off
+    assert not double(a).requires_grad and nabla.is_grad_enabled()
+    nabla.set_grad_enabled(False)  # a plain call sets the mode, as in PyTorch
+    assert not nabla.is_grad_enabled()
+    nabla.set_grad_enabled(True)
+    assert nabla.is_grad_enabled()
+
 
 def test_in_place_update_under_no_grad_like_an_optimizer():
     w = leaf([1.0, 2.0])

@@ -89,6 +89,11 @@ class set_grad_enabled(_GradMode):
     def __enter__(self):
         pass
 
+    def __call__(self, fn):
+        # Used as a decorator, the call in __init__ must not change the mode for good.
+        _grad_enabled[0] = self._prev
+        return super().__call__(fn)
+
 
 def unbroadcast(grad, shape):
     """Sum ``grad`` down to ``shape``: the one place broadcasting is undone.
