@@ -843,11 +843,13 @@ def test_getitem_repeated_indices_accumulate(rng):
     np.testing.assert_array_equal(x.grad.data, [1011.0, 0.0, 100.0])
 
 
-def test_getitem_with_tensor_and_list_of_tensors(rng):
+def test_getitem_with_tensors_inside_the_index(rng):
     x = normal(rng, (4, 3))
     i = np.array([3, 1, 3])
     check_op("getitem_tensor", lambda t: t[nabla.tensor(i)], lambda a: a[i],
              lambda t: t[torch.tensor(i)], [x])
+    check_op("getitem_0d_tensor", lambda t: t[nabla.tensor(2), 1:], lambda a: a[2, 1:],
+             lambda t: t[torch.tensor(2), 1:], [x])
 
 
 # ------------------------------------------------------------ matmul, linear
