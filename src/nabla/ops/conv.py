@@ -265,9 +265,77 @@ class Fold(Function):
 
 
 # ------------------------------------------------------------------------ pooling
+def _taps(a, axis, k, s, d, n):
+    """The k strided views of ``a`` along ``axis`` (2 or 3) that a pooling window of
+    size k, stride s, dilation d reads for n outputs: tap j of output o is a[o*s + j*d]."""
+    span = s * (n - 1) + 1
+    if axis == 2:
+        return [a[:, :, j * d:j * d + span:s] for j in range(k)]
+    return [a[:, :, :, j * d:j * d + span:s] for j in range(k)]
+
+
+def _max_pass(a, axis, k, s, d, n, nan):
+    """Max over k taps along one axis, and which tap won: the first maximum, except that
+    a NaN wins (the last one), as in PyTorch. ``idx`` is bool for k == 2, else uint8."""
+    taps = _taps(a, axis, k, s, d, n)
+    if k == 1:
+        return taps[0], None
+    best = np.maximum(taps[0], taps[1])  # NaN-propagating, like PyTorch's max
+    idx = np.greater(taps[1], taps[0])
+    if nan:
+        idx |= np.isnan(taps[1])
+    if k > 2:
+        idx = idx.view(np.uint8)
+        gt = np.empty(best.shape, dtype=bool)
+        for j in range(2, k):
+            np.greater(taps[j], best, out=gt)
+            if nan:
+                gt |= np.isnan(taps[j])
+            np.maximum(best, taps[j], out=best)
+            np.putmask(idx, gt, j)
+    return best, idx
+
+
+def _route_pass(g, idx, axis, k, s, d, size):
+    """The adjoint of ``_max_pass``: send each gradient to the tap that won."""
+    n = g.shape[axis]
+    if idx is None and s == 1 and size == n:
+        return g
+    shape = list(g.shape)
+    shape[axis] = size
+    # Windows that neither overlap nor leave gaps write every element exactly once.
+    exact = s == k and d == 1 and size == n * k
+    out = np.empty(shape, dtype=g.dtype) if exact else np.zeros(shape, dtype=g.dtype)
+    taps = _taps(out, axis, k, s, d, n)
+    disjoint = s >= d * (k - 1) + 1
+    if idx is None:
+        taps[0][...] = g
+        return out
+    # Multiplying by a 0/1 mask is exact for finite gradients and several times faster
+    # than np.where; an infinite one (0 * inf = nan) takes the exact, slow path.
+    finite = bool(np.isfinite(g).all())
+    zero = g.dtype.type(0)
+    for j in range(k):
+        mask = idx if k == 2 and j == 1 else (~idx if k == 2 else idx == j)
+        if not finite:
+            part = np.where(mask, g, zero)
+            if disjoint:
+                taps[j][...] = part
+            else:
+                taps[j] += part
+        elif disjoint:
+            np.multiply(g, mask, out=taps[j])
+        else:
+            taps[j] += g * mask
+    return out
+
+
 class MaxPool2d(Function):
-    """Max over windows, remembering which offset won (the first maximum, as PyTorch,
-    with NaN propagating) so that backward routes each gradient to one element."""
+    """Max over windows, computed separably: the max over the window's columns for
+    every row, then over its rows. Each pass loops over kernel offsets (k strided views
+    of the whole batch), so a kh x kw window costs kh + kw passes, not kh * kw. Which
+    tap won is kept per pass (the first maximum, NaN propagating, as PyTorch), and
+    backward routes each gradient back through the two passes."""
 
     differentiable_outputs = (0,)
 
@@ -279,50 +347,45 @@ class MaxPool2d(Function):
         hc = max(h + 2 * ph, (ho - 1) * sh + dh * (kh - 1) + 1)
         wc = max(w + 2 * pw, (wo - 1) * sw + dw * (kw - 1) + 1)
         xp = _canvas(x, ph, pw, hc, wc, -np.inf)
-        views = _offsets(xp, kh, kw, sh, sw, dh, dw, ho, wo)
-        _, first = next(views)
-        best = first.copy()
-        # A small integer per output: which kernel offset holds the maximum.
-        idx = np.zeros(best.shape, dtype=np.uint8 if kh * kw <= 256 else np.int32)
-        gt = np.empty(best.shape, dtype=bool)
-        nan = bool(np.isnan(x).any()) if x.dtype.kind == "f" else False
-        for k, v in views:
-            np.greater(v, best, out=gt)
-            if nan:
-                gt |= np.isnan(v)
-            np.copyto(best, v, where=gt)
-            np.copyto(idx, k, where=gt, casting="unsafe")
+        nan = bool(np.isnan(x).any())
+        cols, ci = _max_pass(xp, 3, kw, sw, dw, wo, nan)
+        out, ri = _max_pass(cols, 2, kh, sh, dh, ho, nan)
+        if np.may_share_memory(out, x):
+            out = out.copy()  # a 1x1 window: the output must own its memory
         if _needs(ctx) is not None:
             ctx.geom = (x.shape, (hc, wc), kernel, stride, padding, dilation, ohw)
-            ctx.idx = idx
+            ctx.idx = (ri, ci)
         if return_indices:
-            return best, _flat_indices(idx, kernel, stride, padding, dilation, ohw, w)
-        return best
+            return out, _flat_indices(ri, ci, stride, padding, dilation, ohw, w)
+        return out
 
     @staticmethod
     def backward(ctx, g, gi=None):
         (n, c, h, w), (hc, wc), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = ctx.geom
-        idx = ctx.idx
-        gp = np.zeros((n, c, hc, wc), dtype=g.dtype)
-        mask = np.empty(idx.shape, dtype=bool)
-        for k, v in _offsets(gp, kh, kw, sh, sw, dh, dw, ho, wo):
-            np.equal(idx, k, out=mask)
-            # add (not assign): overlapping windows may pick the same element twice.
-            np.add(v, g, out=v, where=mask)
+        ri, ci = ctx.idx
+        gcols = _route_pass(g, ri, 2, kh, sh, dh, hc)
+        gp = _route_pass(gcols, ci, 3, kw, sw, dw, wc)
         return gp[:, :, ph:ph + h, pw:pw + w]
 
 
-def _flat_indices(idx, kernel, stride, padding, dilation, ohw, width):
+def _flat_indices(ri, ci, stride, padding, dilation, ohw, width):
     """PyTorch's indices: the winner's position in the flattened (H*W) input plane."""
-    (_, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = kernel, stride, padding, dilation, ohw
-    k = idx.astype(np.int64)
-    row = np.arange(ho, dtype=np.int64)[:, None] * sh - ph + (k // kw) * dh
-    col = np.arange(wo, dtype=np.int64)[None, :] * sw - pw + (k % kw) * dw
-    return row * width + col
+    (sh, sw), (ph, pw), (dh, dw), (ho, wo) = stride, padding, dilation, ohw
+    i = np.zeros((1, 1, ho, wo), np.int64) if ri is None else ri.astype(np.int64)
+    row = np.arange(ho, dtype=np.int64)[:, None] * sh + i * dh  # a row of the canvas
+    if ci is None:
+        j = np.zeros(row.shape, np.int64)
+    else:
+        # The column pass ran over every canvas row; pick the winning row's entry.
+        j = np.take_along_axis(ci, np.broadcast_to(row, row.shape[:2] + (ho, wo)), axis=2)
+        j = j.astype(np.int64)
+    col = np.arange(wo, dtype=np.int64)[None, :] * sw + j * dw
+    return (row - ph) * width + (col - pw)
 
 
 class AvgPool2d(Function):
-    """Mean over windows: a strided add per kernel offset, then one division."""
+    """Mean over windows, summed separably (columns, then rows: kh + kw strided adds of
+    the whole batch), then one division by the window sizes."""
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, ohw, divisor):
@@ -331,11 +394,13 @@ class AvgPool2d(Function):
         hc = max(h + 2 * ph, (ho - 1) * sh + kh)
         wc = max(w + 2 * pw, (wo - 1) * sw + kw)
         xp = _canvas(x, ph, pw, hc, wc)
-        views = _offsets(xp, kh, kw, sh, sw, 1, 1, ho, wo)
-        _, first = next(views)
-        acc = first.copy()
-        for _, v in views:
-            acc += v
+        acc = None
+        for axis, k, st, size in ((3, kw, sw, wo), (2, kh, sh, ho)):
+            taps = _taps(xp if acc is None else acc, axis, k, st, 1, size)
+            total = taps[0] + taps[1] if k > 1 else taps[0].copy()
+            for v in taps[2:]:
+                total += v
+            acc = total
         acc /= divisor
         if _needs(ctx) is not None:
             ctx.geom = (x.shape, (hc, wc), kernel, stride, padding, ohw)
@@ -345,11 +410,13 @@ class AvgPool2d(Function):
     @staticmethod
     def backward(ctx, g):
         (n, c, h, w), (hc, wc), (kh, kw), (sh, sw), (ph, pw), (ho, wo) = ctx.geom
-        gd = g / ctx.divisor
-        gp = np.zeros((n, c, hc, wc), dtype=g.dtype)
-        for _, v in _offsets(gp, kh, kw, sh, sw, 1, 1, ho, wo):
-            v += gd
-        return gp[:, :, ph:ph + h, pw:pw + w]
+        grad = g / ctx.divisor
+        for axis, k, st, size in ((2, kh, sh, hc), (3, kw, sw, wc)):
+            out = np.zeros(grad.shape[:axis] + (size,) + grad.shape[axis + 1:], g.dtype)
+            for v in _taps(out, axis, k, st, 1, grad.shape[axis]):
+                v += grad
+            grad = out
+        return grad[:, :, ph:ph + h, pw:pw + w]
 
 
 def _avg_divisor(size, k, s, p, out, include_pad):
