@@ -671,6 +671,20 @@ def test_gradcheck_leaves_its_inputs_as_they_were():
     assert x.grad is None  # gradcheck uses autograd.grad, not .grad
 
 
+def test_gradcheck_on_odd_inputs_and_outputs():
+    x = leaf([1.0, 2.0])
+    assert nabla.gradcheck(lambda t: t, x)  # the output is the input itself
+    assert nabla.gradcheck(lambda t: t[0:0], x)  # an empty output
+    # an input whose memory is transposed (Fortran order)
+    a = np.arange(6.0).reshape(2, 3).T
+    y = nabla.from_numpy(a).requires_grad_()
+    assert nabla.gradcheck(lambda t: (t * t).sum(0) * t[0], y)
+    assert np.shares_memory(y.data, a) and a.tolist() == np.arange(6.0).reshape(2, 3).T.tolist()
+    # integer outputs (indices) are not differentiated
+    z = leaf([[1.0, 5.0], [3.0, 2.0]])
+    assert nabla.gradcheck(lambda t: tuple(t.max(1)), z)
+
+
 def test_gradcheck_rtol_and_atol():
     class OffByOnePercent(Function):
         @staticmethod

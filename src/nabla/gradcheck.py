@@ -74,7 +74,9 @@ def _numerical(fn, inputs, i, eps, out_sizes):
     """
     t = inputs[i]
     original = t.data
-    work = np.array(original, dtype=np.float64, copy=True)
+    # order="C": a transposed input would otherwise be copied in its own memory order,
+    # and reshape(-1) would then return a copy that perturbs nothing.
+    work = np.array(original, dtype=np.float64, copy=True, order="C")
     t.data = work
     flat = work.reshape(-1)  # a view: writing to it perturbs the tensor's data
     cols = []
