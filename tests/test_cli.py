@@ -66,7 +66,7 @@ def default_run(tmp_path_factory):
 def test_train_with_no_arguments(default_run):
     out, run_dir = default_run
     assert accuracy_of(out) >= 0.95
-    assert "epoch 20/20" in out and "confusion matrix" in out
+    assert "epoch 30/30" in out and "confusion matrix" in out
     assert re.match(r"\d{8}-\d{6}-digits-mlp$", run_dir.name)
     model, meta = io.load_model(run_dir / "model.safetensors", return_metadata=True)
     assert model._nabla_arch["builder"] == "mlp"
@@ -75,7 +75,7 @@ def test_train_with_no_arguments(default_run):
     assert data["dataset"] == "digits" and data["input_shape"] == [1, 8, 8]
     assert data["max_value"] == 16.0 and len(data["mean"]) == 64
     h = History.from_csv(run_dir / "history.csv")
-    assert h.epochs == list(range(1, 21)) and h["loss"][-1] < h["loss"][0]
+    assert h.epochs == list(range(1, 31)) and h["loss"][-1] < h["loss"][0]
     assert {"val_loss", "val_accuracy", "accuracy", "lr"} <= set(h)
     from PIL import Image
 
@@ -83,7 +83,7 @@ def test_train_with_no_arguments(default_run):
         with Image.open(run_dir / png) as img:
             assert img.format == "PNG" and img.size[0] > 100
     state, _, _ = io.read_checkpoint(run_dir / "checkpoint.safetensors")
-    assert state["epoch"] == 20
+    assert state["epoch"] == 30
 
 
 def _held_out_digits(model_path, k=3):

@@ -24,6 +24,8 @@ learning-rate scheduler, calls callbacks, shows a progress bar, and returns a
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -89,8 +91,22 @@ def _fmt(logs: dict) -> str:
     return "  ".join(f"{k} {v:.4g}" if k == "lr" else f"{k} {v:.4f}" for k, v in logs.items())
 
 
+def _width() -> dict:
+    """tqdm's size options: follow the terminal, unless it reports a size of 0x0 (a
+    pseudo-terminal that was never given one), where tqdm would draw nothing at all."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+        if size.columns > 0 and size.lines > 0:
+            return {"dynamic_ncols": True}
+    except (OSError, ValueError, AttributeError):
+        pass
+    fallback = shutil.get_terminal_size()
+    return {"ncols": fallback.columns, "nrows": fallback.lines}
+
+
 class _Progress:
-    """A tqdm bar per epoch when stderr is a terminal, else (verbose) a line per epoch."""
+    """A line per epoch (verbose), and while an epoch runs a tqdm bar with the running
+    loss and metrics when stderr is a terminal."""
 
     def __init__(self, verbose: int, epochs: int):
         self.verbose = verbose
@@ -104,7 +120,7 @@ class _Progress:
             from tqdm.auto import tqdm  # imported lazily: importing nabla stays fast
 
             self.bar = tqdm(total=total, desc=f"epoch {epoch}/{self.epochs}", unit="batch",
-                            leave=True, file=sys.stderr, dynamic_ncols=True)
+                            leave=False, file=sys.stderr, **_width())
 
     def batch(self, n: int, running: dict | None) -> None:
         if self.bar is not None:
@@ -113,11 +129,10 @@ class _Progress:
             self.bar.update(n)
 
     def end(self, epoch: int, logs: dict) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(_fmt(logs), refresh=False)
-            self.bar.close()
-            self.bar = None
-        elif self.verbose:
+        # The bar goes away and the epoch's summary stays: a bar is too narrow for
+        # every value, and the terminal then shows what a log file would.
+        self.close()
+        if self.verbose:
             print(f"epoch {epoch}/{self.epochs}  {_fmt(logs)}  "
                   f"({time.perf_counter() - self.t0:.2f}s)", flush=True)
 
@@ -144,10 +159,10 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     the learning rate (``lr``) each epoch trained with.
 
     ``scheduler`` is stepped once per epoch (``ReduceLROnPlateau`` gets ``val_loss``,
-    or ``loss`` without validation data). ``verbose=1`` shows a tqdm bar per epoch when
-    stderr is a terminal and prints one line per epoch otherwise; ``2`` always prints
-    the lines; ``0`` is silent. A callback that stops training has its reason printed
-    (when verbose) and kept in ``history.stop_reason``.
+    or ``loss`` without validation data). ``verbose=1`` prints one line per epoch and,
+    when stderr is a terminal, shows a tqdm bar with the running loss and metrics while
+    the epoch runs; ``2`` prints the lines only; ``0`` is silent. A callback that stops
+    training has its reason printed (when verbose) and kept in ``history.stop_reason``.
 
     To resume, restore the objects with ``nabla.io.load_checkpoint`` and pass
     ``initial_epoch`` (epochs already done), ``initial_step`` and the saved ``history``:
