@@ -101,4 +101,8 @@ for _name in _FUNCTIONS:
         globals()[_name] = _method_function(_name)
 del _name
 
+# The sub-packages a training script reaches through ``nabla.``; they import only
+# NumPy, so this keeps ``import nabla`` fast (matplotlib, tqdm, safetensors load lazily).
+from . import data, nn, optim  # noqa: E402
+
 __version__ = "0.1.0"

@@ -19,7 +19,6 @@ import gzip
 import hashlib
 import os
 import tempfile
-import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -130,6 +129,8 @@ class DownloadError(RuntimeError):
 
 
 def _default_opener(url: str):
+    import urllib.request  # lazily: it costs ~15 ms at import and is rarely needed
+
     return urllib.request.urlopen(url, timeout=30)
 
 
