@@ -403,3 +403,28 @@ def test_missing_and_damaged_files(default_run, tmp_path, capsys):
     code, _, err = run(["evaluate", broken], capsys)
     assert code == 1
     one_line_error(err, "nabla evaluate: error:", "broken.safetensors")
+
+
+def test_interrupted_training_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    from nabla.train import Callback, loop
+
+    class CtrlC(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    real_fit = loop.fit
+
+    def fit_with_ctrl_c(*args, callbacks=(), **kwargs):
+        return real_fit(*args, callbacks=[*callbacks, CtrlC()], **kwargs)
+
+    monkeypatch.setattr("nabla.train.fit", fit_with_ctrl_c)
+    code, _, err = run(quick(tmp_path, "--epochs", "5"), capsys)
+    assert code == 130
+    one_line_error(err, "interrupted; continue with: nabla train --resume",
+                   "checkpoint.safetensors")
+    state, _, _ = io.read_checkpoint(tmp_path / "checkpoint.safetensors")
+    assert state["epoch"] == 2
+    # The checkpoint serves evaluate and predict like a model file.
+    code, out, err = run(["evaluate", tmp_path / "checkpoint.safetensors", "-q"], capsys)
+    assert code == 0 and accuracy_of(out) > 0.5, err

@@ -31,7 +31,12 @@ import numpy as np
 
 
 class CLIError(Exception):
-    """A problem with the user's request: reported as one line, no traceback."""
+    """A problem with the user's request: reported as one line, no traceback, with
+    exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 1):
+        super().__init__(message)
+        self.code = code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -473,17 +478,26 @@ def _train(args) -> int:
             print(f"resuming from {args.resume} after epoch {initial_epoch}")
         print(f"run directory: {out}", flush=True)
 
-    # The checkpoint records the configuration too, so --resume needs nothing else.
+    # The checkpoint records the configuration too, so --resume needs nothing else, and
+    # the data preparation, so `evaluate` and `predict` accept it like a model file.
+    checkpoint = out / "checkpoint.safetensors"
     callbacks = [TerminateOnNaN(),
-                 ModelCheckpoint(out / "checkpoint.safetensors", training_state=True,
-                                 extra={"config": dict(cfg)})]
+                 ModelCheckpoint(checkpoint, training_state=True, extra={"config": dict(cfg)},
+                                 metadata={"nabla_data": json.dumps(data_meta),
+                                           "nabla_train": json.dumps(cfg)})]
     if args.patience is not None:
         callbacks.insert(1, EarlyStopping("val_loss" if val_loader else "loss",
                                           patience=args.patience, restore_best=True))
     t0 = time.perf_counter()
-    history = fit(model, loss_fn, optimizer, train_loader, cfg["epochs"], val_data=val_loader,
-                  callbacks=callbacks, verbose=0 if quiet else 1, initial_epoch=initial_epoch,
-                  initial_step=initial_step, history=history)
+    try:
+        history = fit(model, loss_fn, optimizer, train_loader, cfg["epochs"],
+                      val_data=val_loader, callbacks=callbacks, verbose=0 if quiet else 1,
+                      initial_epoch=initial_epoch, initial_step=initial_step, history=history)
+    except KeyboardInterrupt:
+        if checkpoint.is_file():
+            raise CLIError(f"interrupted; continue with: nabla train --resume {checkpoint}",
+                           code=130) from None
+        raise
     elapsed = time.perf_counter() - t0
     if not quiet:
         print(f"trained {len(history) - initial_epoch} epochs in {elapsed:.2f}s")
@@ -753,7 +767,7 @@ def main(argv=None) -> int:
         if os.environ.get("NABLA_DEBUG"):
             raise
         print(f"nabla {args.command}: error: {_one_line(e)}", file=sys.stderr)
-        return 1
+        return getattr(e, "code", 1) if isinstance(e, CLIError) else 1
 
 
 if __name__ == "__main__":

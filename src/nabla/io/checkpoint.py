@@ -400,7 +400,7 @@ def _decode(obj, arrays: dict, path):
 
 def save_checkpoint(path, model, optimizer=None, scheduler=None, *, epoch: int = 0,
                     step: int = 0, rng: bool = True, generator=None,
-                    extra: dict | None = None) -> None:
+                    extra: dict | None = None, metadata: dict | None = None) -> None:
     """Save everything needed to resume training exactly, atomically, in one file.
 
     The file holds the model's tensors (``model.<name>``), the optimizer's state
@@ -408,7 +408,9 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, *, epoch: int =
     other state (param_groups, step counts), the scheduler's state, ``epoch``, ``step``,
     nabla's global random state (with ``rng=True``) and the state of ``generator``
     (e.g. the DataLoader's ``Generator``; a DataLoader is accepted too). ``extra`` is any
-    nested data of numbers, strings, lists, dicts and tensors.
+    nested data of numbers, strings, lists, dicts and tensors; ``metadata`` (str to str)
+    goes into the header as in :func:`save`. A model built by ``nabla.models`` records
+    its architecture, so ``load_model`` also reads the model out of a checkpoint.
 
     >>> import os, tempfile, nabla
     >>> from nabla import models, optim
@@ -436,7 +438,8 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, *, epoch: int =
         state["generator"] = generator.get_state()
     if extra is not None:
         state["extra"] = _encode(extra, "extra", arrays)
-    meta = {FORMAT_KEY: "checkpoint", CHECKPOINT_KEY: json.dumps(state)}
+    meta = _check_metadata(metadata)
+    meta.update({FORMAT_KEY: "checkpoint", CHECKPOINT_KEY: json.dumps(state)})
     arch = getattr(model, "_nabla_arch", None)
     if arch is not None:
         meta[ARCH_KEY] = json.dumps(arch, sort_keys=True)

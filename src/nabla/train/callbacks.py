@@ -201,7 +201,7 @@ class ModelCheckpoint(Callback):
     scheduler, epoch, step, random states and the history), from which
     ``nabla.io.load_checkpoint`` and ``fit(..., initial_epoch=...)`` resume exactly;
     ``extra`` (nested plain data) is stored in it beside the history. ``metadata``
-    (str to str) is stored in a model file.
+    (str to str) goes into the file's header either way.
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
@@ -240,7 +240,8 @@ class ModelCheckpoint(Callback):
         if self.training_state:
             io.save_checkpoint(path, t.model, t.optimizer, t.scheduler, epoch=epoch,
                                step=t.step, generator=getattr(t.train_data, "generator", None),
-                               extra={**(self.extra or {}), "history": t.history.to_dict()})
+                               extra={**(self.extra or {}), "history": t.history.to_dict()},
+                               metadata=self.metadata)
         else:
             io.save(t.model, path, metadata=self.metadata)
 
