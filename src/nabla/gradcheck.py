@@ -114,7 +114,7 @@ def _analytical(outputs, diff, n_inputs):
             onehot.reshape(-1)[e] = 1
             grads = autograd.grad(
                 o,
-                [inputs for inputs in diff.values()],
+                list(diff.values()),
                 grad_outputs=Tensor._wrap(onehot),
                 retain_graph=True,
                 allow_unused=True,
