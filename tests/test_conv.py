@@ -426,3 +426,30 @@ def test_lenet_forward_backward_shapes():
     assert h.shape == (5, 16, 5, 5)
     h.sum().backward()
     assert c1.weight.grad.shape == (6, 1, 5, 5) and x.grad is None
+
+
+def test_pooled_columns_survive_other_calls_and_retained_graphs():
+    # Columns wait in a reused workspace for backward: other convolutions of the same
+    # shape in between, and a second backward of a retained graph, must not disturb them.
+    rng = np.random.default_rng(13)
+    x1 = nabla.tensor(rng.standard_normal((2, 3, 6, 6)))
+    x2 = nabla.tensor(rng.standard_normal((2, 3, 6, 6)))
+    w = nabla.tensor(rng.standard_normal((4, 3, 3, 3)), requires_grad=True)
+    y1 = C.conv2d(x1, w, padding=1)
+    y2 = C.conv2d(x2, w, padding=1)
+    with nabla.no_grad():
+        C.conv2d(x2, w, padding=1)
+    y1.sum().backward(retain_graph=True)
+    g1 = w.grad.numpy().copy()
+    w.grad = None
+    y1.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), g1)
+    w.grad = None
+    y2.sum().backward()
+    w.grad = None
+    ref = C.conv2d(x1, w, padding=1)
+    w.grad = None
+    ref.sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), g1, rtol=1e-12)
+    with pytest.raises(RuntimeError, match="second time"):
+        y1.sum().backward()

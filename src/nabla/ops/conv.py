@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -41,16 +42,62 @@ __all__ = [
 ]
 
 
+# -------------------------------------------------------------------- workspaces
+class _Pool(threading.local):
+    """Reusable big arrays (im2col columns, their gradients, padded copies), per thread.
+
+    glibc hands large blocks back to the OS when they are freed, so a fresh multi-MB
+    array page-faults on every step; reusing one is measurably faster (DESIGN.md,
+    Performance rules). Only internal temporaries come from here, never an array an op
+    returns: a returned array must not change under its holder's feet.
+    """
+
+    def __init__(self):
+        self.free = {}
+        self.bytes = 0
+
+
+_pool = _Pool()
+_POOL_LIMIT = 256 << 20  # bytes kept idle; beyond this the pool starts afresh
+
+
+def _take(shape, dtype):
+    """An uninitialised array of ``shape``, reused when one is idle."""
+    stack = _pool.free.get((shape, dtype))
+    if stack:
+        a = stack.pop()
+        _pool.bytes -= a.nbytes
+        return a
+    return np.empty(shape, dtype=dtype)
+
+
+def _give(a):
+    """Hand an array from ``_take`` back once nothing refers to it any more."""
+    if _pool.bytes + a.nbytes > _POOL_LIMIT:
+        _pool.free.clear()
+        _pool.bytes = 0
+    _pool.free.setdefault((a.shape, a.dtype), []).append(a)
+    _pool.bytes += a.nbytes
+
+
 # ----------------------------------------------------------------- array kernels
-def _canvas(x, top, left, hc, wc, fill=0.0):
+def _canvas(x, top, left, hc, wc, fill=0.0, pooled=False):
     """``x`` placed at (top, left) of an (hc, wc) plane filled with ``fill``.
 
     Returns ``x`` itself when nothing needs adding, so an unpadded op copies nothing.
+    With ``pooled`` the plane comes from the workspace pool (the caller gives it back).
     """
     n, c, h, w = x.shape
     if top == 0 and left == 0 and hc == h and wc == w:
         return x
-    if fill == 0:
+    if pooled:
+        out = _take((n, c, hc, wc), x.dtype)
+        # Only the border needs filling: the interior is overwritten just below.
+        out[:, :, :top] = fill
+        out[:, :, top + h:] = fill
+        out[:, :, top:top + h, :left] = fill
+        out[:, :, top:top + h, left + w:] = fill
+    elif fill == 0:
         out = np.zeros((n, c, hc, wc), dtype=x.dtype)  # calloc: pages come zeroed
     else:
         out = np.full((n, c, hc, wc), fill, dtype=x.dtype)
@@ -92,18 +139,6 @@ def _col2im(cols, shape, kh, kw, sh, sw, dh, dw, ho, wo):
     return out
 
 
-def _offsets(xp, kh, kw, sh, sw, dh, dw, ho, wo):
-    """Yield (k, view) for every kernel offset: view[n, c, y, x] is the element at
-    offset k of window (y, x). Pooling loops over these, never over pixels."""
-    hspan, wspan = sh * (ho - 1) + 1, sw * (wo - 1) + 1
-    k = 0
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + hspan, sh)
-        for j in range(kw):
-            yield k, xp[:, :, rows, j * dw:j * dw + wspan:sw]
-            k += 1
-
-
 def _needs(ctx):
     # ctx carries needs_input_grad only when the call is being recorded.
     return getattr(ctx, "needs_input_grad", None)
@@ -114,6 +149,9 @@ class Conv2d(Function):
     """2-D cross-correlation as one node: im2col, one batched matmul, bias.
 
     ``padding`` is (top, bottom, left, right) so that "same" padding may be uneven.
+    The columns live in a pooled workspace while the node waits for its backward pass;
+    ``_release`` (the engine's call once the node's saved values are done with) hands
+    them back.
     """
 
     @staticmethod
@@ -124,19 +162,29 @@ class Conv2d(Function):
         hp, wp = h + pt + pb, wd + pl + pr
         ho = (hp - dh * (kh - 1) - 1) // sh + 1
         wo = (wp - dw * (kw - 1) - 1) // sw + 1
-        xp = _canvas(x, pt, pl, hp, wp)
-        cols = _im2col(xp, kh, kw, sh, sw, dh, dw, ho, wo)
-        cols = cols.reshape(n, groups, cg * kh * kw, ho * wo)
-        wmat = w.reshape(groups, o // groups, cg * kh * kw)
-        out = np.matmul(wmat, cols).reshape(n, o, ho, wo)
+        k = cg * kh * kw
+        if kh == kw == sh == sw == 1 and (hp, wp) == (h, wd):
+            ws, cols = None, x.reshape(n, groups, k, h * wd)  # 1x1: the input is the matrix
+        else:
+            xp = _canvas(x, pt, pl, hp, wp, pooled=True)
+            ws = _take((n, c, kh, kw, ho, wo), x.dtype)
+            np.copyto(ws, _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo))
+            if xp is not x:
+                _give(xp)
+            cols = ws.reshape(n, groups, k, ho * wo)
+        out = np.matmul(w.reshape(groups, o // groups, k), cols).reshape(n, o, ho, wo)
         if b is not None:
             out += b.reshape(o, 1, 1)
         needs = _needs(ctx)
+        keep = needs is not None and needs[1]
         if needs is not None:
             ctx.geom = (x.shape, w.shape, hp, wp, ho, wo)
             ctx.params = (stride, padding, dilation, groups)
             # Keep only what backward will use: the columns for dW, the kernel for dX.
-            ctx.save_for_backward(cols if needs[1] else None, w if needs[0] else None)
+            ctx.save_for_backward(cols if keep else None, w if needs[0] else None)
+            ctx.ws = ws if keep else None
+        if ws is not None and not keep:
+            _give(ws)
         return out
 
     @staticmethod
@@ -150,14 +198,22 @@ class Conv2d(Function):
         if needs[0]:
             o, cg, kh, kw = wshape
             wmat = w.reshape(groups, o // groups, cg * kh * kw)
-            gcols = np.matmul(wmat.transpose(0, 2, 1), gg)
+            gcols = _take((n, groups, cg * kh * kw, ho * wo), g.dtype)
+            np.matmul(wmat.transpose(0, 2, 1), gg, out=gcols)
             gxp = _col2im(gcols, (n, c, hp, wp), kh, kw, *st, *dil, ho, wo)
+            _give(gcols)
             gx = gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
         if needs[1]:
             gw = _weight_grad(gg, cols, wshape)
         if len(needs) > 2 and needs[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb
+
+    def _release(self):
+        ws = self.__dict__.get("ws")
+        Function._release(self)
+        if ws is not None:
+            _give(ws)  # nothing refers to the columns any more
 
 
 def _weight_grad(gg, cols, wshape):
@@ -166,7 +222,11 @@ def _weight_grad(gg, cols, wshape):
     k = cols.shape[2]
     if n * groups * og * k * gg.itemsize <= (8 << 20):
         # Small products: one batched matmul and a sum beats transposing both operands.
-        return np.matmul(gg, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(wshape)
+        per_sample = _take((n, groups, og, k), gg.dtype)
+        np.matmul(gg, cols.transpose(0, 1, 3, 2), out=per_sample)
+        gw = per_sample.sum(axis=0).reshape(wshape)
+        _give(per_sample)
+        return gw
     # Large ones: contract (sample, position) in one GEMM per group, no (N, O, K) temporary.
     gw = np.empty((groups, og, k), dtype=gg.dtype)
     for gi in range(groups):  # a loop over groups, not samples
