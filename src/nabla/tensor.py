@@ -1388,9 +1388,10 @@ def randint_like(input, low, high=None, generator=None, dtype=None) -> Tensor:
 
 
 # ------------------------------------------------------------------------- repr
-# A port of PyTorch's torch/_tensor_str.py (default print options), so that a tensor
-# prints the same in both libraries: every element right-aligned to one width, the
-# same switch to int and scientific notation, the same summarising and line breaks.
+# Written to reproduce PyTorch's printed output (its default print options), so that a
+# tensor reads the same in both libraries: every element right-aligned to one width,
+# the same switch to int and scientific notation, the same summarising and line breaks.
+# tests/test_tensor.py compares the two reprs case by case.
 _PRECISION, _THRESHOLD, _EDGEITEMS, _LINEWIDTH = 4, 1000, 3, 80
 
 
