@@ -45,6 +45,8 @@ True
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from ..autograd import Function
@@ -57,6 +59,44 @@ __all__ = [
     "lstm_sequence",
     "gru_sequence",
 ]
+
+
+# ---------------------------------------------------------------------- workspace
+# A training step allocates a few MB of (T, B, ...) buffers here. Fresh, they cost
+# page faults on first touch on every call, because glibc hands large freed blocks back
+# to the OS; measured on the 2-core development machine, that doubled the step time of
+# the LSTM benchmark. So buffers are kept and handed out again once nothing but the
+# pool holds them: an output or a saved buffer that a graph (or a user) still holds,
+# directly or through a view, keeps its reference count up and is never reused.
+_pool: dict = {}
+_POOL_KEYS = 64  # distinct (shape, dtype) pairs kept; beyond that, start over
+_POOL_PER_KEY = 4
+
+
+def _probe_free_refcount():
+    probe = [np.empty(0)]
+    for a in probe:  # the same pattern as in _empty: list, loop variable, call argument
+        return sys.getrefcount(a)
+
+
+_FREE = _probe_free_refcount()
+
+
+def _empty(shape, dtype):
+    """``np.empty(shape, dtype)``, reusing a buffer of an earlier call if it is free."""
+    key = (shape, dtype)
+    arrs = _pool.get(key)
+    if arrs is None:
+        if len(_pool) >= _POOL_KEYS:
+            _pool.clear()
+        arrs = _pool[key] = []
+    for a in arrs:
+        if sys.getrefcount(a) == _FREE:
+            return a
+    a = np.empty(shape, dtype)
+    if len(arrs) < _POOL_PER_KEY:
+        arrs.append(a)
+    return a
 
 
 def _unpack(arrays, has_bias, has_state, n_state):
@@ -87,38 +127,106 @@ def _state_views(buf, reverse):
 
 
 def _init_state(buf, h0, reverse):
+    """Write the initial state ``h0`` (``(B, H)``, or zeros if None) into its slot of a
+    feature-major state buffer ``(T+1, H, B)``."""
     slot = buf.shape[0] - 1 if reverse else 0
     if h0 is None:
         buf[slot] = 0
     else:
-        buf[slot] = h0
+        buf[slot] = h0.T
 
 
-def _param_grads(ctx, dg_x, dg_h, has_bias):
-    """``dX, dW_ih, dW_hh, db_ih, db_hh``: one product (or sum) each over all steps.
+def _input_projection(x, w, bias):
+    """``W x_t + b`` for every step ``t`` at once: ``(T, G, B)``, feature-major per step.
 
-    ``dg_x``/``dg_h``: ``(T*B, G)`` gradients of the input- and hidden-side
-    pre-activations (the same array except for the GRU's n gate)."""
+    The bias rides along as one more input column of ones, so the product adds it for
+    free (and in backward the same product yields the bias gradient). Returns the
+    projection and the augmented, transposed input ``(T, I[+1], B)`` kept for backward.
+    """
+    T, B, I = x.shape
+    dt = np.result_type(x, w)
+    k = I if bias is None else I + 1
+    xt = _empty((T, k, B), dt)
+    np.copyto(xt[:, :I], x.transpose(0, 2, 1))
+    if bias is not None:
+        xt[:, I] = 1
+        w = np.concatenate([w, bias[:, None]], axis=1)
+    out = _empty((T, w.shape[0], B), dt)
+    np.matmul(w, xt, out=out)  # T products of (G, k) @ (k, B): no transposes afterwards
+    return out, xt
+
+
+def _time_major(states):
+    """Per-step feature-major states ``(T, H, B)`` as the ``(T, B, H)`` output."""
+    T, H, B = states.shape
+    out = _empty((T, B, H), states.dtype)
+    np.copyto(out, states.transpose(0, 2, 1))
+    return out
+
+
+def _step_major(dout):
+    """The output gradient ``(T, B, H)`` as per-step ``(H, B)`` blocks, or None when it
+    is all zeros (only the final state was used, the common case for classifiers)."""
+    if not dout.any():
+        return None
+    T, B, H = dout.shape
+    out = _empty((T, H, B), dout.dtype)
+    np.copyto(out, dout.transpose(0, 2, 1))
+    return out
+
+
+def _rows(*blocks):
+    """Stack per-step blocks ``(T, R_k, B)`` (or None for a row of ones) into one
+    contiguous ``(sum R_k, T*B)`` matrix: the operand of a product over all steps."""
+    T, _, B = next(b.shape for b in blocks if b is not None)
+    n = sum(1 if b is None else b.shape[1] for b in blocks)
+    out = _empty((n, T, B), next(b.dtype for b in blocks if b is not None))
+    r = 0
+    for b in blocks:
+        if b is None:
+            out[r] = 1
+            r += 1
+        else:
+            np.copyto(out[r : r + b.shape[1]], b.transpose(1, 0, 2))
+            r += b.shape[1]
+    return out.reshape(n, T * B)
+
+
+def _split(dw, H, I, has_bias):
+    """``[dW_hh | dW_ih | db]`` columns of one product, as separate contiguous arrays."""
+    parts = [dw[:, :H].copy(), dw[:, H : H + I].copy()]
+    return parts + ([dw[:, H + I].copy()] if has_bias else [])
+
+
+def _param_grads(ctx, dg_x, dg_h):
+    """``[dX, dW_ih, dW_hh, (db_ih, db_hh)]`` from the per-step gradients ``(T, G, B)`` of
+    the input- and hidden-side pre-activations (one array unless the cell is a GRU).
+
+    When both sides share the gradient, ``[dW_hh | dW_ih | db] = dG @ [H_prev; X; 1]^T``
+    is ONE product over all steps; the GRU needs two."""
     x, w_ih, w_hh = ctx.saved_tensors[:3]
     needs = ctx.needs_input_grad
+    has_bias = ctx.has_bias
+    H, I = w_hh.shape[1], w_ih.shape[1]
+    dgh = _rows(dg_h)
+    dgx = dgh if dg_x is dg_h else _rows(dg_x)
     dx = dw_ih = dw_hh = db_ih = db_hh = None
     if needs[0]:
-        dx = (dg_x @ w_ih).reshape(x.shape)
-    if needs[1]:
-        dw_ih = dg_x.T @ ctx.x2d
-    if needs[2]:
-        dw_hh = dg_h.T @ ctx.h_prev.reshape(-1, ctx.h_prev.shape[-1])
-    if has_bias:
-        if needs[3]:
-            db_ih = dg_x.sum(axis=0)
-        if needs[4]:
-            db_hh = dg_h.sum(axis=0) if dg_h is not dg_x else db_ih.copy()
+        dx = (dgx.T @ w_ih).reshape(x.shape)
+    if any(needs[1:]):
+        if dg_x is dg_h:
+            dw = dgh @ _rows(ctx.h_prev, ctx.xt).T
+            dw_hh, dw_ih, *db = _split(dw, H, I, has_bias)
+            if has_bias:
+                db_ih, db_hh = db[0], db[0].copy()
+        else:
+            hh = dgh @ _rows(ctx.h_prev, *([None] if has_bias else [])).T
+            dw_hh = hh[:, :H].copy()
+            xx = dgx @ _rows(ctx.xt).T
+            dw_ih = xx[:, :I].copy()
+            if has_bias:
+                db_hh, db_ih = hh[:, H].copy(), xx[:, I].copy()
     return [dx, dw_ih, dw_hh] + ([db_ih, db_hh] if has_bias else [])
-
-
-def _x2d(x):
-    T, B, I = x.shape
-    return x.reshape(T * B, I)  # a view for contiguous x, else one copy kept for backward
 
 
 class RNNSequence(Function):
@@ -129,51 +237,54 @@ class RNNSequence(Function):
         x, w_ih, w_hh, b_ih, b_hh, (h0,) = _unpack(arrays, has_bias, has_state, 1)
         T, B, _ = x.shape
         H = w_hh.shape[0]
-        x2d = _x2d(x)
-        pre = x2d @ w_ih.T
-        if has_bias:
-            pre += b_ih + b_hh
-        pre = pre.reshape(T, B, H)
-        hbuf = np.empty((T + 1, B, H), dtype=pre.dtype)
+        pre, xt = _input_projection(x, w_ih, b_ih + b_hh if has_bias else None)
+        dt = pre.dtype
+        hbuf = _empty((T + 1, H, B), dt)
         _init_state(hbuf, h0, reverse)
-        w_hh_t = w_hh.T
-        tmp = np.empty((B, H), dtype=pre.dtype)
+        mm = _empty((H, B), dt)
         order, prev, nxt = _steps(T, reverse)
         relu = nonlinearity == "relu"
         for t in order:
-            np.matmul(hbuf[t + prev], w_hh_t, out=tmp)
-            a = pre[t]
-            a += tmp
+            np.matmul(w_hh, hbuf[t + prev], out=mm)
+            h = hbuf[t + nxt]
+            np.add(pre[t], mm, out=h)
             if relu:
-                np.maximum(a, 0, out=hbuf[t + nxt])
+                np.maximum(h, 0, out=h)
             else:
-                np.tanh(a, out=hbuf[t + nxt])
-        out, h_prev = _state_views(hbuf, reverse)
+                np.tanh(h, out=h)
+        out_fm, h_prev = _state_views(hbuf, reverse)
+        out = _time_major(out_fm)
         ctx.save_for_backward(x, w_ih, w_hh, out)
-        ctx.x2d, ctx.h_prev, ctx.reverse, ctx.has_bias, ctx.relu = (
-            x2d, h_prev, reverse, has_bias, relu)
-        return out, hbuf[T if not reverse else 0].copy()
+        ctx.xt, ctx.h_prev, ctx.out_fm = xt, h_prev, out_fm
+        ctx.reverse, ctx.has_bias, ctx.relu = reverse, has_bias, relu
+        return out, hbuf[0 if reverse else T].T.copy()
 
     @staticmethod
     def backward(ctx, dout, dh_n):
-        w_hh, out = ctx.saved_tensors[2:4]
-        T, B, H = out.shape
+        w_hh = ctx.saved_tensors[2]
+        out = ctx.out_fm
+        T, H, B = out.shape
         # The activation's derivative from its output, for all steps at once.
+        deriv = _empty((T, H, B), out.dtype)
         if ctx.relu:
-            deriv = (out > 0).astype(out.dtype)
+            np.greater(out, 0, out=deriv)
         else:
-            deriv = out * out
+            np.multiply(out, out, out=deriv)
             np.subtract(1, deriv, out=deriv)
-        dpre = np.empty_like(out)
-        dh = np.array(dh_n, dtype=out.dtype, copy=True)
+        dout_fm = _step_major(dout)
+        dpre = _empty((T, H, B), out.dtype)
+        dh = np.array(dh_n.T, dtype=out.dtype, order="C")
+        w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
         for t in reversed(order):
-            dh += dout[t]
+            if dout_fm is not None:
+                dh += dout_fm[t]
             np.multiply(dh, deriv[t], out=dpre[t])
-            np.matmul(dpre[t], w_hh, out=dh)
-        dpre2d = dpre.reshape(T * B, H)
-        grads = _param_grads(ctx, dpre2d, dpre2d, ctx.has_bias)
-        return tuple(grads) + ((dh,) if len(ctx.needs_input_grad) > len(grads) else ())
+            np.matmul(w_hh_t, dpre[t], out=dh)
+        grads = _param_grads(ctx, dpre, dpre)
+        if len(ctx.needs_input_grad) > len(grads):
+            grads.append(dh.T.copy())
+        return tuple(grads)
 
 
 class LSTMSequence(Function):
@@ -185,86 +296,102 @@ class LSTMSequence(Function):
         x, w_ih, w_hh, b_ih, b_hh, (h0, c0) = _unpack(arrays, has_bias, has_state, 2)
         T, B, _ = x.shape
         H = w_hh.shape[1]
+        H2, H3 = 2 * H, 3 * H
         dt = np.result_type(x, w_ih)
         # Internal gate order i, f, o, g with the sigmoid rows halved: one tanh per step
         # then serves all four gates (sigmoid(a) = 0.5 tanh(a/2) + 0.5).
-        perm = np.r_[0 : 2 * H, 3 * H : 4 * H, 2 * H : 3 * H]
-        scale = np.ones(4 * H, dtype=dt)
-        scale[: 3 * H] = 0.5
-        w_ih_s = w_ih[perm] * scale[:, None]
-        w_hh_s_t = (w_hh[perm] * scale[:, None]).T
-        x2d = _x2d(x)
-        gates = x2d @ w_ih_s.T
-        if has_bias:
-            gates += (b_ih + b_hh)[perm] * scale
-        gates = gates.reshape(T, B, 4 * H)
-        hbuf = np.empty((T + 1, B, H), dtype=dt)
-        cbuf = np.empty((T + 1, B, H), dtype=dt)
-        tanh_c = np.empty((T, B, H), dtype=dt)
+        perm = np.r_[0:H2, H3 : 4 * H, H2:H3]
+        scale = np.ones((4 * H, 1), dtype=dt)
+        scale[:H3] = 0.5
+        w_hh_s = w_hh[perm] * scale
+        bias = ((b_ih + b_hh)[perm] * scale[:, 0]) if has_bias else None
+        gates, xt = _input_projection(x, w_ih[perm] * scale, bias)  # (T, 4H, B)
+        hbuf = _empty((T + 1, H, B), dt)
+        cbuf = _empty((T + 1, H, B), dt)
+        tanh_c = _empty((T, H, B), dt)
         _init_state(hbuf, h0, reverse)
         _init_state(cbuf, c0, reverse)
-        tmp4 = np.empty((B, 4 * H), dtype=dt)
-        tmp = np.empty((B, H), dtype=dt)
+        mm = _empty((4 * H, B), dt)
+        tmp = _empty((H, B), dt)
         order, prev, nxt = _steps(T, reverse)
-        H3 = 3 * H
         for t in order:
             a = gates[t]
-            np.matmul(hbuf[t + prev], w_hh_s_t, out=tmp4)
-            a += tmp4
+            np.matmul(w_hh_s, hbuf[t + prev], out=mm)
+            a += mm
             np.tanh(a, out=a)
-            s = a[:, :H3]
+            s = a[:H3]
             s *= 0.5
             s += 0.5
             c = cbuf[t + nxt]
-            np.multiply(a[:, H : 2 * H], cbuf[t + prev], out=c)  # f * c_prev
-            np.multiply(a[:, :H], a[:, H3:], out=tmp)  # i * g
+            np.multiply(a[H:H2], cbuf[t + prev], out=c)  # f * c_prev
+            np.multiply(a[:H], a[H3:], out=tmp)  # i * g
             c += tmp
             np.tanh(c, out=tanh_c[t])
-            np.multiply(a[:, 2 * H : H3], tanh_c[t], out=hbuf[t + nxt])  # o * tanh(c)
-        out, h_prev = _state_views(hbuf, reverse)
+            np.multiply(a[H2:H3], tanh_c[t], out=hbuf[t + nxt])  # o * tanh(c)
+        out_fm, h_prev = _state_views(hbuf, reverse)
+        out = _time_major(out_fm)
         ctx.save_for_backward(x, w_ih, w_hh, out)
-        ctx.x2d, ctx.h_prev, ctx.gates, ctx.tanh_c = x2d, h_prev, gates, tanh_c
+        ctx.xt, ctx.h_prev, ctx.gates, ctx.tanh_c = xt, h_prev, gates, tanh_c
         ctx.c_prev = _state_views(cbuf, reverse)[1]
         ctx.reverse, ctx.has_bias = reverse, has_bias
         last = 0 if reverse else T
-        return out, hbuf[last].copy(), cbuf[last].copy()
+        return out, hbuf[last].T.copy(), cbuf[last].T.copy()
 
     @staticmethod
     def backward(ctx, dout, dh_n, dc_n):
-        w_hh, out = ctx.saved_tensors[2:4]
-        T, B, H = out.shape
-        a = ctx.gates.reshape(T, B, 4, H)  # internal order i, f, o, g (activated)
-        i, f, o, g = a[:, :, 0], a[:, :, 1], a[:, :, 2], a[:, :, 3]
+        w_hh = ctx.saved_tensors[2]
+        T, _, B = ctx.gates.shape
+        H = w_hh.shape[1]
+        H2, H3 = 2 * H, 3 * H
+        dt = ctx.gates.dtype
+        a = ctx.gates  # (T, 4H, B), internal order i, f, o, g, activated
+        i, f, o, g = a[:, :H], a[:, H:H2], a[:, H2:H3], a[:, H3:]
         tc = ctx.tanh_c
         # Factors from forward values only, for all steps at once (see module docstring).
-        # k_ifg multiplies dc to give the pre-activation grads of i, f, g (PyTorch order).
-        k_ifg = np.empty((T, B, 3, H), dtype=out.dtype)
-        np.multiply(g, i * (1 - i), out=k_ifg[:, :, 0])
-        np.multiply(ctx.c_prev, f * (1 - f), out=k_ifg[:, :, 1])
-        np.multiply(i, 1 - g * g, out=k_ifg[:, :, 2])
-        k_o = tc * o * (1 - o)  # multiplies dh to give o's pre-activation grad
-        k_c = o * (1 - tc * tc)  # multiplies dh to give its share of dc
-        f = np.ascontiguousarray(f)
+        # k_ifg multiplies dc to give the pre-activation grads of i, f, g (PyTorch order);
+        # k_o multiplies dh to give o's, k_c multiplies dh to give its share of dc.
+        k_ifg = _empty((T, H3, B), dt)
+        k_o = _empty((T, H, B), dt)
+        k_c = _empty((T, H, B), dt)
+        f_c = _empty((T, H, B), dt)
+        tmp = _empty((T, H, B), dt)
+        np.subtract(1, i, out=tmp)
+        tmp *= i
+        np.multiply(g, tmp, out=k_ifg[:, :H])
+        np.subtract(1, f, out=tmp)
+        tmp *= f
+        np.multiply(ctx.c_prev, tmp, out=k_ifg[:, H:H2])
+        np.multiply(g, g, out=tmp)
+        np.subtract(1, tmp, out=tmp)
+        np.multiply(i, tmp, out=k_ifg[:, H2:])
+        np.subtract(1, o, out=k_o)
+        k_o *= o
+        k_o *= tc
+        np.multiply(tc, tc, out=k_c)
+        np.subtract(1, k_c, out=k_c)
+        k_c *= o
+        np.copyto(f_c, f)
+        dout_fm = _step_major(dout)
 
-        dgates = np.empty((T, B, 4, H), dtype=out.dtype)  # PyTorch order i, f, g, o
-        dh = np.array(dh_n, dtype=out.dtype, copy=True)
-        dc = np.array(dc_n, dtype=out.dtype, copy=True)
-        tmp = np.empty((B, H), dtype=out.dtype)
-        dc3 = dc[:, None, :]
+        dgates = _empty((T, 4 * H, B), dt)  # PyTorch order i, f, g, o
+        dh = np.array(dh_n.T, dtype=dt, order="C")
+        dc = np.array(dc_n.T, dtype=dt, order="C")
+        tmp = tmp[0]
+        w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
         for t in reversed(order):
-            dh += dout[t]
+            if dout_fm is not None:
+                dh += dout_fm[t]
             np.multiply(dh, k_c[t], out=tmp)
             dc += tmp
             dg = dgates[t]
-            np.multiply(dc3, k_ifg[t], out=dg[:, :3])
-            np.multiply(dh, k_o[t], out=dg[:, 3])
-            dc *= f[t]
-            np.matmul(dg.reshape(B, 4 * H), w_hh, out=dh)
-        dg2d = dgates.reshape(T * B, 4 * H)
-        grads = _param_grads(ctx, dg2d, dg2d, ctx.has_bias)
+            np.multiply(dc, k_ifg[t].reshape(3, H, B), out=dg[:H3].reshape(3, H, B))
+            np.multiply(dh, k_o[t], out=dg[H3:])
+            dc *= f_c[t]
+            np.matmul(w_hh_t, dg, out=dh)
+        grads = _param_grads(ctx, dgates, dgates)
         if len(ctx.needs_input_grad) > len(grads):
-            grads += [dh, dc]
+            grads += [dh.T.copy(), dc.T.copy()]
         return tuple(grads)
 
 
@@ -280,83 +407,104 @@ class GRUSequence(Function):
         H2 = 2 * H
         dt = np.result_type(x, w_ih)
         # r and z are sigmoids: halve their rows so that tanh + affine gives them.
-        scale = np.ones(3 * H, dtype=dt)
+        scale = np.ones((3 * H, 1), dtype=dt)
         scale[:H2] = 0.5
-        x2d = _x2d(x)
-        gx = x2d @ (w_ih * scale[:, None]).T
-        w_hh_s_t = (w_hh * scale[:, None]).T
-        b_hn = None
+        w_hh_s = w_hh * scale
+        b_hn = bias = None
         if has_bias:
-            bx = b_ih.astype(dt, copy=True)
-            bx[:H2] += b_hh[:H2]  # r and z see both biases outside any product
-            gx += bx * scale
-            b_hn = b_hh[H2:]
-        gx = gx.reshape(T, B, 3 * H)
-        gh = np.empty((T, B, 3 * H), dtype=dt)
-        hbuf = np.empty((T + 1, B, H), dtype=dt)
+            bias = b_ih.astype(dt, copy=True)
+            bias[:H2] += b_hh[:H2]  # r and z see both biases outside any product
+            bias *= scale[:, 0]
+            b_hn = b_hh[H2:, None]
+        gates, xt = _input_projection(x, w_ih * scale, bias)  # (T, 3H, B): r, z, n
+        hn_all = _empty((T, H, B), dt)  # W_hn h + b_hn, kept for backward
+        hbuf = _empty((T + 1, H, B), dt)
         _init_state(hbuf, h0, reverse)
-        tmp = np.empty((B, H), dtype=dt)
+        mm = _empty((3 * H, B), dt)
+        tmp = _empty((H, B), dt)
         order, prev, nxt = _steps(T, reverse)
         for t in order:
             h = hbuf[t + prev]
-            ght = gh[t]
-            np.matmul(h, w_hh_s_t, out=ght)
-            hn = ght[:, H2:]  # W_hn h + b_hn, kept for backward
-            if b_hn is not None:
-                hn += b_hn
-            a = gx[t]
-            rz = a[:, :H2]
-            rz += ght[:, :H2]
+            np.matmul(w_hh_s, h, out=mm)
+            hn = hn_all[t]
+            if b_hn is None:
+                np.copyto(hn, mm[H2:])
+            else:
+                np.add(mm[H2:], b_hn, out=hn)
+            a = gates[t]
+            rz = a[:H2]
+            rz += mm[:H2]
             np.tanh(rz, out=rz)
             rz *= 0.5
             rz += 0.5
-            n = a[:, H2:]
-            np.multiply(a[:, :H], hn, out=tmp)
+            n = a[H2:]
+            np.multiply(a[:H], hn, out=tmp)
             n += tmp
             np.tanh(n, out=n)
             np.subtract(h, n, out=tmp)
-            tmp *= a[:, H:H2]
+            tmp *= a[H:H2]
             np.add(n, tmp, out=hbuf[t + nxt])  # n + z * (h - n)
-        out, h_prev = _state_views(hbuf, reverse)
+        out_fm, h_prev = _state_views(hbuf, reverse)
+        out = _time_major(out_fm)
         ctx.save_for_backward(x, w_ih, w_hh, out)
-        ctx.x2d, ctx.h_prev, ctx.gates, ctx.gh = x2d, h_prev, gx, gh
+        ctx.xt, ctx.h_prev, ctx.gates, ctx.hn = xt, h_prev, gates, hn_all
         ctx.reverse, ctx.has_bias = reverse, has_bias
-        return out, hbuf[0 if reverse else T].copy()
+        return out, hbuf[0 if reverse else T].T.copy()
 
     @staticmethod
     def backward(ctx, dout, dh_n):
-        w_hh, out = ctx.saved_tensors[2:4]
-        T, B, H = out.shape
-        a = ctx.gates.reshape(T, B, 3, H)
-        r, z, n = a[:, :, 0], a[:, :, 1], a[:, :, 2]
-        hn = ctx.gh.reshape(T, B, 3, H)[:, :, 2]
-        # k multiplies the step's dh to give the hidden-side pre-activation grads r, z, n.
-        k_n = (1 - z) * (1 - n * n)  # dh -> d(pre-activation of n)
-        k = np.empty((T, B, 3, H), dtype=out.dtype)
-        np.multiply(k_n * hn, r * (1 - r), out=k[:, :, 0])
-        np.multiply(ctx.h_prev - n, z * (1 - z), out=k[:, :, 1])
-        np.multiply(k_n, r, out=k[:, :, 2])
-        z = np.ascontiguousarray(z)
+        w_hh = ctx.saved_tensors[2]
+        T, _, B = ctx.gates.shape
+        H = w_hh.shape[1]
+        H2 = 2 * H
+        dt = ctx.gates.dtype
+        a = ctx.gates
+        r, z, n = a[:, :H], a[:, H:H2], a[:, H2:]
+        # k multiplies the step's dh to give the hidden-side pre-activation grads r, z, n;
+        # k_n gives n's input-side one (no factor r there).
+        k_n = _empty((T, H, B), dt)
+        tmp = _empty((T, H, B), dt)
+        z_c = _empty((T, H, B), dt)
+        k = _empty((T, 3 * H, B), dt)
+        np.subtract(1, z, out=k_n)
+        np.multiply(n, n, out=tmp)
+        np.subtract(1, tmp, out=tmp)
+        k_n *= tmp
+        np.subtract(1, r, out=tmp)
+        tmp *= r
+        tmp *= ctx.hn
+        np.multiply(k_n, tmp, out=k[:, :H])
+        np.subtract(1, z, out=tmp)
+        tmp *= z
+        np.subtract(ctx.h_prev, n, out=k[:, H:H2])
+        k[:, H:H2] *= tmp
+        np.multiply(k_n, r, out=k[:, H2:])
+        np.copyto(z_c, z)
+        dout_fm = _step_major(dout)
 
-        dgh = np.empty((T, B, 3, H), dtype=out.dtype)
-        dh_all = np.empty((T, B, H), dtype=out.dtype)
-        carry = np.array(dh_n, dtype=out.dtype, copy=True)
-        tmp = np.empty((B, H), dtype=out.dtype)
+        dgh = _empty((T, 3 * H, B), dt)
+        dh_all = _empty((T, H, B), dt)
+        carry = np.array(dh_n.T, dtype=dt, order="C")
+        tmp = tmp[0]
+        w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
         for t in reversed(order):
             dh = dh_all[t]
-            np.add(carry, dout[t], out=dh)
-            np.multiply(dh[:, None, :], k[t], out=dgh[t])
-            np.matmul(dgh[t].reshape(B, 3 * H), w_hh, out=carry)
-            np.multiply(dh, z[t], out=tmp)
+            if dout_fm is None:
+                np.copyto(dh, carry)
+            else:
+                np.add(carry, dout_fm[t], out=dh)
+            np.multiply(dh, k[t].reshape(3, H, B), out=dgh[t].reshape(3, H, B))
+            np.matmul(w_hh_t, dgh[t], out=carry)
+            np.multiply(dh, z_c[t], out=tmp)
             carry += tmp
         # The input side differs from the hidden side only in n (no factor r there).
-        dgx = dgh.copy()
-        np.multiply(dh_all, k_n, out=dgx[:, :, 2])
-        grads = _param_grads(
-            ctx, dgx.reshape(T * B, 3 * H), dgh.reshape(T * B, 3 * H), ctx.has_bias)
+        dgx = _empty((T, 3 * H, B), dt)
+        np.copyto(dgx[:, :H2], dgh[:, :H2])
+        np.multiply(dh_all, k_n, out=dgx[:, H2:])
+        grads = _param_grads(ctx, dgx, dgh)
         if len(ctx.needs_input_grad) > len(grads):
-            grads.append(carry)
+            grads.append(carry.T.copy())
         return tuple(grads)
 
 

@@ -1,0 +1,194 @@
+"""nabla's LSTM against PyTorch's: one training step of a row-by-row MNIST classifier.
+
+LSTM(28 -> 128) over the 28 rows of a 28x28 image (batch 64, batch_first), Linear(128,
+10) on the last hidden state, cross-entropy, backward, SGD step; float32. Both start
+from the same weights and see the same batch, so they must report the same losses,
+or the timing is void.
+
+Each library runs in its own subprocess: two BLAS thread pools in one process fight
+over the cores. Each takes the best of several timed repeats, since other work on the
+machine only ever makes a run slower. Threads: each library's default (all cores)
+unless ``--threads`` says otherwise, applied to both.
+
+    python benchmarks/bench_lstm.py             # timed run
+    python benchmarks/bench_lstm.py --quick     # a few steps each, a CI smoke test
+    python benchmarks/bench_lstm.py --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+T, I, H, C, BATCH = 28, 28, 128, 10, 64
+LR = 0.05
+
+
+def make_problem(seed=0):
+    """Weights (PyTorch's names and layouts), one batch of inputs and labels."""
+    rng = np.random.default_rng(seed)
+    k = 1 / np.sqrt(H)
+
+    def u(*shape, bound=k):
+        return rng.uniform(-bound, bound, shape).astype(np.float32)
+
+    weights = {
+        "lstm.weight_ih_l0": u(4 * H, I), "lstm.weight_hh_l0": u(4 * H, H),
+        "lstm.bias_ih_l0": u(4 * H), "lstm.bias_hh_l0": u(4 * H),
+        "fc.weight": u(C, H), "fc.bias": u(C),
+    }
+    x = rng.random((BATCH, T, I), dtype=np.float32)
+    y = rng.integers(0, C, BATCH)
+    return weights, x, y
+
+
+def run_nabla(steps, warmup, repeats):
+    import nabla
+    from nabla import nn
+    from nabla.nn import functional as F
+    from nabla.nn.layers.recurrent import LSTM
+    from nabla.optim import SGD
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = LSTM(I, H, batch_first=True)
+            self.fc = nn.Linear(H, C)
+
+        def forward(self, x):
+            _, (h_n, _) = self.lstm(x)
+            return self.fc(h_n[-1])
+
+    weights, x, y = make_problem()
+    model = Net()
+    model.load_state_dict(weights)
+    opt = SGD(model.parameters(), lr=LR)
+    xt, yt = nabla.tensor(x), nabla.tensor(y)
+
+    def step():
+        opt.zero_grad()
+        loss = F.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return measure(step, steps, warmup, repeats)
+
+
+def run_torch(steps, warmup, repeats, threads):
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(I, H, batch_first=True)
+            self.fc = torch.nn.Linear(H, C)
+
+        def forward(self, x):
+            _, (h_n, _) = self.lstm(x)
+            return self.fc(h_n[-1])
+
+    weights, x, y = make_problem()
+    model = Net()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    opt = torch.optim.SGD(model.parameters(), lr=LR)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return measure(step, steps, warmup, repeats)
+
+
+def measure(step, steps, warmup, repeats):
+    """Losses of the first ``warmup`` steps (compared across libraries), then the best
+    mean step time over ``repeats`` runs of ``steps`` steps."""
+    losses = [step() for _ in range(warmup)]
+    best = float("inf")
+    for _ in range(repeats):
+        gc.collect()
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        best = min(best, (time.perf_counter() - t0) / steps)
+    return {"losses": losses, "step_s": best}
+
+
+def worker(args):
+    if args.worker == "nabla":
+        res = run_nabla(args.steps, args.warmup, args.repeats)
+    else:
+        res = run_torch(args.steps, args.warmup, args.repeats, args.threads)
+    print(json.dumps(res))
+
+
+def spawn(lib, args):
+    env = dict(os.environ)
+    if args.threads:
+        # Set before either library loads its BLAS/OpenMP runtime.
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(args.threads)
+    cmd = [sys.executable, __file__, "--worker", lib, "--steps", str(args.steps),
+           "--warmup", str(args.warmup), "--repeats", str(args.repeats),
+           "--threads", str(args.threads)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"{lib} worker failed:\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true", help="a few steps each (CI smoke test)")
+    p.add_argument("--steps", type=int, default=20, help="steps per timed repeat")
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats; the best counts")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps, losses compared")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="alternate the two subprocesses this many times; best of all")
+    p.add_argument("--threads", type=int, default=0, help="BLAS/OpenMP threads (0: default)")
+    p.add_argument("--worker", choices=["nabla", "torch"], help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.quick:
+        args.steps, args.repeats, args.warmup, args.rounds = 2, 1, 2, 1
+    if args.worker:
+        return worker(args)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        sys.exit("PyTorch is not installed: nothing to compare against")
+
+    best = {"nabla": float("inf"), "torch": float("inf")}
+    losses = {}
+    for _ in range(args.rounds):  # alternate, so a burst of load hits both alike
+        for lib in ("nabla", "torch"):
+            res = spawn(lib, args)
+            best[lib] = min(best[lib], res["step_s"])
+            losses[lib] = res["losses"]
+    if not np.allclose(losses["nabla"], losses["torch"], rtol=1e-4, atol=1e-5):
+        sys.exit(f"losses differ, timing void:\n nabla {losses['nabla']}\n torch "
+                 f"{losses['torch']}")
+    threads = args.threads or f"default ({os.cpu_count()} cores)"
+    print(f"LSTM({I}->{H}) x {T} steps + Linear({H},{C}), batch {BATCH}, float32, "
+          f"threads: {threads}")
+    print(f"losses agree over {args.warmup} steps: {losses['nabla'][-1]:.6f} (last)")
+    for lib in ("nabla", "torch"):
+        print(f"{lib:6s} {best[lib] * 1e3:8.3f} ms/step  {BATCH / best[lib]:9.0f} samples/s")
+    print(f"ratio nabla/torch (throughput): {best['torch'] / best['nabla']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
