@@ -139,6 +139,57 @@ def _col2im(cols, shape, kh, kw, sh, sw, dh, dw, ho, wo):
     return out
 
 
+def _conv_adjoint(g, w, groups, shape, stride, dilation):
+    """Convolution's adjoint: scatter ``g`` (N, O, Ho, Wo) through kernels ``w``
+    (O, C/groups, kh, kw) onto a zeroed image of ``shape`` (N, C, Hc, Wc); the input
+    gradient of a convolution and the forward pass of a transposed one.
+
+    With unit column stride the scatter splits by kernel axis. The column offsets go
+    into the matrix product: a strided view (a negative stride, no copy) of ``g``
+    shifted by each column offset, laid out once, multiplied by kernels arranged
+    (C*kh, O*kw), gives one partial image per kernel row; kh adds of whole row blocks
+    then finish. Against matmul + col2im this writes a quarter of the intermediate and
+    runs kh long adds instead of kh*kw short ones. Other strides take im2col's adjoint.
+    """
+    n, o, ho, wo = g.shape
+    _, cg, kh, kw = w.shape
+    c = shape[1]
+    (sh, sw), (dh, dw) = stride, dilation
+    og = o // groups
+    if sw != 1:
+        gcols = _take((n, groups, cg * kh * kw, ho * wo), g.dtype)
+        wmat = w.reshape(groups, og, cg * kh * kw)
+        np.matmul(wmat.transpose(0, 2, 1), g.reshape(n, groups, og, ho * wo), out=gcols)
+        out = _col2im(gcols, shape, kh, kw, sh, sw, dh, dw, ho, wo)
+        _give(gcols)
+        return out
+    span = wo + dw * (kw - 1)  # the image columns the windows reach
+    pre, length = dw * (kw - 1), ho * span
+    # g with each row widened to ``span`` columns (zeros after wo), ``pre`` zeros first.
+    flat = _take((n, o, pre + length), g.dtype)
+    flat.fill(0)
+    flat[:, :, pre:].reshape(n, o, ho, span)[..., :wo] = g
+    s0, s1, s2 = flat.strides
+    # shifted[n, o, j, r*span + x] = g[n, o, r, x - j*dw], zero where that is outside g:
+    # reading before a row's start lands in the previous row's zero tail (or in ``pre``).
+    shifted = as_strided(flat[:, :, pre:], (n, o, kw, length), (s0, s1, -dw * s2, s2),
+                         writeable=False)
+    gs = _take((n, groups, og * kw, length), g.dtype)
+    np.copyto(gs.reshape(n, o, kw, length), shifted)
+    _give(flat)
+    wt = w.reshape(groups, og, cg, kh, kw).transpose(0, 2, 3, 1, 4)
+    wt = wt.reshape(groups, cg * kh, og * kw)
+    rows = _take((n, groups, cg * kh, length), g.dtype)
+    np.matmul(wt, gs, out=rows)
+    _give(gs)
+    out = np.zeros(shape, dtype=g.dtype)
+    r = rows.reshape(n, c, kh, ho, span)
+    for i in range(kh):  # a loop over kernel rows
+        out[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh, :span] += r[:, :, i]
+    _give(rows)
+    return out
+
+
 def _needs(ctx):
     # ctx carries needs_input_grad only when the call is being recorded.
     return getattr(ctx, "needs_input_grad", None)
@@ -196,12 +247,7 @@ class Conv2d(Function):
         gg = g.reshape(n, groups, -1, ho * wo)
         gx = gw = gb = None
         if needs[0]:
-            o, cg, kh, kw = wshape
-            wmat = w.reshape(groups, o // groups, cg * kh * kw)
-            gcols = _take((n, groups, cg * kh * kw, ho * wo), g.dtype)
-            np.matmul(wmat.transpose(0, 2, 1), gg, out=gcols)
-            gxp = _col2im(gcols, (n, c, hp, wp), kh, kw, *st, *dil, ho, wo)
-            _give(gcols)
+            gxp = _conv_adjoint(g, w, groups, (n, c, hp, wp), st, dil)
             gx = gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
         if needs[1]:
             gw = _weight_grad(gg, cols, wshape)
@@ -237,8 +283,8 @@ def _weight_grad(gg, cols, wshape):
 class ConvTranspose2d(Function):
     """The adjoint of ``Conv2d`` with respect to its input, plus a bias.
 
-    Forward multiplies by the transposed kernels and scatters with ``_col2im``; the
-    backward pass is an ordinary convolution (im2col + matmul) of the gradient.
+    Forward is ``_conv_adjoint`` (the input gradient of a convolution); the backward
+    pass is an ordinary convolution (im2col + matmul) of the gradient.
     """
 
     @staticmethod
@@ -250,10 +296,7 @@ class ConvTranspose2d(Function):
         # The canvas holds every scattered position and the cropped output region.
         hc = max((h - 1) * sh + dh * (kh - 1) + 1, ph + hout)
         wc = max((wd - 1) * sw + dw * (kw - 1) + 1, pw + wout)
-        wmat = w.reshape(groups, cin // groups, og * kh * kw)
-        xr = x.reshape(n, groups, cin // groups, h * wd)
-        cols = np.matmul(wmat.transpose(0, 2, 1), xr)
-        canvas = _col2im(cols, (n, og * groups, hc, wc), kh, kw, sh, sw, dh, dw, h, wd)
+        canvas = _conv_adjoint(x, w, groups, (n, og * groups, hc, wc), stride, dilation)
         out = np.ascontiguousarray(canvas[:, :, ph:ph + hout, pw:pw + wout])
         if b is not None:
             out += b.reshape(-1, 1, 1)
