@@ -26,8 +26,10 @@ from .checkpoint import (
     save,
     save_checkpoint,
 )
+from .onnx import UnsupportedModuleError, export_onnx
 
 __all__ = [
     "CheckpointError", "atomic_write_bytes", "save", "load", "load_file", "load_model",
     "read_metadata", "parse_header", "save_checkpoint", "load_checkpoint", "read_checkpoint",
+    "export_onnx", "UnsupportedModuleError",
 ]
