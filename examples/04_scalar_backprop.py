@@ -57,7 +57,11 @@ def neuron():
     x1, x2 = Value(2.0, label="x1"), Value(0.0, label="x2")
     w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
     b = Value(6.8813735870195432, label="b")  # chosen so that n = 0.8814 and o = 1/√2
-    n = x1 * w1 + x2 * w2 + b
+    x1w1, x2w2 = x1 * w1, x2 * w2
+    x1w1.label, x2w2.label = "x1*w1", "x2*w2"
+    x1w1_x2w2 = x1w1 + x2w2
+    x1w1_x2w2.label = "x1*w1 + x2*w2"
+    n = x1w1_x2w2 + b  # the neuron's weighted input z = w·x + b
     n.label = "n"
     o = n.tanh()
     o.label = "o"
@@ -87,14 +91,68 @@ def main(quick=False, out_dir=None):
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         for stem, value in (("04_scalar_backprop", L), ("04_tanh_neuron", o)):
-            # The DOT text always; a PNG when Graphviz's `dot` program is installed.
+            # The DOT text always; Graphviz's rendering when its `dot` program exists.
             (out / f"{stem}.dot").write_text(to_dot(value) + "\n")
             files.append(out / f"{stem}.dot")
             if shutil.which("dot"):
-                files.append(Path(draw(value, out / f"{stem}.png", format="png")))
+                files.append(Path(draw(value, out / f"{stem}_graphviz.png", format="png")))
+        files.append(_plot_graphs([L, o], out / "04_scalar_backprop.png"))
     return {"L": L.data, "grads": grads, "numerical_grads": nudged, "o": o.data,
             "neuron_grads": neuron_grads, "files": [str(f) for f in files],
             "explained": explained}
+
+
+def _backward_order(out):
+    """Every node of out's graph, each before the nodes it was made from."""
+    order, seen = [], set()
+
+    def visit(v):  # depth-first: a node goes in after everything it was made from
+        if v not in seen:
+            seen.add(v)
+            for child in v._prev:
+                visit(child)
+            order.append(v)
+
+    visit(out)
+    return order[::-1]  # from the output back to the inputs, as backward() walks
+
+
+def _plot_graphs(outputs, path):
+    """Draw each graph with matplotlib (no Graphviz needed): a column per distance from
+    the output, every node showing its value (data) and dL/dnode (grad)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 8))
+    grid = fig.add_gridspec(2, 1, height_ratios=[2, 4])
+    titles = ["L = (a·b + c)·f", "a tanh neuron: o = tanh(x1·w1 + x2·w2 + b)"]
+    for row, out in enumerate(outputs):
+        ax = fig.add_subplot(grid[row])
+        order = _backward_order(out)
+        depth = {out: 0}
+        for v in order:  # a node sits one column left of its leftmost user
+            for child in v._prev:
+                depth[child] = max(depth.get(child, 0), depth[v] + 1)
+        columns = {}
+        for v in order:
+            columns.setdefault(depth[v], []).append(v)
+        pos = {v: (-d, i - (len(vs) - 1) / 2) for d, vs in columns.items()
+               for i, v in enumerate(vs)}
+        for v in order:
+            for child in v._prev:
+                ax.annotate("", pos[v], pos[child], arrowprops={"arrowstyle": "->",
+                                                               "color": "grey"})
+        for v in order:
+            op = f"  [{v._op}]" if v._op else ""
+            ax.text(*pos[v], f"{v.label}{op}\ndata {v.data:.4g}\ngrad {v.grad:.4g}",
+                    ha="center", va="center", fontsize=9,
+                    bbox={"boxstyle": "round", "fc": "#fff7e0" if v._op else "#e8f0fb"})
+        ax.set_xlim(-max(depth.values()) - 0.6, 0.6)
+        half = max(len(vs) for vs in columns.values()) / 2
+        ax.set_ylim(-half - 0.1, half + 0.1)
+        ax.set_title(titles[row] + "   (data: value, grad: d output / d node)", fontsize=10)
+        ax.set_axis_off()
+    fig.savefig(path, dpi=70, bbox_inches="tight")
+    return path
 
 
 def _explain(value):

@@ -158,6 +158,7 @@ def test_04_tanh_neuron(out_dir):
     dot = (out_dir / "04_scalar_backprop.dot").read_text()
     assert dot.startswith("digraph") and "tanh" in (out_dir / "04_tanh_neuron.dot").read_text()
     assert "data -8.0000" in dot
+    assert_png(out_dir / "04_scalar_backprop.png")
 
 
 # -- 05 gradient descent ----------------------------------------------------------------
