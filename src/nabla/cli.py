@@ -2,8 +2,9 @@
 
 ``nabla train`` trains a model on a dataset and saves it, with its training history,
 plots and a checkpoint, under ``runs/``; ``nabla evaluate`` measures a saved model;
-``nabla predict`` classifies images or arrays with it; ``nabla demo`` trains a tiny
-network on XOR. ``nabla COMMAND --help`` lists each command's options.
+``nabla predict`` classifies images or arrays with it; ``nabla graph`` draws a saved
+model; ``nabla plot`` redraws a run's plots; ``nabla demo`` trains a tiny network on
+XOR. ``nabla COMMAND --help`` lists each command's options.
 
 Errors (a bad option, a missing file, a damaged model) end the command with exit status
 1 or 2 and one line on stderr; set ``NABLA_DEBUG=1`` to see the traceback instead.
@@ -407,7 +408,8 @@ def _report(model, loss_fn, X, y, classes, what: str, quiet: bool) -> dict:
         prf = metrics.precision_recall_f1(y, pred, num_classes=len(classes))
         print(f"{what} macro F1: {prf['macro_f1']:.4f}")
         _print_confusion(cm, classes)
-    return {"loss": result["loss"], "accuracy": result["accuracy"], "confusion": cm}
+    return {"loss": result["loss"], "accuracy": result["accuracy"], "confusion": cm,
+            "pred": pred}
 
 
 # ----------------------------------------------------------------------------- train
@@ -512,12 +514,9 @@ def _train(args) -> int:
     history.to_csv(out / "history.csv")
     saved = ["model.safetensors", "history.csv", "checkpoint.safetensors"]
     if not args.no_plots:
-        from .viz import plot_confusion_matrix, plot_history
-
-        plot_history(history, path=out / "history.png",
-                     title=f"{data.name}, {cfg['model']}: test accuracy {test['accuracy']:.4f}")
-        plot_confusion_matrix(test["confusion"], data.classes, path=out / "confusion_matrix.png")
-        saved += ["history.png", "confusion_matrix.png"]
+        title = f"{data.name}, {cfg['model']}: test accuracy {test['accuracy']:.4f}"
+        saved += save_plots(out, model, data, norm, history, test["confusion"], test["pred"],
+                            title)
     print(f"saved to {out}: {', '.join(saved)}")
     return 0
 
@@ -651,18 +650,139 @@ def _predict(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- plots
+
+def save_plots(out: Path, model, data: Data, norm: Normalizer, history, confusion, pred,
+               title: str) -> list:
+    """Draw a run's pictures into ``out`` and return their file names: the training
+    curves, the confusion matrix, and either the misclassified test images and (for a
+    model that starts with a Linear layer) its first-layer weights as images, or, for
+    2-D points, the decision boundary."""
+    from . import viz
+
+    saved = []
+    if history is not None and len(history):
+        viz.plot_history(history, path=out / "history.png", title=title)
+        saved.append("history.png")
+    viz.plot_confusion_matrix(confusion, data.classes, path=out / "confusion_matrix.png")
+    saved.append("confusion_matrix.png")
+    if data.kind == "image":
+        viz.plot_misclassified(data.X_test, data.y_test, pred, n=25, class_names=data.classes,
+                               path=out / "misclassified.png")
+        saved.append("misclassified.png")
+        first = _first_linear(model)
+        if first is not None and first.in_features == data.in_features:
+            channels, height, width = (1, *data.input_shape)[-3:]
+            if channels == 1:
+                viz.plot_first_layer_weights(first.weight.detach(), (height, width), n=64,
+                                             path=out / "first_layer_weights.png")
+                saved.append("first_layer_weights.png")
+    elif data.X_test.ndim == 2 and data.X_test.shape[1] == 2:
+        from .tensor import from_numpy
+
+        def classify(points):  # the model sees standardised points, the plot raw ones
+            return model(from_numpy(norm(points.numpy())))
+
+        X = np.concatenate([data.X_train, data.X_test])
+        y = np.concatenate([data.y_train, data.y_test])
+        viz.plot_decision_boundary(classify, X, y, resolution=150, class_names=data.classes,
+                                   path=out / "decision_boundary.png")
+        saved.append("decision_boundary.png")
+    return saved
+
+
+def _first_linear(model):
+    """The model's first layer with weights, if it is a Linear one (an MLP's)."""
+    from .nn import Linear
+
+    for m in model.modules():
+        if isinstance(m, Linear):
+            return m
+        if any(True for _ in m.parameters(recurse=False)):
+            return None  # the first weights belong to something else (a convolution)
+    return None
+
+
+def _plot(args) -> int:
+    from .train import History, metrics, predict
+
+    run = Path(args.run_dir)
+    if not run.is_dir():
+        raise CLIError(f"run directory not found: {run}")
+    history_file = run / "history.csv"
+    model_file = run / "model.safetensors"
+    if not model_file.is_file() and (run / "checkpoint.safetensors").is_file():
+        model_file = run / "checkpoint.safetensors"  # an interrupted run has only this
+    missing = [p.name for p in (history_file, model_file) if not p.is_file()]
+    if missing:
+        raise CLIError(f"{run} has no {' or '.join(missing)}: give a run directory written "
+                       "by 'nabla train'")
+    history = History.from_csv(history_file)
+    model, data_meta, train_meta = _load_model(str(model_file))
+    if data_meta is None:
+        raise CLIError(f"{model_file} does not record its dataset, so the test images "
+                       "cannot be found again")
+    data = load_data(argparse.Namespace(**{**vars(args), "dataset": data_meta["dataset"]}))
+    if list(data.input_shape) != data_meta["input_shape"]:
+        raise CLIError(f"{model_file} expects inputs {tuple(data_meta['input_shape'])}, but "
+                       f"{data.name} now has {data.input_shape}")
+    norm = Normalizer(data_meta["mean"], data_meta["std"])
+    pred = predict(model, norm(data.X_test), batch_size=512, classes=True).numpy()
+    cm = metrics.confusion_matrix(data.y_test, pred, num_classes=len(data.classes))
+    accuracy = float(np.trace(cm)) / max(len(pred), 1)
+    title = f"{data.name}, {train_meta.get('model', 'model')}: test accuracy {accuracy:.4f}"
+    saved = save_plots(run, model, data, norm, history, cm, pred, title)
+    print(f"saved to {run}: {', '.join(saved)}")
+    return 0
+
+
+# ----------------------------------------------------------------------------- graph
+
+def _graph(args) -> int:
+    from . import viz
+
+    model, data_meta, _ = _load_model(args.model)
+    shape = (1, *data_meta["input_shape"]) if data_meta else None
+    fmt = args.format or (Path(args.out).suffix[1:].lower() if args.out else "") or "dot"
+    if fmt not in GRAPH_FORMATS:
+        raise CLIError(f"unknown graph format {fmt!r}; choose from {', '.join(GRAPH_FORMATS)}")
+    if args.trace:
+        if shape is None:
+            raise CLIError(f"{args.model} does not record its input shape, so no input can "
+                           "be traced through it; drop --trace for the layer graph")
+        import nabla
+
+        model.eval()
+        output = model(nabla.zeros(*shape))
+        graph = viz.draw(output, rankdir=args.rankdir or "LR", max_nodes=args.max_nodes,
+                         params=dict(model.named_parameters()), names={output: "output"})
+    else:
+        graph = viz.draw_model(model, shape, rankdir=args.rankdir or "TB")
+    if args.out is None and fmt == "dot":
+        print(graph.source)
+        return 0
+    out = args.out or str(Path(args.model).with_suffix(f".{fmt}"))
+    try:
+        graph.render(out, fmt)
+    except RuntimeError as e:
+        raise CLIError(f"{e}; --format dot writes the DOT text without Graphviz") from None
+    print(f"saved to {out}")
+    return 0
+
+
+GRAPH_FORMATS = ("dot", "svg", "png", "pdf")
+
+
 # ---------------------------------------------------------------------------- parser
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="nabla", description="nabla: neural networks from first principles")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_train(sub) -> None:
     train = sub.add_parser(
         "train", help="train a model on a dataset and save it (default: an MLP on digits)",
-        description="Train a model and save model.safetensors, history.csv, history.png, "
-                    "confusion_matrix.png and checkpoint.safetensors in the run directory "
-                    "(runs/<time>-<dataset>-<model> unless --out). With no options: an MLP "
-                    "on the bundled 8x8 digits, in seconds.")
+        description="Train a model and save model.safetensors, history.csv, "
+                    "checkpoint.safetensors and plots (history.png, confusion_matrix.png, "
+                    "misclassified.png, first_layer_weights.png; decision_boundary.png for "
+                    "2-D points) in the run directory (runs/<time>-<dataset>-<model> unless "
+                    "--out). With no options: an MLP on the bundled 8x8 digits, in seconds.")
     d = TRAIN_DEFAULTS
     train.add_argument("--dataset", choices=list(DATASETS),
                        help=f"what to learn (default {d['dataset']})")
@@ -702,6 +822,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="print only the results (no progress, no confusion matrix)")
     train.set_defaults(run=_train)
 
+
+def _add_evaluate(sub) -> None:
     evaluate = sub.add_parser("evaluate", help="measure a saved model on a dataset",
                               description="Print the loss, accuracy and confusion matrix of a "
                                           "model file on its dataset's test split.")
@@ -714,6 +836,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--quiet", "-q", action="store_true", help="loss and accuracy only")
     evaluate.set_defaults(run=_evaluate)
 
+
+def _add_predict(sub) -> None:
     pred = sub.add_parser("predict", help="classify images or arrays with a saved model",
                           description="Print each input's predicted class and its probability. "
                                       "Images (PNG, JPEG, ...) are turned grey, resized to the "
@@ -730,11 +854,59 @@ def build_parser() -> argparse.ArgumentParser:
                            "on black; auto decides from the image's border (default)")
     pred.set_defaults(run=_predict)
 
+
+def _add_demo(sub) -> None:
     demo = sub.add_parser("demo", help="train a tiny network on XOR and print its loss")
     demo.add_argument("--steps", type=_positive(int), default=2000)
     demo.add_argument("--lr", type=float, default=1.0)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(run=_demo)
+
+
+def _add_graph(sub) -> None:
+    graph = sub.add_parser(
+        "graph", help="draw a saved model's layers (or a traced forward pass) as a graph",
+        description="Draw a model file's layer graph: a box per layer with its parameters' "
+                    "shapes and output shape. DOT text (printed, or written to --out) needs "
+                    "nothing installed; svg/png/pdf are rendered by Graphviz's `dot`.")
+    graph.add_argument("model", metavar="MODEL_FILE", help="a model.safetensors from nabla train")
+    graph.add_argument("--out", metavar="FILE",
+                       help="where to write (default: print DOT text; for svg/png/pdf, the "
+                            "model file's name with that suffix)")
+    graph.add_argument("--format", choices=GRAPH_FORMATS,
+                       help="default: from --out's suffix, else dot")
+    graph.add_argument("--trace", action="store_true",
+                       help="draw the backward graph of one forward pass (ops, parameters) "
+                            "instead of the layer chain")
+    graph.add_argument("--rankdir", choices=("TB", "LR", "BT", "RL"),
+                       help="direction of the drawing (default TB, LR with --trace)")
+    graph.add_argument("--max-nodes", type=_positive(int), default=200,
+                       help="with --trace: draw at most this many nodes (default 200)")
+    graph.set_defaults(run=_graph)
+
+
+def _add_plot(sub) -> None:
+    plot = sub.add_parser(
+        "plot", help="redraw a training run's plots from its saved files",
+        description="Redraw history.png, confusion_matrix.png, misclassified.png and "
+                    "first_layer_weights.png (decision_boundary.png for 2-D points) in a "
+                    "run directory from its history.csv, its model file and its dataset.")
+    plot.add_argument("run_dir", metavar="RUN_DIR", help="a run directory of nabla train")
+    plot.add_argument("--data-dir", metavar="DIR", help="where MNIST-like files are")
+    plot.add_argument("--download", action="store_true", help="download missing files")
+    plot.set_defaults(run=_plot)
+
+
+# The subcommands, in the order --help lists them: each function adds one to the
+# subparsers; a new command is a function appended here.
+COMMANDS = [_add_train, _add_evaluate, _add_predict, _add_graph, _add_plot, _add_demo]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nabla", description="nabla: neural networks from first principles")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
     return parser
 
 

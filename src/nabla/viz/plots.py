@@ -28,11 +28,13 @@ import os
 import numpy as np
 
 
-def _figure(width: float, height: float):
+def _figure(width: float, height: float, layout: str | None = None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    # Grids of panels use the constrained layout: it makes room for titles, suptitle
+    # included, where tight_layout does not.
+    fig = Figure(figsize=(width, height), dpi=100, layout=layout)
     FigureCanvasAgg(fig)  # attaches itself as fig.canvas
     return fig
 
@@ -188,7 +190,7 @@ def plot_activations(names=None, x_range=(-5.0, 5.0), points: int = 401, path=No
                          f"from {', '.join(table)}")
     xs = np.linspace(float(x_range[0]), float(x_range[1]), int(points))
     rows, cols = _grid(len(names), min(len(names), 3))
-    fig = _figure(3.6 * cols, 3.0 * rows)
+    fig = _figure(3.6 * cols, 3.0 * rows, layout="constrained")
     for i, name in enumerate(names):
         x = from_numpy(xs.copy()).requires_grad_()
         y = table[name](x)
@@ -203,7 +205,6 @@ def plot_activations(names=None, x_range=(-5.0, 5.0), points: int = 401, path=No
         ax.set_title(name)
         ax.grid(True, alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
     return _finish(fig, path, title)
 
 
@@ -532,7 +533,7 @@ def plot_misclassified(images, y_true, y_pred, n: int = 25, class_names=None,
         return names[int(c)] if names is not None and 0 <= int(c) < len(names) else str(c)
 
     rows, cols = _grid(len(shown))
-    fig = _figure(max(1.6 * cols, 3.0), 1.9 * rows + 0.4)
+    fig = _figure(max(1.6 * cols, 3.0), 1.9 * rows + 0.4, layout="constrained")
     if not len(shown):
         ax = fig.add_subplot(1, 1, 1)
         ax.axis("off")
@@ -545,7 +546,6 @@ def plot_misclassified(images, y_true, y_pred, n: int = 25, class_names=None,
         ax.axis("off")
     default = (f"{len(wrong)} of {len(y_true)} misclassified"
                + (f" (first {len(shown)} shown)" if len(shown) < len(wrong) else ""))
-    fig.tight_layout()
     return _finish(fig, path, title or default)
 
 
@@ -597,16 +597,15 @@ def plot_first_layer_weights(weight_or_model, image_shape=None, n: int = 64,
         raise ValueError(f"image_shape {tuple(image_shape)} does not hold {w.shape[1]} inputs")
     shown = w[:max(int(n), 1)]
     rows, cols = _grid(len(shown), cols)
-    fig = _figure(1.5 * cols, 1.6 * rows + 0.4)
+    fig = _figure(1.5 * cols, 1.6 * rows + 0.4, layout="constrained")
     for i, row in enumerate(shown):
         ax = fig.add_subplot(rows, cols, i + 1)
         m = float(np.abs(row).max()) or 1.0  # symmetric: white is a zero weight
         ax.imshow(row.reshape(image_shape), cmap="RdBu_r", vmin=-m, vmax=m)
         ax.set_title(f"neuron {i}", fontsize=8)
         ax.axis("off")
-    fig.tight_layout()
-    return _finish(fig, path, title or f"first-layer weights ({len(shown)} of {len(w)} "
-                                       "neurons)")
+    default = f"first-layer weights ({len(shown)} of {len(w)} neurons)"
+    return _finish(fig, path, title or default)
 
 
 def plot_filters(conv_layer_or_weight, max_filters: int = 64, path=None,
@@ -639,7 +638,7 @@ def plot_filters(conv_layer_or_weight, max_filters: int = 64, path=None,
     out_c, in_c = w.shape[:2]
     shown_c = min(in_c, 8)
     rows, cols = _grid(out_c) if in_c == 1 else (out_c, shown_c)
-    fig = _figure(1.4 * cols + 0.4, 1.5 * rows + 0.4)
+    fig = _figure(1.4 * cols + 0.4, 1.5 * rows + 0.4, layout="constrained")
     m = float(np.abs(w).max()) or 1.0  # one scale for all: filters compare directly
     for o in range(out_c):
         for c in range(shown_c):
@@ -648,9 +647,9 @@ def plot_filters(conv_layer_or_weight, max_filters: int = 64, path=None,
             ax.imshow(w[o, c], cmap="RdBu_r", vmin=-m, vmax=m)
             ax.set_title(f"filter {o}" + (f" ch {c}" if in_c > 1 else ""), fontsize=8)
             ax.axis("off")
-    fig.tight_layout()
-    return _finish(fig, path, title or f"{out_c} filters of {w.shape[2]}x{w.shape[3]}"
-                                       + (f" over {in_c} channels" if in_c > 1 else ""))
+    default = (f"{out_c} filters of {w.shape[2]}x{w.shape[3]}"
+               + (f" over {in_c} channels" if in_c > 1 else ""))
+    return _finish(fig, path, title or default)
 
 
 def _stages(model_or_layers, x):
@@ -752,7 +751,7 @@ def plot_feature_maps(model_or_layers, image, layers=None, max_maps: int = 8, pa
         maps = wanted
     rows = [("input", None, img)] + maps
     cols = max(1, min(int(max_maps), max(out.shape[1] for _, _, out in rows)))
-    fig = _figure(1.6 * cols + 1.2, 1.7 * len(rows) + 0.3)
+    fig = _figure(1.6 * cols + 1.2, 1.7 * len(rows) + 0.3, layout="constrained")
     for r, (name, module, out) in enumerate(rows):
         for c in range(min(cols, out.shape[1])):
             ax = fig.add_subplot(len(rows), cols, r * cols + c + 1)
@@ -765,5 +764,4 @@ def plot_feature_maps(model_or_layers, image, layers=None, max_maps: int = 8, pa
                 shape = "x".join(map(str, out.shape[1:]))
                 ax.set_ylabel(f"{name}: {kind}\n{shape}" if kind else f"{name}\n{shape}",
                               fontsize=8)
-    fig.tight_layout()
     return _finish(fig, path, title)
