@@ -15,10 +15,8 @@ Run:  python examples/03_sigmoid_neuron.py [--out DIR]
 import argparse
 from pathlib import Path
 
-import numpy as np
-
 import nabla
-from nabla import nn
+from nabla import nn, viz
 
 MAX_SLOPE = 0.25  # the largest value of σ'(z) = σ(z)(1 - σ(z)), reached at z = 0
 
@@ -52,30 +50,15 @@ def main(quick=False, out_dir=None):
     print(f"           perceptron output {step_old} -> {step_new} (Δ = {step_new - step_old})")
 
     if out_dir is not None:
-        _plot(Path(out_dir) / "03_sigmoid_neuron.png")
+        # Each activation with its derivative (dashed): σ' peaks at 1/4, the step's
+        # derivative is 0 everywhere it exists, so gradients cannot learn through it.
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        viz.plot_activations(["step", "sigmoid"], x_range=(-8, 8),
+                             path=Path(out_dir) / "03_sigmoid_neuron.png")
     return {"sigma0": s0, "sigma10": s_pos, "sigma_minus10": s_neg,
             "z": (x * w.detach()).sum().item() + b, "dw": dw, "x1": x[0].item(),
             "delta_sigmoid": d_sigmoid, "first_order_estimate": predicted, "bound": bound,
             "step_before": step_old, "step_after": step_new}
-
-
-def _plot(path):
-    from matplotlib.figure import Figure
-
-    z = np.linspace(-8, 8, 401)
-    fig = Figure(figsize=(5.5, 3.2))
-    ax = fig.add_subplot()
-    ax.plot(z, nabla.sigmoid(nabla.tensor(z)).numpy(), lw=2, label="sigmoid σ(z)")
-    ax.step(z, (z > 0).astype(float), where="post", ls="--", color="tab:red",
-            label="perceptron step")
-    ax.axhline(0.5, color="grey", lw=0.5)
-    ax.axvline(0, color="grey", lw=0.5)
-    ax.set_xlabel("z = w·x + b")
-    ax.set_ylabel("output")
-    ax.set_title("The sigmoid is a smoothed-out step")
-    ax.legend(loc="upper left")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80, bbox_inches="tight")
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 import nabla
-from nabla import nn, optim, train
+from nabla import nn, optim, train, viz
 from nabla.data.datasets import MNIST
 
 DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/mnist-sample"
@@ -86,24 +86,18 @@ def main(quick=False, out_dir=None, data_dir=DATA_DIR):
           "precision {precision:.3f}, recall {recall:.3f}".format(**nine_stats))
 
     if out_dir is not None:
-        _plot(model[0].weight.detach().numpy(), Path(out_dir) / "08_digit_network.png")
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        # Red: pixels that excite the neuron, blue: pixels that inhibit it.
+        viz.plot_first_layer_weights(model, n=16, path=out / "08_digit_network.png",
+                                     title="784-16-16-10: what each first-layer neuron "
+                                     "looks for")
+        viz.plot_misclassified(X_test, y_test, predicted, n=16,
+                               path=out / "08_misclassified.png",
+                               title="test digits the network got wrong")
     return {"n_params": n_params, "n_train": n_train, "epochs": epochs,
             "accuracy": accuracy, "predicted": predicted, "y_test": y_test,
             "nine": nine_stats, "says_nine": says_nine}
-
-
-def _plot(weights, path):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(5, 5.3))
-    fig.suptitle("First-layer weights: what each of the 16 neurons looks for", fontsize=10)
-    for i, w in enumerate(weights):
-        ax = fig.add_subplot(4, 4, i + 1)
-        m = np.abs(w).max()
-        ax.imshow(w.reshape(28, 28), cmap="RdBu_r", vmin=-m, vmax=m)  # red +, blue -
-        ax.set_axis_off()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=70, bbox_inches="tight")
 
 
 if __name__ == "__main__":

@@ -60,12 +60,15 @@ def forecast(steps, rng):
     nabla.manual_seed(0)
     model = LastState(RNN(1, 16, batch_first=True), 1)
     opt = optim.Adam(model.parameters(), lr=0.01)
+    # Anneal the learning rate to 0: the last steps polish instead of jumping about.
+    schedule = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     for _ in range(steps):
         idx = rng.integers(0, split, 64)  # a random mini-batch of windows
         loss = nn.functional.mse_loss(model(nabla.tensor(X[idx])), nabla.tensor(y[idx]))
         opt.zero_grad()
         loss.backward()
         opt.step()
+        schedule.step()
     with nabla.no_grad():
         predicted = model(nabla.tensor(X[split:])).numpy()
     actual, last = y[split:], X[split:, -1]

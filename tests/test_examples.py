@@ -159,6 +159,7 @@ def test_04_tanh_neuron(out_dir):
     assert dot.startswith("digraph") and "tanh" in (out_dir / "04_tanh_neuron.dot").read_text()
     assert "data -8.0000" in dot
     assert_png(out_dir / "04_scalar_backprop.png")
+    assert r["explained"] is True  # nabla.viz.explain printed the chain-rule table
 
 
 # -- 05 gradient descent ----------------------------------------------------------------
@@ -251,6 +252,7 @@ def test_08_parameter_count_and_accuracy(digits, out_dir):
     assert len(digits["y_test"]) == 1000
     assert accuracy > 0.5  # chance is 0.1
     assert_png(out_dir / "08_digit_network.png")
+    assert_png(out_dir / "08_misclassified.png")
 
 
 def test_08_is_it_a_nine(digits):
