@@ -433,7 +433,8 @@ def draw_model(model, input_shape=None, rankdir: str = "TB", format: str | None 
     n_params = sum(p.numel() for p in model.parameters())
     title = f"{type(model).__name__}: {n_params:,} parameters"
     lines = ["digraph {", f"  rankdir={rankdir};", _HEADER,
-             f'  label="{_escape(title, record=False)}";', "  labelloc=t;"]
+             f'  label="{_escape(title, record=False)}";', "  labelloc=t;",
+             '  fontname="Helvetica";']
     lines.append(_line("input", _LEAF, ["input"] + ([_shape(shape)] if shape else [])))
     prev = "input"
     for i, (name, m, out) in enumerate(calls):
