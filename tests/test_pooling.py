@@ -340,3 +340,15 @@ def test_max_pool_layer_with_indices(torch):
 def test_pooling_layers_have_no_parameters():
     for m in (P.MaxPool2d(2), P.AvgPool2d(2), P.AdaptiveAvgPool2d(1), P.Upsample(scale_factor=2)):
         assert list(m.parameters()) == [] and list(m.state_dict()) == []
+
+
+def test_max_pool_routes_infinite_gradients_exactly(torch):
+    # 0 * inf is nan: elements that did not win must still get exactly 0.
+    x = _distinct(np.random.default_rng(22), (1, 1, 4, 4))
+    g = np.ones((1, 1, 2, 2))
+    g[0, 0, 0, 1] = np.inf
+    xt = nabla.tensor(x, requires_grad=True)
+    C.max_pool2d(xt, 2).backward(nabla.tensor(g))
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(tx, 2).backward(torch.tensor(g))
+    np.testing.assert_array_equal(xt.grad.numpy(), tx.grad.numpy())

@@ -378,13 +378,15 @@ def _taps(a, axis, k, s, d, n):
     return [a[:, :, :, j * d:j * d + span:s] for j in range(k)]
 
 
-def _max_pass(a, axis, k, s, d, n, nan):
+def _max_pass(a, axis, k, s, d, n, nan, pooled=False):
     """Max over k taps along one axis, and which tap won: the first maximum, except that
-    a NaN wins (the last one), as in PyTorch. ``idx`` is bool for k == 2, else uint8."""
+    a NaN wins (the last one), as in PyTorch. ``idx`` is bool for k == 2, else uint8.
+    With ``pooled`` the maxima go to a workspace array (an intermediate result)."""
     taps = _taps(a, axis, k, s, d, n)
     if k == 1:
         return taps[0], None
-    best = np.maximum(taps[0], taps[1])  # NaN-propagating, like PyTorch's max
+    best = _take(taps[0].shape, a.dtype) if pooled else None
+    best = np.maximum(taps[0], taps[1], out=best)  # NaN-propagating, like PyTorch's max
     idx = np.greater(taps[1], taps[0])
     if nan:
         idx |= np.isnan(taps[1])
@@ -400,24 +402,33 @@ def _max_pass(a, axis, k, s, d, n, nan):
     return best, idx
 
 
-def _route_pass(g, idx, axis, k, s, d, size):
-    """The adjoint of ``_max_pass``: send each gradient to the tap that won."""
+def _route_pass(g, idx, axis, k, s, d, size, pooled=False):
+    """The adjoint of ``_max_pass``: send each gradient to the tap that won. With
+    ``pooled`` the result goes to a workspace array (an intermediate result)."""
     n = g.shape[axis]
     if idx is None and s == 1 and size == n:
         return g
     shape = list(g.shape)
     shape[axis] = size
+    shape = tuple(shape)
     # Windows that neither overlap nor leave gaps write every element exactly once.
     exact = s == k and d == 1 and size == n * k
-    out = np.empty(shape, dtype=g.dtype) if exact else np.zeros(shape, dtype=g.dtype)
+    if pooled:
+        out = _take(shape, g.dtype)
+        if not exact:
+            out.fill(0)
+    else:
+        out = np.empty(shape, dtype=g.dtype) if exact else np.zeros(shape, dtype=g.dtype)
     taps = _taps(out, axis, k, s, d, n)
     disjoint = s >= d * (k - 1) + 1
     if idx is None:
         taps[0][...] = g
         return out
     # Multiplying by a 0/1 mask is exact for finite gradients and several times faster
-    # than np.where; an infinite one (0 * inf = nan) takes the exact, slow path.
-    finite = bool(np.isfinite(g).all())
+    # than np.where; an infinite one (0 * inf = nan) takes the exact, slow path. A sum
+    # is finite when every term is (an overflowing sum merely takes the slow path too),
+    # and unlike isfinite(g).all() it allocates nothing.
+    finite = bool(np.isfinite(g.sum()))
     zero = g.dtype.type(0)
     for j in range(k):
         mask = idx if k == 2 and j == 1 else (~idx if k == 2 else idx == j)
@@ -451,11 +462,13 @@ class MaxPool2d(Function):
         hc = max(h + 2 * ph, (ho - 1) * sh + dh * (kh - 1) + 1)
         wc = max(w + 2 * pw, (wo - 1) * sw + dw * (kw - 1) + 1)
         xp = _canvas(x, ph, pw, hc, wc, -np.inf)
-        nan = bool(np.isnan(x).any())
-        cols, ci = _max_pass(xp, 3, kw, sw, dw, wo, nan)
+        nan = bool(np.isnan(x.max()))  # max propagates NaN; no temporary like isnan(x)
+        cols, ci = _max_pass(xp, 3, kw, sw, dw, wo, nan, pooled=kh > 1)
         out, ri = _max_pass(cols, 2, kh, sh, dh, ho, nan)
         if np.may_share_memory(out, x):
             out = out.copy()  # a 1x1 window: the output must own its memory
+        if kh > 1 and kw > 1:
+            _give(cols)
         if _needs(ctx) is not None:
             ctx.geom = (x.shape, (hc, wc), kernel, stride, padding, dilation, ohw)
             ctx.idx = (ri, ci)
@@ -467,8 +480,10 @@ class MaxPool2d(Function):
     def backward(ctx, g, gi=None):
         (n, c, h, w), (hc, wc), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = ctx.geom
         ri, ci = ctx.idx
-        gcols = _route_pass(g, ri, 2, kh, sh, dh, hc)
+        gcols = _route_pass(g, ri, 2, kh, sh, dh, hc, pooled=kw > 1)
         gp = _route_pass(gcols, ci, 3, kw, sw, dw, wc)
+        if gcols is not g and kw > 1:
+            _give(gcols)
         return gp[:, :, ph:ph + h, pw:pw + w]
 
 
