@@ -232,11 +232,14 @@ def _tensor_rows(out, names):
                 if deps[t.grad_fn] == 1:
                     stack.append(t.grad_fn)
     counts, label = {}, {}
+    if id(out) in names:  # a named output takes no op name, so the next mul is "mul"
+        label[out.grad_fn] = names[id(out)]
     for fn in nodes:
+        if fn in label:
+            continue
         base = fn.name().removesuffix("Backward").lower()
         counts[base] = counts.get(base, 0) + 1
         label[fn] = base if counts[base] == 1 else f"{base}{counts[base]}"
-    label[out.grad_fn] = names.get(id(out), label[out.grad_fn])
     top = label[out.grad_fn]
     leaf_names, k = {}, 0
     slots = {out.grad_fn: [None] * out.grad_fn._n_outputs}
