@@ -58,9 +58,9 @@ def neuron():
     w1, w2 = Value(-3.0, label="w1"), Value(1.0, label="w2")
     b = Value(6.8813735870195432, label="b")  # chosen so that n = 0.8814 and o = 1/√2
     x1w1, x2w2 = x1 * w1, x2 * w2
-    x1w1.label, x2w2.label = "x1*w1", "x2*w2"
-    x1w1_x2w2 = x1w1 + x2w2
-    x1w1_x2w2.label = "x1*w1 + x2*w2"
+    x1w1.label, x2w2.label = "x1w1", "x2w2"  # names without operators read better
+    x1w1_x2w2 = x1w1 + x2w2                  # in explain's d(name)/d(name) column
+    x1w1_x2w2.label = "x1w1x2w2"
     n = x1w1_x2w2 + b  # the neuron's weighted input z = w·x + b
     n.label = "n"
     o = n.tanh()

@@ -50,13 +50,12 @@ def main(quick=False, out_dir=None):
         activated = nn.ReLU()(feature_map)
         pooled = MaxPool2d(2)(activated)           # (1, 1, 3, 3)
     fmap, act, pool = (t.numpy()[0, 0] for t in (feature_map, activated, pooled))
-    print("image:\n", image.astype(int))
-    print("feature map (3x3 filter, no padding):\n", fmap.astype(int))
-    print("after ReLU:\n", act.astype(int))
-    print("after 2x2 max pooling:\n", pool.astype(int))
+    for title, a in (("image", image), ("feature map (3x3 filter, no padding)", fmap),
+                     ("after ReLU", act), ("after 2x2 max pooling", pool)):
+        print(f"{title}:\n{a.astype(int)}")
 
     learned, loss = learn_the_filter(steps=150 if quick else 400)
-    print(f"filter learned from examples (final MSE {loss:.2e}):\n", np.round(learned, 3))
+    print(f"filter learned from examples (final MSE {loss:.2e}):\n{np.round(learned, 3) + 0}")
 
     if out_dir is not None:
         _plot(image, EDGE, fmap, act, pool, Path(out_dir) / "09_cnn_tiny_image.png")
