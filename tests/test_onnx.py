@@ -63,6 +63,8 @@ def _check(model, x, tmp_path, other_batch=3, opset=17, batch_axis=0, **kw):
     onnx.checker.check_model(onnx.load(path), full_check=True)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     x = np.asarray(x)
+    if x.dtype == np.float64:  # the graph takes the weights' float32 (see export_onnx)
+        x = x.astype(np.float32)
     shape = list(x.shape)
     shape[batch_axis] = other_batch
     rng = np.random.default_rng(1)
@@ -346,6 +348,13 @@ def test_graph_io_names_dims_and_metadata(tmp_path):
     assert [d.dim_value for d in static.graph.input[0].type.tensor_type.shape.dim] == [4, 6]
 
 
+def test_float64_example_takes_the_model_dtype(tmp_path):
+    model = models.perceptron(4, 2)
+    x = np.random.default_rng(0).normal(size=(3, 4))  # NumPy's float64
+    proto = _check(model, x, tmp_path)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+
+
 def test_identity_model_still_has_a_node(tmp_path):
     _check(nn.Sequential(nn.Dropout(), nn.Identity()), _x(2, 3), tmp_path)
 
@@ -414,6 +423,8 @@ def test_bad_arguments(tmp_path):
         io.export_onnx(model, _x(1, 2), tmp_path / "m.onnx", input_names=("a", "b"))
     with pytest.raises(ValueError, match="2 output names for 1 outputs"):
         io.export_onnx(model, _x(1, 2), tmp_path / "m.onnx", output_names=("a", "b"))
+    with pytest.raises(TypeError, match="metadata must map str to str"):
+        io.export_onnx(model, _x(1, 2), tmp_path / "m.onnx", metadata={"epochs": 3})
     with pytest.raises(TypeError, match="nabla.nn.Module"):
         io.export_onnx(lambda x: x, _x(1, 2), tmp_path / "m.onnx")
 

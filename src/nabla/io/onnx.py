@@ -749,9 +749,18 @@ def export_onnx(model: Module, example_input, path, input_names=("input",),
         raise ValueError(f"input_names must name the model's one input, got {input_names!r}")
     if isinstance(output_names, str):
         output_names = (output_names,)
+    for key, value in (metadata or {}).items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"metadata must map str to str, got {key!r}: {type(value).__name__}")
     x0 = as_tensor(example_input).detach()
     if x0.ndim == 0:
         raise ValueError("example_input must have a batch dimension, got a 0-d tensor")
+    p = next(iter(model.parameters()), None)
+    if p is not None and x0.is_floating_point() and p.is_floating_point() and \
+            x0.dtype != p.dtype:
+        # NumPy arrays are float64 by default; the graph's input must have the weights'
+        # dtype, or ONNX's type check refuses the mixed graph.
+        x0 = x0.to(p.dtype)
 
     g = _Graph(helper, numpy_helper, opset, dynamic_batch)
     g._taken.add(input_names[0])
@@ -791,8 +800,6 @@ def export_onnx(model: Module, example_input, path, input_names=("input",),
     # The oldest IR version that carries this opset, so older runtimes can load it.
     proto.ir_version = helper.find_min_ir_version_for(opsets)
     for key, value in (metadata or {}).items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise TypeError(f"metadata must map str to str, got {key!r}: {type(value).__name__}")
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto, full_check=True)
