@@ -162,6 +162,35 @@ def test_layer_nabla_to_torch(tmp_path, name):
     nabla_to_torch(make_nabla(), make_torch(), make_input, tmp_path)
 
 
+VARIANTS = [
+    (lambda: nn.Linear(3, 2, bias=False), lambda: torch.nn.Linear(3, 2, bias=False)),
+    (lambda: Conv2d(4, 6, 3, groups=2, bias=False),
+     lambda: torch.nn.Conv2d(4, 6, 3, groups=2, bias=False)),
+    (lambda: ConvTranspose2d(4, 6, (2, 3), groups=2, bias=False),
+     lambda: torch.nn.ConvTranspose2d(4, 6, (2, 3), groups=2, bias=False)),
+    (lambda: BatchNorm1d(3, affine=False), lambda: torch.nn.BatchNorm1d(3, affine=False)),
+    (lambda: BatchNorm2d(3, track_running_stats=False),
+     lambda: torch.nn.BatchNorm2d(3, track_running_stats=False)),
+    (lambda: LayerNorm(4, elementwise_affine=False),
+     lambda: torch.nn.LayerNorm(4, elementwise_affine=False)),
+    (lambda: LayerNorm(4, bias=False), lambda: torch.nn.LayerNorm(4, bias=False)),
+    (lambda: GroupNorm(2, 4, affine=False), lambda: torch.nn.GroupNorm(2, 4, affine=False)),
+    (lambda: LSTM(3, 4, num_layers=3, bias=False, bidirectional=True),
+     lambda: torch.nn.LSTM(3, 4, num_layers=3, bias=False, bidirectional=True)),
+    (lambda: GRU(3, 4, bidirectional=True), lambda: torch.nn.GRU(3, 4, bidirectional=True)),
+]
+
+
+@pytest.mark.parametrize("i", range(len(VARIANTS)))
+def test_state_dict_names_and_shapes_of_variants(i):
+    """Optional parts (bias=False, affine=False, no running stats, more layers) are
+    absent or present under the same names as in PyTorch."""
+    ours, theirs = (make() for make in VARIANTS[i])
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in theirs.state_dict().items()}
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
 def test_batch_norm_statistics_cross_over(tmp_path):
     """Running statistics and the batch counter are state: they travel both ways."""
     theirs = torch.nn.BatchNorm2d(3)
