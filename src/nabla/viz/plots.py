@@ -49,27 +49,44 @@ def save_figure(fig, path, dpi: int = 100) -> None:
 
 
 def plot_history(history, path=None, title: str | None = None):
-    """Loss curves (left) and metric curves such as accuracy (right), training
-    solid, validation dashed. ``history`` is a ``History`` or a dict of lists."""
+    """Loss curves (left) and metric curves such as accuracy (middle), training
+    solid, validation dashed; and the learning rate (right) when it changed during
+    training. ``history`` is a ``History`` or a dict of lists, one value per epoch.
+
+    >>> fig = plot_history({"loss": [1.0, 0.5], "val_loss": [1.2, 0.8],
+    ...                     "lr": [0.1, 0.01]})
+    >>> [ax.get_ylabel() for ax in fig.axes], fig.axes[0].lines[1].get_linestyle()
+    (['loss', 'learning rate'], '--')
+    """
     epochs = list(getattr(history, "epochs", [])) or None
     columns = {k: list(v) for k, v in history.items()}
     if epochs is None:
         n = max((len(v) for v in columns.values()), default=0)
         epochs = list(range(1, n + 1))
-    names = [k for k in columns if k != "lr" and not k.startswith("val_")]
+    # A validation column whose training twin is missing is drawn on its own.
+    names = [k for k in columns if k != "lr"
+             and not (k.startswith("val_") and k[4:] in columns)]
     losses = [k for k in names if "loss" in k]
     others = [k for k in names if "loss" not in k]
-    panels = [p for p in (losses, others) if p] or [[]]
+    lrs = [v for v in columns.get("lr", []) if v == v]  # NaN-free
+    lr_panel = ["lr"] if len(set(lrs)) > 1 else []
+    panels = [(keys, label) for keys, label in
+              ((losses, "loss"), (others, "metric"), (lr_panel, "learning rate")) if keys]
+    panels = panels or [([], "loss")]
     fig = _figure(5.0 * len(panels), 3.8)
-    for i, keys in enumerate(panels):
+    for i, (keys, ylabel) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         for k in keys:
-            line, = ax.plot(epochs, columns[k], marker="o", markersize=3, label=k)
+            val = k.startswith("val_")
+            line, = ax.plot(epochs, columns[k], marker="o", markersize=3, label=k,
+                            linestyle="--" if val else "-")
             if "val_" + k in columns:
                 ax.plot(epochs, columns["val_" + k], linestyle="--", marker="o",
                         markersize=3, color=line.get_color(), label="val_" + k)
         ax.set_xlabel("epoch")
-        ax.set_ylabel("loss" if keys is losses else "metric")
+        ax.set_ylabel(ylabel)
+        if keys is lr_panel and min(lrs) > 0:
+            ax.set_yscale("log")  # schedules decay geometrically
         ax.grid(True, alpha=0.3)
         if keys:
             ax.legend()
@@ -255,9 +272,9 @@ def plot_lr_schedule(scheduler_or_lrs, steps: int | None = None, path=None,
         lrs = np.array([[float(scheduler_or_lrs(k))] for k in range(steps)])
     else:
         lrs = np.asarray(scheduler_or_lrs, dtype=np.float64)
-        lrs = lrs.reshape(len(lrs), -1) if lrs.ndim else lrs.reshape(1, 1)
-        if not len(lrs):
+        if not lrs.size:
             raise ValueError("no learning rates to plot")
+        lrs = lrs.reshape(len(lrs), -1) if lrs.ndim else lrs.reshape(1, 1)
     fig = _figure(6.0, 3.6)
     ax = fig.add_subplot(1, 1, 1)
     marker = "o" if len(lrs) <= 60 else None
