@@ -499,3 +499,30 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
             ) from None
         pw = pw.astype(x.data.dtype, copy=False)
     return _loss.BCEWithLogits.apply(x, t, w, pw, reduction)
+
+
+# Convolution, pooling, normalization and embedding live beside their primitives in
+# ops/; nn.functional is where users look for them, as in PyTorch.
+from ..ops.conv import (  # noqa: E402
+    adaptive_avg_pool1d,
+    adaptive_avg_pool2d,
+    adaptive_max_pool1d,
+    adaptive_max_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    dropout1d,
+    dropout2d,
+    fold,
+    interpolate,
+    max_pool1d,
+    max_pool2d,
+    unfold,
+    upsample,
+    upsample_nearest,
+)
+from ..ops.embedding import embedding  # noqa: E402
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
