@@ -32,9 +32,11 @@ activations                            ``Relu``, ``Sigmoid``, ``Tanh``, ``LeakyR
 =====================================  ===============================================
 
 Recurrent layers return ``(output, state)``. Exported alone they give several graph
-outputs (``output``, ``h_n`` and, for an LSTM, ``c_n``). A classifier built around one
-is supported in this form (what ``nabla.models`` builds, and the usual hand-written
-one): a Module whose children, in the order they were assigned, are optional layers
+outputs (``output``, ``h_n`` and, for an LSTM, ``c_n``); inside a ``Sequential`` one
+can only come last. A classifier built around one (``RowLSTM`` in
+``examples/train_lstm_mnist.py``, ``LastState`` in ``examples/10_rnn_lstm.py``) is
+supported in this form: a Module whose children, in the order they were assigned, are
+optional layers
 before the recurrent layer (an ``Embedding``, say), the recurrent layer, then the
 layers of the head (a ``Linear``, ...), and whose forward feeds the head with the last
 time step of the output, ``out[:, -1]``, or with the final hidden state of the last
@@ -886,7 +888,10 @@ def export_main(model_file, onnx_path, input_shape=None, opset: int = 17) -> int
         model, metadata = load_model(model_file, return_metadata=True)
         shape = tuple(input_shape) if input_shape else _recorded_input_shape(
             model, metadata, model_file)
-        keep = {k: v for k, v in metadata.items() if k.startswith("nabla_")}
+        # What the model is and how its inputs were prepared; not a checkpoint's
+        # optimizer state, which means nothing to an ONNX runtime.
+        keep = {k: metadata[k] for k in ("nabla_arch", "nabla_data", "nabla_train")
+                if k in metadata}
         proto = export_onnx(model, zeros(1, *shape), onnx_path, opset=opset, metadata=keep)
     except (ImportError, ValueError, OSError, NotImplementedError) as e:
         if os.environ.get("NABLA_DEBUG"):
@@ -894,8 +899,12 @@ def export_main(model_file, onnx_path, input_shape=None, opset: int = 17) -> int
         print(f"nabla export: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
     out = proto.graph.output[0]
-    dims = [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim]
+
+    def dims(values) -> str:
+        return "[" + ", ".join(str(v) for v in values) + "]"
+
+    out_dims = [d.dim_param or d.dim_value for d in out.type.tensor_type.shape.dim]
     print(f"nabla export: wrote {onnx_path} (ONNX opset {opset}): input "
-          f"'{proto.graph.input[0].name}' {['batch', *shape]} float32 -> output "
-          f"'{out.name}' {dims}")
+          f"'{proto.graph.input[0].name}' {dims(['batch', *shape])} float32 -> output "
+          f"'{out.name}' {dims(out_dims)}")
     return 0
