@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -427,6 +428,11 @@ def test_bad_arguments(tmp_path):
         io.export_onnx(model, _x(1, 2), tmp_path / "m.onnx", metadata={"epochs": 3})
     with pytest.raises(TypeError, match="nabla.nn.Module"):
         io.export_onnx(lambda x: x, _x(1, 2), tmp_path / "m.onnx")
+
+
+def test_onnx_is_imported_only_when_an_export_runs():
+    code = "import sys, nabla.io; sys.exit('onnx' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 def test_missing_onnx_package_is_a_clear_import_error(tmp_path, monkeypatch):
