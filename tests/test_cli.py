@@ -428,3 +428,150 @@ def test_interrupted_training_says_how_to_resume(tmp_path, capsys, monkeypatch):
     # The checkpoint serves evaluate and predict like a model file.
     code, out, err = run(["evaluate", tmp_path / "checkpoint.safetensors", "-q"], capsys)
     assert code == 0 and accuracy_of(out) > 0.5, err
+
+
+# ------------------------------------------------------------- plots, graph and plot
+
+def is_png(path) -> bool:
+    return Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_saves_misclassified_and_first_layer_weights(default_run):
+    out, run_dir = default_run
+    saved = next(line for line in out.splitlines() if line.startswith("saved to"))
+    for png in ("history.png", "confusion_matrix.png", "misclassified.png",
+                "first_layer_weights.png"):
+        assert png in saved and is_png(run_dir / png), png
+    assert not (run_dir / "decision_boundary.png").exists()
+
+
+def test_train_on_points_saves_a_decision_boundary(tmp_path, capsys):
+    code, out, err = run(["train", "--out", tmp_path, "--quiet", "--dataset", "moons",
+                          "--epochs", "2"], capsys)
+    assert code == 0, err
+    assert is_png(tmp_path / "decision_boundary.png")
+    assert not (tmp_path / "misclassified.png").exists()
+    assert "decision_boundary.png" in out
+
+
+def _copy(run_dir, dest, *names):
+    dest.mkdir()
+    for name in names:
+        (dest / name).write_bytes((run_dir / name).read_bytes())
+    return dest
+
+
+def test_plot_redraws_a_run(default_run, tmp_path, capsys):
+    _, run_dir = default_run
+    d = _copy(run_dir, tmp_path / "run", "history.csv", "model.safetensors")
+    code, out, err = run(["plot", d], capsys)
+    assert code == 0, err
+    names = ["history.png", "confusion_matrix.png", "misclassified.png",
+             "first_layer_weights.png"]
+    assert out == f"saved to {d}: {', '.join(names)}\n"
+    assert all(is_png(d / n) for n in names)
+    # an interrupted run has only its checkpoint: that serves as the model
+    d2 = _copy(run_dir, tmp_path / "part", "history.csv", "checkpoint.safetensors")
+    code, out, err = run(["plot", d2], capsys)
+    assert code == 0 and is_png(d2 / "misclassified.png"), err
+
+
+def test_plot_says_what_is_missing(default_run, tmp_path, capsys):
+    _, run_dir = default_run
+    code, _, err = run(["plot", tmp_path / "nowhere"], capsys)
+    assert code == 1
+    one_line_error(err, "nabla plot: error: run directory not found")
+    code, _, err = run(["plot", tmp_path], capsys)
+    assert code == 1
+    one_line_error(err, "has no history.csv or model.safetensors", "written by 'nabla train'")
+    d = _copy(run_dir, tmp_path / "h", "history.csv")
+    code, _, err = run(["plot", d], capsys)
+    assert code == 1
+    one_line_error(err, "has no model.safetensors")
+    (d / "model.safetensors").write_bytes(b"junk")
+    code, _, err = run(["plot", d], capsys)
+    assert code == 1 and "Traceback" not in err
+    assert not (d / "history.png").exists()
+
+
+def test_graph_prints_the_layer_graph_as_dot(default_run, capsys):
+    _, run_dir = default_run
+    code, out, err = run(["graph", run_dir / "model.safetensors"], capsys)
+    assert code == 0, err
+    assert out.startswith("digraph {") and out.rstrip().endswith("}")
+    assert "1: Linear(in_features=64, out_features=128, bias=True)" in out
+    assert "weight (128, 64)" in out and "-> (1, 10)" in out
+    assert 'input [label="input\\n(1, 1, 8, 8)"]' in out
+    # a chain: input, Flatten, Linear, ReLU, Linear, ReLU, Linear, output
+    assert out.count(" -> ") == 7 and "l5 -> output;" in out
+    assert "rankdir=TB" in out
+
+
+def test_graph_writes_files_and_traces(default_run, tmp_path, capsys, monkeypatch):
+    _, run_dir = default_run
+    model = run_dir / "model.safetensors"
+    code, out, _ = run(["graph", model, "--out", tmp_path / "g.dot", "--rankdir", "LR"], capsys)
+    assert code == 0 and out == f"saved to {tmp_path / 'g.dot'}\n"
+    assert "rankdir=LR" in (tmp_path / "g.dot").read_text()
+    code, _, _ = run(["graph", model, "--trace", "--out", tmp_path / "t.gv", "--format",
+                      "dot"], capsys)
+    text = (tmp_path / "t.gv").read_text()
+    assert code == 0 and text.count("LinearBackward") == 3 and "1.weight" in text
+    assert 'label="output\\nshape (1, 10) float32"' in text
+    code, _, _ = run(["graph", model, "--trace", "--max-nodes", "2", "--out",
+                      tmp_path / "m.dot"], capsys)
+    assert code == 0 and "more nodes" in (tmp_path / "m.dot").read_text()
+    # without Graphviz: pictures fail with one line, saying DOT still works
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    code, _, err = run(["graph", model, "--out", tmp_path / "g.svg"], capsys)
+    assert code == 1
+    one_line_error(err, "nabla graph: error:", "`dot` program is not installed",
+                   "--format dot")
+    assert not (tmp_path / "g.svg").exists()
+
+
+@pytest.mark.skipif(__import__("shutil").which("dot") is None,
+                    reason="Graphviz `dot` is not installed")
+def test_graph_renders_svg_and_png_with_graphviz(default_run, tmp_path, capsys):
+    _, run_dir = default_run
+    copy = _copy(run_dir, tmp_path / "r", "model.safetensors") / "model.safetensors"
+    code, out, err = run(["graph", copy, "--format", "svg"], capsys)
+    assert code == 0, err
+    assert "<svg" in (tmp_path / "r" / "model.svg").read_text()
+    code, _, err = run(["graph", copy, "--out", tmp_path / "g.png"], capsys)
+    assert code == 0 and is_png(tmp_path / "g.png"), err
+
+
+def test_graph_bad_input(tmp_path, capsys):
+    code, _, err = run(["graph", tmp_path / "missing.safetensors"], capsys)
+    assert code == 1
+    one_line_error(err, "model file not found")
+    code, _, err = run(["graph", "m.safetensors", "--format", "jpg"], capsys)
+    assert code == 2
+    one_line_error(err, "argument --format: invalid choice: 'jpg'")
+    m = tmp_path / "m.safetensors"
+    io.save(models.mlp(4, hidden=(3,), out_features=2), m)  # no dataset recorded
+    code, out, _ = run(["graph", m], capsys)
+    assert code == 0 and 'input [label="input"]' in out  # no shapes, still a graph
+    code, _, err = run(["graph", m, "--trace"], capsys)
+    assert code == 1
+    one_line_error(err, "does not record its input shape")
+    code, _, err = run(["graph", m, "--out", tmp_path / "g.jpg"], capsys)
+    assert code == 1
+    one_line_error(err, "unknown graph format 'jpg'")
+
+
+def test_new_commands_are_registered_and_documented(capsys):
+    assert [add.__name__ for add in cli.COMMANDS] == [
+        "_add_train", "_add_evaluate", "_add_predict", "_add_graph", "_add_plot", "_add_demo"]
+    for command, options in (("graph", ("--out", "--format", "--trace", "--rankdir",
+                                        "--max-nodes", "MODEL_FILE")),
+                             ("plot", ("RUN_DIR", "--data-dir", "--download"))):
+        code, out, _ = run([command, "--help"], capsys)
+        assert code == 0 and out.startswith(f"usage: nabla {command}")
+        for option in options:
+            assert option in out
+    code, out, _ = run([], capsys)
+    assert "graph" in out and "plot" in out
