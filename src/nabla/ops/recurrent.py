@@ -70,7 +70,7 @@ __all__ = [
 # directly or through a view, keeps its reference count up and is never reused.
 _pool: dict = {}
 _POOL_KEYS = 64  # distinct (shape, dtype) pairs kept; beyond that, start over
-_POOL_PER_KEY = 4
+_POOL_PER_KEY = 8  # a backward holds up to 6 same-shaped buffers at once
 
 
 def _probe_free_refcount():
@@ -136,24 +136,47 @@ def _init_state(buf, h0, reverse):
         buf[slot] = h0.T
 
 
-def _input_projection(x, w, bias):
+def _input_projection(x, w, bias, scale=None, perm=None):
     """``W x_t + b`` for every step ``t`` at once: ``(T, G, B)``, feature-major per step.
 
     The bias rides along as one more input column of ones, so the product adds it for
-    free (and in backward the same product yields the bias gradient). Returns the
-    projection and the augmented, transposed input ``(T, I[+1], B)`` kept for backward.
+    free (and in backward the same product yields the bias gradient). ``perm`` and
+    ``scale`` reorder and scale the rows of ``[W | b]`` first. Returns the projection
+    and the augmented, transposed input ``(T, I[+1], B)`` kept for backward.
     """
     T, B, I = x.shape
     dt = np.result_type(x, w)
     k = I if bias is None else I + 1
     xt = _empty((T, k, B), dt)
     np.copyto(xt[:, :I], x.transpose(0, 2, 1))
+    wa = _empty((w.shape[0], k), dt)
+    wa[:, :I] = w if perm is None else w[perm]
     if bias is not None:
         xt[:, I] = 1
-        w = np.concatenate([w, bias[:, None]], axis=1)
+        wa[:, I] = bias if perm is None else bias[perm]
+    if scale is not None:
+        wa *= scale
     out = _empty((T, w.shape[0], B), dt)
-    np.matmul(w, xt, out=out)  # T products of (G, k) @ (k, B): no transposes afterwards
+    np.matmul(wa, xt, out=out)  # T products of (G, k) @ (k, B): no transposes afterwards
     return out, xt
+
+
+def _scaled(w, scale, perm=None):
+    """``w[perm] * scale`` into a reused buffer."""
+    out = _empty(w.shape, np.result_type(w, scale))
+    if perm is None:
+        np.multiply(w, scale, out=out)
+    else:
+        np.take(w, perm, axis=0, out=out, mode="clip")
+        out *= scale
+    return out
+
+
+def _mm(a, b):
+    """``a @ b`` into a reused buffer (for results that are only read, then dropped)."""
+    out = _empty((a.shape[0], b.shape[1]), np.result_type(a, b))
+    np.matmul(a, b, out=out)
+    return out
 
 
 def _time_major(states):
@@ -215,14 +238,14 @@ def _param_grads(ctx, dg_x, dg_h):
         dx = (dgx.T @ w_ih).reshape(x.shape)
     if any(needs[1:]):
         if dg_x is dg_h:
-            dw = dgh @ _rows(ctx.h_prev, ctx.xt).T
+            dw = _mm(dgh, _rows(ctx.h_prev, ctx.xt).T)
             dw_hh, dw_ih, *db = _split(dw, H, I, has_bias)
             if has_bias:
                 db_ih, db_hh = db[0], db[0].copy()
         else:
-            hh = dgh @ _rows(ctx.h_prev, *([None] if has_bias else [])).T
+            hh = _mm(dgh, _rows(ctx.h_prev, *([None] if has_bias else [])).T)
             dw_hh = hh[:, :H].copy()
-            xx = dgx @ _rows(ctx.xt).T
+            xx = _mm(dgx, _rows(ctx.xt).T)
             dw_ih = xx[:, :I].copy()
             if has_bias:
                 db_hh, db_ih = hh[:, H].copy(), xx[:, I].copy()
@@ -303,9 +326,9 @@ class LSTMSequence(Function):
         perm = np.r_[0:H2, H3 : 4 * H, H2:H3]
         scale = np.ones((4 * H, 1), dtype=dt)
         scale[:H3] = 0.5
-        w_hh_s = w_hh[perm] * scale
-        bias = ((b_ih + b_hh)[perm] * scale[:, 0]) if has_bias else None
-        gates, xt = _input_projection(x, w_ih[perm] * scale, bias)  # (T, 4H, B)
+        w_hh_s = _scaled(w_hh, scale, perm)
+        bias = b_ih + b_hh if has_bias else None
+        gates, xt = _input_projection(x, w_ih, bias, scale, perm)  # (T, 4H, B)
         hbuf = _empty((T + 1, H, B), dt)
         cbuf = _empty((T + 1, H, B), dt)
         tanh_c = _empty((T, H, B), dt)
@@ -409,14 +432,13 @@ class GRUSequence(Function):
         # r and z are sigmoids: halve their rows so that tanh + affine gives them.
         scale = np.ones((3 * H, 1), dtype=dt)
         scale[:H2] = 0.5
-        w_hh_s = w_hh * scale
+        w_hh_s = _scaled(w_hh, scale)
         b_hn = bias = None
         if has_bias:
             bias = b_ih.astype(dt, copy=True)
             bias[:H2] += b_hh[:H2]  # r and z see both biases outside any product
-            bias *= scale[:, 0]
             b_hn = b_hh[H2:, None]
-        gates, xt = _input_projection(x, w_ih * scale, bias)  # (T, 3H, B): r, z, n
+        gates, xt = _input_projection(x, w_ih, bias, scale)  # (T, 3H, B): r, z, n
         hn_all = _empty((T, H, B), dt)  # W_hn h + b_hn, kept for backward
         hbuf = _empty((T + 1, H, B), dt)
         _init_state(hbuf, h0, reverse)
