@@ -89,7 +89,7 @@ def build(arch: dict):
     >>> build({"builder": "os.system", "kwargs": {}})
     Traceback (most recent call last):
     ...
-    KeyError: "unknown model builder 'os.system'; known: mlp, perceptron"
+    KeyError: "unknown model builder 'os.system'; known: lenet5, mlp, perceptron, rnn_classifier"
     """
     if not isinstance(arch, dict) or not isinstance(arch.get("builder"), str):
         raise ValueError(f"an architecture record is a dict with a 'builder' name, got {arch!r}")
@@ -187,6 +187,86 @@ def perceptron(in_features: int, out_features: int = 1) -> nn.Module:
     return nn.Sequential(nn.Flatten(), nn.Linear(in_features, out_features))
 
 
-# Convolutional and recurrent builders (lenet5, rnn_classifier) are registered here by
-# the conv/recurrent work: decorate them with @register("lenet5") / @register("rnn") and
-# add them to the CLI's MODELS table in nabla/cli.py.
+def _conv_out(size: int, kernel: int, padding: int) -> int:
+    return size + 2 * padding - kernel + 1
+
+
+@register("lenet5")
+def lenet5(in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
+           activation: str = "relu", pool: str = "max") -> nn.Sequential:
+    """LeNet-5: two convolution + pooling stages, then three fully connected layers.
+
+    Each 5x5 filter slides over the image and gives a feature map; the activation and
+    2x2 pooling follow, then the classifier. For 28x28 digits the first convolution pads
+    by 2 (so 28 -> 28 -> 14 -> 10 -> 5, giving LeCun's 16*5*5 = 400 features); images
+    smaller than 16 pixels (the 8x8 bundled digits) pad the second convolution too.
+    The layer indices match the usual PyTorch ``nn.Sequential`` LeNet, so its state
+    dict loads.
+
+    >>> import nabla
+    >>> lenet5()(nabla.zeros(2, 1, 28, 28)).shape
+    (2, 10)
+    >>> lenet5(image_size=8)(nabla.zeros(2, 1, 8, 8)).shape
+    (2, 10)
+    """
+    _positive_int(in_channels, "in_channels")
+    _positive_int(num_classes, "num_classes")
+    _positive_int(image_size, "image_size")
+    pools = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
+    if pool not in pools:
+        raise ValueError(f"unknown pool {pool!r}; choose from max, avg")
+    pad2 = 0 if image_size >= 16 else 2
+    size = _conv_out(image_size, 5, 2) // 2
+    size = _conv_out(size, 5, pad2) // 2
+    if size < 1:
+        raise ValueError(f"image_size {image_size} is too small for LeNet-5 (needs >= 4)")
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 6, 5, padding=2), make_activation(activation), pools[pool](2),
+        nn.Conv2d(6, 16, 5, padding=pad2), make_activation(activation), pools[pool](2),
+        nn.Flatten(),
+        nn.Linear(16 * size * size, 120), make_activation(activation),
+        nn.Linear(120, 84), make_activation(activation),
+        nn.Linear(84, num_classes),
+    )
+
+
+class RNNClassifier(nn.Module):
+    """A recurrent layer reads a sequence; a linear layer classifies its last output.
+
+    Image batches ``(N, 1, H, W)`` are read row by row: H time steps of W pixels.
+    """
+
+    def __init__(self, rnn: nn.Module, fc: nn.Linear):
+        super().__init__()
+        self.rnn = rnn
+        self.fc = fc
+
+    def forward(self, x):
+        if x.ndim == 4:
+            x = x.reshape(x.shape[0], x.shape[2], x.shape[3])
+        out, _ = self.rnn(x)
+        return self.fc(out[:, -1])
+
+
+@register("rnn_classifier")
+def rnn_classifier(input_size: int = 28, hidden_size: int = 128, num_classes: int = 10,
+                   cell: str = "lstm", num_layers: int = 1,
+                   bidirectional: bool = False) -> RNNClassifier:
+    """An RNN, LSTM or GRU over a sequence (batch first), then a linear classifier on
+    the output of the last time step.
+
+    >>> import nabla
+    >>> m = rnn_classifier(input_size=28, hidden_size=16)
+    >>> m(nabla.zeros(3, 1, 28, 28)).shape
+    (3, 10)
+    """
+    _positive_int(input_size, "input_size")
+    _positive_int(hidden_size, "hidden_size")
+    _positive_int(num_classes, "num_classes")
+    _positive_int(num_layers, "num_layers")
+    cells = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+    if cell not in cells:
+        raise ValueError(f"unknown cell {cell!r}; choose from rnn, lstm, gru")
+    rnn = cells[cell](input_size, hidden_size, num_layers=num_layers, batch_first=True,
+                      bidirectional=bidirectional)
+    return RNNClassifier(rnn, nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes))
