@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nabla import cli, io, models
+from nabla import cli, io, models, nn
 from nabla.data import datasets
 from nabla.train import History
 
@@ -575,3 +575,21 @@ def test_new_commands_are_registered_and_documented(capsys):
             assert option in out
     code, out, _ = run([], capsys)
     assert "graph" in out and "plot" in out
+
+
+def test_save_plots_of_a_convolutional_model(tmp_path):
+    from nabla.nn.layers.conv import Conv2d
+    from nabla.nn.layers.pooling import MaxPool2d
+
+    rng = np.random.default_rng(0)
+    X = rng.random((12, 1, 8, 8)).astype(np.float32)
+    y = rng.integers(0, 3, 12)
+    data = cli.Data("tiny", X, y, X, y, ["a", "b", "c"], "image")
+    model = nn.Sequential(Conv2d(1, 4, 3), nn.ReLU(), MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(36, 3))
+    saved = cli.save_plots(tmp_path, model, data, cli.Normalizer.fit(X), History(),
+                           np.eye(3, dtype=int), (y + 1) % 3, "tiny")
+    # no history yet: no curves; a CNN: filters and feature maps, not first-layer weights
+    assert saved == ["confusion_matrix.png", "misclassified.png", "filters.png",
+                     "feature_maps.png"]
+    assert all(is_png(tmp_path / name) for name in saved)

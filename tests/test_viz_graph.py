@@ -344,3 +344,13 @@ def test_viz_namespace_exports_the_api():
                  "plot_decision_boundary", "plot_confusion_matrix", "plot_misclassified",
                  "plot_first_layer_weights", "plot_filters", "plot_feature_maps"):
         assert callable(getattr(viz, name)), name
+
+
+def test_names_with_quotes_and_backslashes_stay_valid_dot():
+    w = nabla.tensor(1.0, requires_grad=True)
+    text = draw((w * 2).exp(), names={w: 'w"0\\ {x}|<y>\nz'}).source
+    labels, _ = parse_dot(text)
+    assert 'w\\"0\\\\ {x}|<y>\\nz' in text
+    assert any(lab.startswith('w\\"0') for lab in labels.values())
+    v = Value(1.0, label='a"b')
+    parse_dot(draw(v * 2, rankdir="TB").source.replace("shape=record, ", ""))

@@ -655,9 +655,10 @@ def _predict(args) -> int:
 def save_plots(out: Path, model, data: Data, norm: Normalizer, history, confusion, pred,
                title: str) -> list:
     """Draw a run's pictures into ``out`` and return their file names: the training
-    curves, the confusion matrix, and either the misclassified test images and (for a
-    model that starts with a Linear layer) its first-layer weights as images, or, for
-    2-D points, the decision boundary."""
+    curves and the confusion matrix; for images, the misclassified test images and the
+    first layer's weights as images (a model that starts with a Linear layer) or its
+    filters and feature maps (one that starts with a Conv2d); for 2-D points, the
+    decision boundary."""
     from . import viz
 
     saved = []
@@ -670,13 +671,22 @@ def save_plots(out: Path, model, data: Data, norm: Normalizer, history, confusio
         viz.plot_misclassified(data.X_test, data.y_test, pred, n=25, class_names=data.classes,
                                path=out / "misclassified.png")
         saved.append("misclassified.png")
-        first = _first_linear(model)
-        if first is not None and first.in_features == data.in_features:
-            channels, height, width = (1, *data.input_shape)[-3:]
-            if channels == 1:
-                viz.plot_first_layer_weights(first.weight.detach(), (height, width), n=64,
-                                             path=out / "first_layer_weights.png")
-                saved.append("first_layer_weights.png")
+        first = _first_weighted(model)
+        channels, height, width = (1, 1, *data.input_shape)[-3:]
+        from .nn import Linear
+        from .nn.layers.conv import Conv2d
+
+        if isinstance(first, Linear) and first.in_features == data.in_features \
+                and channels == 1:
+            viz.plot_first_layer_weights(first.weight.detach(), (height, width), n=64,
+                                         path=out / "first_layer_weights.png")
+            saved.append("first_layer_weights.png")
+        elif isinstance(first, Conv2d):
+            viz.plot_filters(first, path=out / "filters.png")
+            # What the first test image looks like inside the network.
+            viz.plot_feature_maps(model, norm(data.X_test[:1])[0],
+                                  path=out / "feature_maps.png")
+            saved += ["filters.png", "feature_maps.png"]
     elif data.X_test.ndim == 2 and data.X_test.shape[1] == 2:
         from .tensor import from_numpy
 
@@ -691,15 +701,12 @@ def save_plots(out: Path, model, data: Data, norm: Normalizer, history, confusio
     return saved
 
 
-def _first_linear(model):
-    """The model's first layer with weights, if it is a Linear one (an MLP's)."""
-    from .nn import Linear
-
+def _first_weighted(model):
+    """The first layer that has weights of its own (an MLP's first Linear, a CNN's
+    first Conv2d), or None."""
     for m in model.modules():
-        if isinstance(m, Linear):
-            return m
         if any(True for _ in m.parameters(recurse=False)):
-            return None  # the first weights belong to something else (a convolution)
+            return m
     return None
 
 
