@@ -363,7 +363,7 @@ def plot_cost_surface(f, trajectory=None, xlim=None, ylim=None, resolution: int 
                 markeredgecolor="black", markersize=13, label="end")
     filled = ax.contourf(W, B, Z, levels=lv, cmap="viridis", alpha=0.85)
     ax.contour(W, B, Z, levels=lv, colors="black", linewidths=0.3, alpha=0.5)
-    fig.colorbar(filled, ax=ax, label="cost")
+    fig.colorbar(filled, ax=ax, label="cost", format="%.2g")  # log levels can be tiny
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.set_xlim(ws[0], ws[-1])
