@@ -13,7 +13,7 @@ has about 61,000 weights, far fewer than an MLP of similar accuracy.
 Data: the MNIST sample (7,000 training and 1,000 test images) in
 ``../shared/data/mnist-sample`` beside the repository, or ``--data DIR``.
 
-Run:  python examples/train_lenet.py [--epochs 12] [--shift 2] [--data DIR]
+Run:  python examples/train_lenet.py [--epochs 15] [--shift 1] [--data DIR]
 """
 
 from __future__ import annotations
@@ -77,11 +77,11 @@ def evaluate(model, loader):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--shift", type=int, default=2,
+    p.add_argument("--shift", type=int, default=1,
                    help="random translation of training images, in pixels (0: none)")
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
