@@ -375,3 +375,41 @@ def test_dtype_mismatch_is_a_clear_error():
 def test_empty_sequence_is_an_error():
     with pytest.raises(ValueError, match="empty"):
         RNN(I, H)(nabla.zeros(0, B, I))
+
+
+# -------------------------------------------------------- buffer reuse (workspace)
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_reused_buffers_never_overwrite_live_results(cls):
+    """The primitives reuse their buffers across calls once nothing holds them: outputs
+    kept by the caller, and graphs not yet backpropagated, must stay intact."""
+    layer = cls(I, H).double()
+    x1, x2 = nabla.randn(T, B, I, dtype=nabla.float64), nabla.randn(T, B, I,
+                                                                     dtype=nabla.float64)
+    with nabla.no_grad():
+        ref1 = layer(x1)[0].numpy().copy()
+        kept = layer(x1)[0]
+        for _ in range(3):
+            layer(x2)
+    np.testing.assert_array_equal(kept.numpy(), ref1)
+
+    # Two graphs alive at once, backpropagated in the opposite order.
+    a = nabla.tensor(x1.numpy(), requires_grad=True)
+    b = nabla.tensor(x2.numpy(), requires_grad=True)
+    out_a, out_b = layer(a)[0], layer(b)[0]
+    out_b.sum().backward()
+    out_a.sum().backward()
+    a_alone = nabla.tensor(x1.numpy(), requires_grad=True)
+    layer(a_alone)[0].sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), a_alone.grad.numpy(), rtol=1e-12)
+    np.testing.assert_array_equal(out_a.detach().numpy(), layer(x1)[0].detach().numpy())
+
+
+def test_retain_graph_backward_twice_gives_twice_the_gradient():
+    lstm = LSTM(I, H).double()
+    x = nabla.randn(T, B, I, dtype=nabla.float64, requires_grad=True)
+    out, (h_n, c_n) = lstm(x)
+    loss = out.sum() + c_n.sum()
+    loss.backward(retain_graph=True)
+    once = x.grad.numpy().copy()
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * once, rtol=1e-12)
