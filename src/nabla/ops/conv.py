@@ -5,11 +5,14 @@ Every 2-D op here works on NCHW arrays; the 1-D ops reshape to a height of 1.
 Convolution is im2col + one matrix product. ``as_strided`` gives a view of every
 receptive field of the padded input (no copy), one copy lays the fields out as the
 columns of a matrix, and one ``matmul`` (batched over samples and groups) multiplies
-them by the flattened kernels. The backward pass multiplies by the transposed kernels
-and scatters the columns back with one strided add per kernel offset (``col2im``),
-never ``np.add.at`` over every element. Pooling loops over kernel offsets too, with
-each offset a strided view of the whole batch, so no Python loop ever runs over
-samples or pixels.
+them by the flattened kernels. The input gradient (and ``conv_transpose2d``'s forward)
+is convolution's adjoint: with unit column stride, one matmul over column-shifted views
+of the gradient and one add per kernel row; otherwise the transposed product and a
+strided add per kernel offset (col2im); never ``np.add.at`` over every element.
+Pooling is separable: a pass over the window's columns, then one over its rows, each
+a loop over kernel offsets with every offset a strided view of the whole batch. No
+Python loop runs over samples or pixels. Big temporaries (columns, their gradients,
+padded copies) come from a per-thread pool of reused arrays.
 
 >>> import nabla
 >>> x = nabla.ones(1, 1, 4, 4)
