@@ -21,6 +21,15 @@ from nabla.optim.minimize import minimize
 from nabla.train import History
 
 
+@pytest.fixture(autouse=True)
+def _leave_the_global_rng_alone():
+    # These tests seed and draw (layers initialise randomly): later test files must
+    # see the random stream they would have seen without them.
+    state = nabla.random.get_rng_state()
+    yield
+    nabla.random.set_rng_state(state)
+
+
 def png_written(path) -> bool:
     with open(path, "rb") as f:
         head = f.read(8)

@@ -25,6 +25,15 @@ _STATEMENT = re.compile(
 )
 
 
+
+@pytest.fixture(autouse=True)
+def _leave_the_global_rng_alone():
+    # These tests seed and draw (layers initialise randomly): later test files must
+    # see the random stream they would have seen without them.
+    state = nabla.random.get_rng_state()
+    yield
+    nabla.random.set_rng_state(state)
+
 def parse_dot(text):
     """Check every line is a statement, that edges join declared nodes; return
     ``(labels by node id, edges as (src, dst) pairs)``."""
