@@ -231,6 +231,67 @@ def test_hidden_activation_dropout(tmp_path, capsys):
                               "activation": "tanh", "dropout": 0.1}
 
 
+def test_model_cnn_is_lenet5_on_the_images(tmp_path, capsys):
+    code, out, err = run(quick(tmp_path, "--model", "cnn", "--epochs", "3",
+                               "--activation", "tanh"), capsys)
+    assert code == 0, err
+    assert accuracy_of(out) > 0.5  # ten classes: chance is 0.1
+    model = io.load_model(tmp_path / "model.safetensors")
+    assert model._nabla_arch == {"builder": "lenet5", "kwargs": {
+        "in_channels": 1, "num_classes": 10, "image_size": 8, "activation": "tanh",
+        "pool": "max"}}
+    assert isinstance(model[0], nn.Conv2d) and isinstance(model[1], nn.Tanh)
+    code, _, err = run(quick(tmp_path, "--model", "cnn", "--dataset", "moons"), capsys)
+    assert code == 1
+    one_line_error(err, "--model cnn needs images", "moons")
+    code, _, err = run(quick(tmp_path, "--model", "cnn", "--hidden", "8"), capsys)
+    assert code == 1
+    one_line_error(err, "--hidden does not apply to --model cnn")
+
+
+def test_model_lstm_reads_the_rows(tmp_path, capsys):
+    code, out, err = run(quick(tmp_path, "--model", "lstm", "--epochs", "3",
+                               "--hidden", "32,32", "--optimizer", "adam"), capsys)
+    assert code == 0, err
+    assert accuracy_of(out) > 0.3
+    model = io.load_model(tmp_path / "model.safetensors")
+    assert model._nabla_arch["kwargs"] == {
+        "input_size": 8, "hidden_size": 32, "num_classes": 10, "cell": "lstm",
+        "num_layers": 2, "bidirectional": False}
+    assert isinstance(model.rnn, nn.LSTM) and model.rnn.num_layers == 2
+    code, _, err = run(quick(tmp_path, "--model", "lstm", "--hidden", "32,16"), capsys)
+    assert code == 1
+    one_line_error(err, "--model lstm stacks layers of one width")
+
+
+def test_lstm_default_hidden_size_is_128():
+    args = cli.build_parser().parse_args(["train", "--model", "lstm"])
+    assert cli._resolve(args)["hidden"] == [128]
+    args = cli.build_parser().parse_args(["train"])
+    assert cli._resolve(args)["hidden"] == [128, 64]
+
+
+def test_export_writes_onnx_that_onnxruntime_runs(default_run, tmp_path, capsys):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    _, run_dir = default_run
+    target = tmp_path / "model.onnx"
+    code, _, err = run(["export", run_dir / "model.safetensors", target], capsys)
+    assert code == 0, err
+    model = io.load_model(run_dir / "model.safetensors")
+    x = np.random.default_rng(0).standard_normal((5, 1, 8, 8)).astype(np.float32)
+    session = onnxruntime.InferenceSession(str(target), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {session.get_inputs()[0].name: x})
+    import nabla
+
+    with nabla.no_grad():
+        expected = model.eval()(nabla.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    code, _, err = run(["export", tmp_path / "missing.safetensors", target], capsys)
+    assert code == 1
+    one_line_error(err, "missing.safetensors")
+
+
 def test_cli_activations_are_the_builders():
     assert set(cli._activation_names()) == set(models.ACTIVATIONS)
 
@@ -565,7 +626,8 @@ def test_graph_bad_input(tmp_path, capsys):
 
 def test_new_commands_are_registered_and_documented(capsys):
     assert [add.__name__ for add in cli.COMMANDS] == [
-        "_add_train", "_add_evaluate", "_add_predict", "_add_graph", "_add_plot", "_add_demo"]
+        "_add_train", "_add_evaluate", "_add_predict", "_add_graph", "_add_plot",
+        "_add_export", "_add_demo"]
     for command, options in (("graph", ("--out", "--format", "--trace", "--rankdir",
                                         "--max-nodes", "MODEL_FILE")),
                              ("plot", ("RUN_DIR", "--data-dir", "--download"))):

@@ -204,12 +204,43 @@ def _perceptron(args, data: Data, n_classes: int):
     return models.perceptron(data.in_features, n_classes)
 
 
-# name -> (builder(args, data, n_classes), options that apply to it). Convolutional and
-# recurrent models join here (e.g. "cnn": lenet5 on image data) with their options.
+def _image_shape(data: Data, model: str) -> tuple:
+    if data.kind != "image" or len(data.input_shape) != 3:
+        raise CLIError(f"--model {model} needs images (digits, mnist, fashion-mnist); "
+                       f"{data.name} has inputs of shape {data.input_shape}")
+    return data.input_shape
+
+
+def _cnn(args, data: Data, n_classes: int):
+    from . import models
+
+    channels, height, _ = _image_shape(data, "cnn")
+    return models.lenet5(in_channels=channels, num_classes=n_classes, image_size=height,
+                         activation=args.activation)
+
+
+def _lstm(args, data: Data, n_classes: int):
+    from . import models
+
+    _, height, width = _image_shape(data, "lstm")
+    if len(set(args.hidden)) != 1:
+        raise CLIError(f"--model lstm stacks layers of one width: give --hidden 128 or "
+                       f"128,128, not {','.join(map(str, args.hidden))}")
+    # The image's rows are the time steps, each row's pixels one step's input.
+    return models.rnn_classifier(input_size=width, hidden_size=args.hidden[0],
+                                 num_classes=n_classes, cell="lstm",
+                                 num_layers=len(args.hidden))
+
+
+# name -> (builder(args, data, n_classes), options that apply to it).
 MODELS = {
     "mlp": (_mlp, {"hidden", "activation", "dropout"}),
     "perceptron": (_perceptron, set()),
+    "cnn": (_cnn, {"activation"}),
+    "lstm": (_lstm, {"hidden"}),
 }
+# Defaults that differ by model: an LSTM reads rows with one layer of 128 units.
+MODEL_DEFAULTS = {"lstm": {"hidden": [128]}}
 
 # name -> (class name in nabla.optim, default lr, options that apply to it)
 OPTIMIZERS = {
@@ -331,7 +362,7 @@ def _resolve(args, base: dict | None = None) -> dict:
                                f"checkpoint's {_show(base.get(k))}; a resumed run keeps its "
                                "settings (leave the option out)")
         return _drop_unused({**TRAIN_DEFAULTS, **base, **given}, base)
-    cfg = {**TRAIN_DEFAULTS, **given}
+    cfg = {**TRAIN_DEFAULTS, **MODEL_DEFAULTS.get(given.get("model"), {}), **given}
     if cfg["dataset"] not in DATASETS:
         raise CLIError(f"unknown dataset {cfg['dataset']!r}; choose from {', '.join(DATASETS)}")
     model_options = MODELS[cfg["model"]][1]
@@ -800,9 +831,10 @@ def _add_train(sub) -> None:
                        help="download MNIST/Fashion-MNIST files that are missing")
     train.add_argument("--model", choices=list(MODELS), help=f"default {d['model']}")
     train.add_argument("--hidden", type=_hidden, metavar="W1,W2,...",
-                       help="hidden layer widths of the MLP (default 128,64)")
+                       help="hidden layer widths of the MLP (default 128,64); for lstm, "
+                            "its hidden size, one width per stacked layer (default 128)")
     train.add_argument("--activation", choices=sorted(_activation_names()),
-                       help=f"MLP activation (default {d['activation']})")
+                       help=f"activation of the MLP or CNN (default {d['activation']})")
     train.add_argument("--dropout", type=_fraction, help="MLP dropout probability (default 0)")
     train.add_argument("--loss", choices=LOSSES, help=f"default {d['loss']}")
     train.add_argument("--optimizer", choices=list(OPTIMIZERS), help=f"default {d['optimizer']}")
@@ -904,9 +936,29 @@ def _add_plot(sub) -> None:
     plot.set_defaults(run=_plot)
 
 
+def _export(args) -> int:
+    from .io.onnx import export_main
+
+    return export_main(args.model, args.output, opset=args.opset)
+
+
+def _add_export(sub) -> None:
+    export = sub.add_parser(
+        "export", help="export a saved model to ONNX",
+        description="Write a model file as an ONNX graph (needs the onnx package: "
+                    "pip install 'nabla[onnx]'). The graph takes the standardised inputs "
+                    "the model was trained on; their mean and std are in its metadata.")
+    export.add_argument("model", metavar="MODEL_FILE", help="a model.safetensors from nabla train")
+    export.add_argument("output", metavar="OUTPUT", help="the .onnx file to write")
+    export.add_argument("--opset", type=_positive(int), default=17,
+                        help="ONNX opset version (default 17)")
+    export.set_defaults(run=_export)
+
+
 # The subcommands, in the order --help lists them: each function adds one to the
 # subparsers; a new command is a function appended here.
-COMMANDS = [_add_train, _add_evaluate, _add_predict, _add_graph, _add_plot, _add_demo]
+COMMANDS = [_add_train, _add_evaluate, _add_predict, _add_graph, _add_plot, _add_export,
+            _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
