@@ -22,6 +22,8 @@ import numpy as np
 _grad_enabled = [True]
 Tensor = None  # nabla.tensor.Tensor, set when that module loads (it imports this one)
 _getrefcount = sys.getrefcount
+_new = object.__new__
+_ndarray = np.ndarray
 
 
 def is_grad_enabled() -> bool:
@@ -134,17 +136,15 @@ class Function:
     tensor(12.)
     """
 
-    __slots__ = (
-        "inputs",
-        "needs_input_grad",
-        "saved_tensors",
-        "_checks",
-        "_n_outputs",
-        "_retained",
-        "_freed",
-        "__dict__",
-    )
+    # Hot attributes live in slots; the rest default at class level, so that recording
+    # a node stores only what differs (every store costs on every op of every step).
+    __slots__ = ("inputs", "needs_input_grad", "__dict__")
     differentiable_outputs = None  # None: all outputs; else a tuple of output indices
+    saved_tensors = ()
+    _checks = ()  # (version counter, version when saved, shape) of each saved input/output
+    _n_outputs = 1
+    _retained = None  # {output index: tensor} for retain_grad()
+    _freed = False
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
@@ -159,66 +159,81 @@ class Function:
         The leading Tensor arguments are the inputs; whatever follows (axes, shapes,
         flags) is passed to ``forward`` after the arrays, untouched.
         """
+        # Every op of every step comes through here, so this is written for speed: no
+        # helper calls, no temporary lists for the usual one or two inputs, results
+        # built in place. Measured on 8x8 float32 (bench_ops.py): 2.1 -> 1.2 us per
+        # recorded add, 1.7 -> 1.1 us per unrecorded one.
         n = 0
         for a in args:
             if not isinstance(a, Tensor):
                 break
             n += 1
-        inputs = args[:n] if n < len(args) else args
-        arrays = [t.data for t in inputs]
-        if n < len(args):
+        if n == len(args):
+            inputs = args
+            if n == 1:
+                arrays = (args[0].data,)
+            elif n == 2:
+                arrays = (args[0].data, args[1].data)
+            else:
+                arrays = [t.data for t in args]
+        else:
+            inputs = args[:n]
+            arrays = [t.data for t in inputs]
             arrays += args[n:]
-        ctx = cls.__new__(cls)
-        ctx.saved_tensors = ()
-        record = False
+        ctx = _new(cls)
         if _grad_enabled[0]:
-            needs = tuple([t.requires_grad for t in inputs])
-            record = True in needs
+            if n == 1:
+                needs = (inputs[0].requires_grad,)
+                record = needs[0]
+            elif n == 2:
+                needs = (inputs[0].requires_grad, inputs[1].requires_grad)
+                record = needs[0] or needs[1]
+            else:
+                needs = tuple([t.requires_grad for t in inputs])
+                record = True in needs
+        else:
+            record = False
         if not record:
             out = cls.forward(ctx, *arrays, **params)
             if type(out) is tuple:
                 return tuple(Tensor._wrap(o) for o in out)
-            return Tensor._wrap(out)
+            t = _new(Tensor)
+            t.data = out if type(out) is _ndarray else np.asarray(out)
+            t.grad = t.grad_fn = None
+            t.requires_grad = False
+            t._output_nr = 0
+            t._vc = [0]
+            return t
         ctx.inputs = inputs
         ctx.needs_input_grad = needs
-        ctx._retained = None
-        ctx._freed = False
         out = cls.forward(ctx, *arrays, **params)
-        multi = type(out) is tuple
-        outs = out if multi else (out,)
-        ctx._n_outputs = len(outs)
-        if multi:
-            ctx._output_specs = [(o.shape, o.dtype) for o in outs]
-        diff = cls.differentiable_outputs
-        results = []
-        for k, o in enumerate(outs):
-            if diff is None or k in diff:
-                t = Tensor._wrap(o, True, ctx, k)
+        if type(out) is not tuple:
+            t = _new(Tensor)
+            t.data = out if type(out) is _ndarray else np.asarray(out)
+            t.grad = None
+            t.requires_grad = True
+            t.grad_fn = ctx
+            t._output_nr = 0
+            if cls.is_view:
+                # A view shares memory, so it shares the version counter of its base.
+                t._vc = inputs[0]._vc
             else:
-                t = Tensor._wrap(o)
-            results.append(t)
+                t._vc = [0]
+            if ctx.saved_tensors:
+                ctx._checks = _version_checks(ctx.saved_tensors, inputs, (t,))
+            return t
+        ctx._n_outputs = len(out)
+        ctx._output_specs = [(o.shape, o.dtype) for o in out]
+        diff = cls.differentiable_outputs
+        results = tuple([
+            Tensor._wrap(o, True, ctx, k) if diff is None or k in diff else Tensor._wrap(o)
+            for k, o in enumerate(out)
+        ])
         if cls.is_view:
-            # A view shares memory, so it shares the version counter of its base.
             results[0]._vc = inputs[0]._vc
-        saved = ctx.saved_tensors
-        if saved:
-            # Remember the version of every tensor whose array was saved, so that an
-            # in-place change before backward is detected instead of giving wrong grads.
-            checks = []
-            for s in saved:
-                for t in inputs:
-                    if t.data is s:
-                        checks.append((t, t._vc[0]))
-                        break
-                else:
-                    for t in results:
-                        if t.data is s:
-                            checks.append((t, t._vc[0]))
-                            break
-            ctx._checks = checks
-        else:
-            ctx._checks = ()
-        return tuple(results) if multi else results[0]
+        if ctx.saved_tensors:
+            ctx._checks = _version_checks(ctx.saved_tensors, inputs, results)
+        return results
 
     is_view = False
 
@@ -244,24 +259,49 @@ class Function:
         """
         if self._freed:
             return self.__dict__.get("_next", ())
-        return tuple(
+        return tuple([
             (t.grad_fn, t._output_nr) if t.grad_fn is not None
             else (t, 0) if t.requires_grad else (None, 0)
             for t in (self.inputs or ())
-        )
+        ])
 
     def _release(self):
         # Drop everything forward kept for backward, and the input tensors too: they hold
         # the activations' arrays, which must not outlive backward while the caller keeps
         # the loss. Only the edges stay, for next_functions and so that a second
         # backward through this node can say why it cannot run.
+        d = self.__dict__
+        n_out, retained = d.get("_n_outputs"), d.get("_retained")
         nxt = self.next_functions
-        self.__dict__.clear()
-        self._next = nxt
-        self.saved_tensors = ()
+        d.clear()
+        d["_next"] = nxt
+        d["_freed"] = True
+        if n_out is not None:
+            d["_n_outputs"] = n_out
+        if retained is not None:
+            d["_retained"] = retained
         self.inputs = ()
-        self._checks = ()
-        self._freed = True
+
+
+def _version_checks(saved, inputs, outputs):
+    """What backward checks to find saved arrays changed in place after forward: the
+    version counter (a list, so that no tensor is referenced and no cycle is made
+    through an output) and its value now, for each saved array that is an input's or
+    an output's."""
+    checks = []
+    for s in saved:
+        if s is None:
+            continue
+        for t in inputs:
+            if t.data is s:
+                checks.append((t._vc, t._vc[0], s.shape))
+                break
+        else:
+            for t in outputs:
+                if t.data is s:
+                    checks.append((t._vc, t._vc[0], s.shape))
+                    break
+    return checks
 
 
 def _check_saved(node):
@@ -271,12 +311,12 @@ def _check_saved(node):
             "its saved values were freed after the first backward. "
             "Call .backward(retain_graph=True) the first time if you need to backward twice."
         )
-    for t, version in node._checks:
-        if t._vc[0] != version:
+    for vc, version, shape in node._checks:
+        if vc[0] != version:
             raise RuntimeError(
                 f"one of the tensors needed by {node.name()} for its gradient was modified "
-                f"by an in-place operation after it was saved: its shape is {t.shape}, its "
-                f"version is {t._vc[0]} but {version} was saved"
+                f"by an in-place operation after it was saved: its shape is {shape}, its "
+                f"version is {vc[0]} but {version} was saved"
             )
 
 
@@ -312,7 +352,10 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
     ``autograd.grad``), the gradients of the tensors it names are collected into it
     instead of being accumulated into any ``.grad``.
     """
-    buffers = {}
+    # The gradient waiting at each node: an array for a one-output node (nearly all),
+    # a list with one slot per output otherwise. Written for speed like apply(): the
+    # per-node and per-edge work is inline (~1.3 us per node saved on an MLP step).
+    pending = {}
     roots = []
     for t, g in zip(tensors, grads):
         fn = t.grad_fn
@@ -321,72 +364,84 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             # must not alias it, or the next accumulation would write into G.
             _deliver_leaf(t, np.array(g, copy=True), capture)
             continue
-        slots = buffers.get(fn)
-        if slots is None:
-            slots = buffers[fn] = [None] * fn._n_outputs
+        if fn not in pending:
             roots.append(fn)
-        k = t._output_nr
-        slots[k] = g if slots[k] is None else slots[k] + g
+        _add_pending(pending, fn, t._output_nr, g)
     if not roots:
         return
     deps = _topo_nodes(roots)
     ready = [r for r in roots if deps[r] == 0]
     while ready:
         node = ready.pop()
-        slots = buffers.pop(node, None)
+        g = pending.pop(node, None)
         inputs = node.inputs
-        if slots is None or all(s is None for s in slots):
-            in_grads = ()  # nothing flows through here; just release the edges
-        else:
-            _check_saved(node)
+        in_grads = ()
+        if g is not None:  # else nothing flows through here; just release the edges
+            if node._freed or node._checks:
+                _check_saved(node)
             if node._retained and capture is None:
+                slots = g if node._n_outputs > 1 else [g]
                 for k, t in node._retained.items():
                     if slots[k] is not None:
                         _accumulate(t, slots[k])
+                slots = None
             if capture is not None:
-                _capture_node(capture, node, slots)
+                _capture_node(capture, node, g if node._n_outputs > 1 else [g])
             if node._n_outputs == 1:
-                in_grads = node.backward(node, slots.pop())
+                in_grads = node.backward(node, g)
             else:
-                for k in range(len(slots)):
-                    if slots[k] is None:
-                        shape, dtype = node._output_specs[k]
-                        slots[k] = np.zeros(shape, dtype=dtype)
-                in_grads = node.backward(node, *slots)
-            del slots
+                for k, (shape, dtype) in enumerate(node._output_specs):
+                    if g[k] is None:
+                        g[k] = np.zeros(shape, dtype=dtype)
+                in_grads = node.backward(node, *g)
+            g = None  # our reference would stop a leaf from taking the array (_owned)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
             if not retain_graph:
                 node._release()
         needs = node.needs_input_grad
+        n_grads = len(in_grads)
         for i in range(len(inputs)):
             t = inputs[i]
             fn = t.grad_fn
-            g = in_grads[i] if i < len(in_grads) and needs[i] else None
-            if g is not None:
-                if g.dtype != t.data.dtype:
-                    g = g.astype(t.data.dtype)
-                if g.shape != t.data.shape:
-                    g = _fix_shape(g, t, node)
-                if fn is None:
-                    # A leaf may keep the array as its .grad only if nothing else holds
-                    # it (references here: the in_grads tuple, g, and the two calls').
-                    if not _owned(g, 4 if g is in_grads[i] else 3):
-                        g = np.array(g, copy=True)
-                    _deliver_leaf(t, g, capture)
-                else:
-                    slots = buffers.get(fn)
-                    if slots is None:
-                        slots = buffers[fn] = [None] * fn._n_outputs
-                    k = t._output_nr
-                    slots[k] = g if slots[k] is None else slots[k] + g
-                    del slots
-            g = None
+            if i < n_grads and needs[i]:
+                g = in_grads[i]
+                if g is not None:
+                    data = t.data
+                    if g.dtype != data.dtype:
+                        g = g.astype(data.dtype)
+                    if g.shape != data.shape:
+                        g = _fix_shape(g, t, node)
+                    if fn is None:
+                        # A leaf may keep the array as its .grad only if nothing else holds
+                        # it (references here: the in_grads tuple, g, getrefcount's).
+                        if not (g.base is None and g.flags.writeable
+                                and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
+                            g = np.array(g, copy=True)
+                        if capture is None and t.grad is None and t.requires_grad:
+                            _accumulate(t, g)
+                        else:
+                            _deliver_leaf(t, g, capture)
+                    else:
+                        _add_pending(pending, fn, t._output_nr, g)
+                    g = None
             if fn is not None:
-                deps[fn] -= 1
-                if deps[fn] == 0:
+                left = deps[fn] - 1
+                deps[fn] = left
+                if left == 0:
                     ready.append(fn)
         in_grads = None
+
+
+def _add_pending(pending, fn, k, g):
+    if fn._n_outputs == 1:
+        prev = pending.get(fn)
+        pending[fn] = g if prev is None else prev + g
+        return
+    slots = pending.get(fn)
+    if slots is None:
+        slots = pending[fn] = [None] * fn._n_outputs
+    slots[k] = g if slots[k] is None else slots[k] + g
 
 
 def _capture_node(capture, node, slots):
