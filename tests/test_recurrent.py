@@ -416,3 +416,4 @@ def test_retain_graph_backward_twice_gives_twice_the_gradient():
     once = x.grad.numpy().copy()
     loss.backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * once, rtol=1e-12)
+
