@@ -145,6 +145,92 @@ def test_gradient_given_by_the_caller_is_never_aliased():
     np.testing.assert_array_equal(g, np.ones((3, 4)))
 
 
+# ------------------------------------------------------------------------ ops
+def test_sigmoid_matches_the_textbook_formula_everywhere():
+    x = np.array([-1000.0, -104.0, -90.0, -88.0, -30.0, -1.0, 0.0, 1e-8, 2.0, 30.0, 90.0, 1e4])
+    for dt in (np.float32, np.float64):
+        a = nabla.tensor(x.astype(dt), requires_grad=True)
+        y = a.sigmoid()
+        with np.errstate(over="ignore"):
+            ref = 1 / (1 + np.exp(-x))
+        np.testing.assert_allclose(y.data, ref.astype(dt), rtol=2e-7 if dt == np.float32
+                                   else 1e-15, atol=1e-38)
+        y.sum().backward()
+        # float32 rounds sigmoid(30) to 1, so its slope is 0 there, as in PyTorch
+        np.testing.assert_allclose(a.grad.data, (ref * (1 - ref)).astype(dt), rtol=1e-5,
+                                   atol=1e-12 if dt == np.float32 else 1e-300)
+    assert nabla.tensor(0.0).sigmoid().item() == 0.5  # 0-d input
+
+
+def test_linear_bias_gradient_is_the_batch_sum():
+    rng = np.random.default_rng(1)
+    for shape in [(5, 3), (2, 4, 3), (0, 3)]:
+        x = nabla.tensor(rng.standard_normal(shape), requires_grad=True)
+        w = nabla.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+        b = nabla.tensor(rng.standard_normal(2), requires_grad=True)
+        g = rng.standard_normal(shape[:-1] + (2,))
+        nabla.linear(x, w, b).backward(g)
+        np.testing.assert_allclose(b.grad.data, g.reshape(-1, 2).sum(axis=0), atol=1e-12)
+        np.testing.assert_allclose(w.grad.data, g.reshape(-1, 2).T @ x.data.reshape(-1, 3))
+
+
+# ---------------------------------------------------------------------- losses
+def _composite_ce(x, y, reduction):
+    """Cross-entropy from smaller ops: log_softmax, pick, reduce."""
+    logp = x.log_softmax(1)
+    picked = logp[nabla.arange(len(y)), y]
+    return -(picked.mean() if reduction == "mean" else picked.sum())
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("n,c", [(64, 10), (5, 3), (40, 100), (1, 1)])
+def test_fused_cross_entropy_matches_the_composite(n, c, reduction):
+    rng = np.random.default_rng(n + c)
+    for scale in (1.0, 1e3):  # large logits: the shift by the row max matters
+        data = (rng.standard_normal((n, c)) * scale).astype(np.float32)
+        y = nabla.tensor(rng.integers(0, c, n))
+        a = nabla.tensor(data, requires_grad=True)
+        b = nabla.tensor(data.astype(np.float64), requires_grad=True)
+        la = nabla.nn.functional.cross_entropy(a, y, reduction=reduction)
+        lb = _composite_ce(b, y, reduction)
+        la.backward()
+        lb.backward()
+        np.testing.assert_allclose(la.item(), lb.item(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-4, atol=1e-6)
+
+
+def test_cross_entropy_falls_back_on_non_finite_logits():
+    # A row of -inf but the target's entry, and an ignored target: the general path.
+    x = np.array([[0.0, -np.inf, -np.inf], [1.0, 2.0, 3.0]], dtype=np.float32)
+    a = nabla.tensor(x, requires_grad=True)
+    loss = nabla.nn.functional.cross_entropy(a, nabla.tensor([0, 2]))
+    ref = (0.0 + (np.log(np.exp([1.0, 2.0, 3.0]).sum()) - 3.0)) / 2
+    np.testing.assert_allclose(loss.item(), ref, rtol=1e-6)
+    loss.backward()
+    assert np.isfinite(a.grad.data).all()
+    b = nabla.tensor(x[1:].repeat(3, 0), requires_grad=True)
+    ignored = nabla.nn.functional.cross_entropy(b, nabla.tensor([2, -100, 0]))
+    kept = nabla.nn.functional.cross_entropy(b[[0, 2]], nabla.tensor([2, 0]))
+    np.testing.assert_allclose(ignored.item(), kept.item(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fused_mse_matches_the_composite(reduction):
+    rng = np.random.default_rng(3)
+    a = nabla.tensor(rng.standard_normal((10, 7)), requires_grad=True)
+    b = nabla.tensor(rng.standard_normal((10, 7)), requires_grad=True)
+    a2 = nabla.tensor(a.data.copy(), requires_grad=True)
+    b2 = nabla.tensor(b.data.copy(), requires_grad=True)
+    fused = nabla.nn.functional.mse_loss(a, b, reduction=reduction)
+    d = a2 - b2
+    composite = (d * d).mean() if reduction == "mean" else (d * d).sum()
+    fused.backward()
+    composite.backward()
+    np.testing.assert_allclose(fused.item(), composite.item(), rtol=1e-12)
+    np.testing.assert_allclose(a.grad.data, a2.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(b.grad.data, b2.grad.data, rtol=1e-12)
+
+
 # ------------------------------------------------------------------ the smoke test
 def test_benchmark_suite_quick_runs():
     pytest.importorskip("torch")

@@ -321,8 +321,12 @@ def _class_weight(name: str, weight, n_classes: int, dtype) -> np.ndarray | None
     return w.astype(dtype, copy=False)
 
 
-def _class_targets(name: str, x: Tensor, t: Tensor, ignore_index: int) -> np.ndarray:
-    """Check a class-index target against input ``x`` (class dim 1, or 0 when 1-D)."""
+def _class_targets(name: str, x: Tensor, t: Tensor, ignore_index: int):
+    """Check a class-index target against input ``x`` (class dim 1, or 0 when 1-D).
+
+    Returns the indices and the ``ignore_index`` to pass on: None when no target can be
+    equal to it (outside their range), so that the loss skips looking for them.
+    """
     if x.ndim == 0:
         raise ShapeError(f"{name}: input must have a class dimension, got a 0-d tensor")
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
@@ -345,14 +349,17 @@ def _class_targets(name: str, x: Tensor, t: Tensor, ignore_index: int) -> np.nda
             f"{0 if x.ndim == 1 else 1}) needs class indices of shape {expected}, "
             f"got target of shape {tuple(td.shape)}"
         )
-    if td.size and (td.min() < 0 or td.max() >= n_classes):
+    if not td.size:
+        return td, ignore_index
+    lo, hi = td.min(), td.max()
+    if lo < 0 or hi >= n_classes:
         bad = td[(td != ignore_index) & ((td < 0) | (td >= n_classes))]
         if bad.size:
             raise IndexError(
                 f"{name}: Target {bad.flat[0]} is out of bounds: class indices must be in "
                 f"[0, {n_classes}) or equal ignore_index={ignore_index}"
             )
-    return td
+    return td, (ignore_index if lo <= ignore_index <= hi else None)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
@@ -394,8 +401,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
             raise ValueError("cross_entropy: ignore_index is not supported for class "
                              "probabilities (a floating-point target)")
         return _loss.SoftCrossEntropy.apply(x, t, w, float(label_smoothing), reduction)
-    td = _class_targets("cross_entropy", x, t, ignore_index)
-    return _loss.ClassNLL.apply(x, td, w, ignore_index, float(label_smoothing), reduction, True)
+    td, ignore = _class_targets("cross_entropy", x, t, ignore_index)
+    return _loss.ClassNLL.apply(x, td, w, ignore, float(label_smoothing), reduction, True)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
@@ -412,10 +419,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     reduction = _reduction(reduction, size_average, reduce)
     x = _float_input("nll_loss", input)
     t = _t(target)
-    td = _class_targets("nll_loss", x, t, ignore_index)
+    td, ignore = _class_targets("nll_loss", x, t, ignore_index)
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     w = _class_weight("nll_loss", weight, n_classes, x.data.dtype)
-    return _loss.ClassNLL.apply(x, td, w, ignore_index, 0.0, reduction, False)
+    return _loss.ClassNLL.apply(x, td, w, ignore, 0.0, reduction, False)
 
 
 def _binary_args(name, input, target, weight):

@@ -16,9 +16,12 @@ tensor([[-0.1563,  0.1142,  0.0420]])
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
+from .linalg import _ones
 
 
 def _div(a, b):
@@ -68,12 +71,50 @@ def _log_softmax_rows(x2):
     return e, lse
 
 
+def _row_max(x2):
+    """The max of each row, shape (M, 1). NumPy reduces along a short inner axis one
+    row at a time; for few classes, reducing the transposed copy along its outer axis
+    is one vectorised pass: 3.8 -> 1.8 us on 64x10, 47 -> 4.7 us on 1024x10."""
+    m, c = x2.shape
+    if c <= 16 and m >= 32:
+        return np.ascontiguousarray(x2.T).max(axis=0)[:, None]
+    return x2.max(axis=1, keepdims=True)
+
+
+def _softmax_xent(ctx, x2, t, reduction):
+    """Cross-entropy of logits ``x2`` (M, C) against class indices ``t``, mean or sum,
+    nothing weighted, ignored or smoothed: the common case, in ten NumPy calls where the
+    general path takes over twenty (16 -> 7 us for 64x10). Returns None when a value
+    is not finite (a row of -inf, an inf or nan): the general path then handles it."""
+    m, c = x2.shape
+    mx = _row_max(x2)
+    e = np.subtract(x2, mx)
+    np.exp(e, out=e)
+    se = np.dot(e, _ones(c, e.dtype))  # row sums as a BLAS product: 1.9 -> 0.6 us
+    rows = np.arange(m)
+    loss = np.log(se)
+    loss += mx[:, 0]
+    loss -= x2[rows, t]
+    total = loss.sum()
+    if not math.isfinite(total):
+        return None
+    e /= se[:, None]
+    ctx.p, ctx.t, ctx.rows, ctx.w_y, ctx.valid, ctx.weight = e, t, rows, None, None, None
+    ctx.eps, ctx.reduction, ctx.moved, ctx.logits = 0.0, reduction, None, True
+    ctx.in_shape = x2.shape
+    ctx.denom = m if reduction == "mean" else None
+    if reduction == "mean":
+        total = _div(total, m)
+    return np.asarray(total, dtype=x2.dtype)
+
+
 class ClassNLL(Function):
     """Negative log-likelihood of class indices, optionally fused with log_softmax.
 
     ``forward(ctx, x, target, weight, ignore_index, label_smoothing, reduction, logits)``:
     ``x`` holds logits (``logits=True``: cross-entropy) or log-probabilities (NLL);
-    ``target`` an integer array; ``weight`` a per-class array or None. Per sample
+    ``target`` an integer array; ``weight`` a per-class array or None; ``ignore_index``
+    the class index to skip, or None when no target is to be skipped. Per sample
     ``i`` (not ignored), with ``eps = label_smoothing`` and ``C`` classes::
 
         loss_i = -(1 - eps) * w[y_i] * logp[i, y_i] - eps / C * sum_c w[c] * logp[i, c]
@@ -86,13 +127,18 @@ class ClassNLL(Function):
 
     @staticmethod
     def forward(ctx, x, target, weight, ignore_index, eps, reduction, logits):
+        if (ignore_index is None and logits and weight is None and not eps
+                and reduction != "none" and x.ndim == 2):
+            out = _softmax_xent(ctx, x, target, reduction)
+            if out is not None:
+                return out
         x2, moved = _to_rows(x)
         t = target.reshape(-1)
         m, c = x2.shape
         dt = x.dtype
         rows = np.arange(m)
-        valid = t != ignore_index
-        if valid.all():
+        valid = None if ignore_index is None else t != ignore_index
+        if valid is None or valid.all():
             valid = None
             t_safe = t
         else:
@@ -131,6 +177,7 @@ class ClassNLL(Function):
             denom = w_y.sum()
         ctx.p, ctx.t, ctx.w_y, ctx.valid, ctx.weight = p, t_safe, w_y, valid, weight
         ctx.eps, ctx.reduction, ctx.moved, ctx.logits = eps, reduction, moved, logits
+        ctx.rows = rows
         ctx.in_shape = x2.shape
         if reduction == "none":
             ctx.denom = None
@@ -145,9 +192,16 @@ class ClassNLL(Function):
     @staticmethod
     def backward(ctx, g):
         m, c = ctx.in_shape
-        rows, t, w_y, eps = np.arange(m), ctx.t, ctx.w_y, ctx.eps
-        scale = _scale(g, ctx.denom)
+        rows, t, w_y, eps = ctx.rows, ctx.t, ctx.w_y, ctx.eps
         per_sample = ctx.reduction == "none"
+        if ctx.logits and w_y is None and not per_sample and (ctx.denom or ctx.denom is None):
+            # softmax - onehot, scaled, with the scale as a Python number: 0-d array
+            # arithmetic costs ~1 us a call.
+            scale = float(g) if ctx.denom is None else float(g) / ctx.denom
+            grad = ctx.p * scale
+            grad[rows, t] -= scale
+            return _from_rows(grad, ctx.moved)
+        scale = _scale(g, ctx.denom)
         if per_sample:
             scale = scale.reshape(-1)
         if ctx.logits:
@@ -277,6 +331,13 @@ class Pointwise(Function):
     def backward(ctx, g):
         (d,) = ctx.saved_tensors
         kind, param = ctx.kind, ctx.param
+        na, nb = ctx.needs_input_grad
+        if kind == "mse" and g.ndim == 0 and (ctx.denom or ctx.denom is None):
+            # A reduced loss: the scale as a Python number, since 0-d array arithmetic
+            # costs ~1 us a call (it is rounded to d's dtype when it multiplies d).
+            s = 2.0 * float(g) if ctx.denom is None else 2.0 * float(g) / ctx.denom
+            ga = d * s
+            return (ga if na else None), (-ga if nb else None)
         scale = _scale(g, ctx.denom)
         if kind == "mse":
             ga = d * (2 * scale)
@@ -288,7 +349,6 @@ class Pointwise(Function):
             ga = np.sign(d) * scale
         else:
             ga = np.where(np.abs(d) < param, d / param, np.sign(d)) * scale
-        na, nb = ctx.needs_input_grad
         return (ga if na else None), (-ga if nb else None)
 
 
