@@ -195,7 +195,7 @@ class Function:
         else:
             record = False
         if not record:
-            out = cls.forward(ctx, *arrays, **params)
+            out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
             if type(out) is tuple:
                 return tuple(Tensor._wrap(o) for o in out)
             t = _new(Tensor)
@@ -207,7 +207,7 @@ class Function:
             return t
         ctx.inputs = inputs
         ctx.needs_input_grad = needs
-        out = cls.forward(ctx, *arrays, **params)
+        out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
         if type(out) is not tuple:
             t = _new(Tensor)
             t.data = out if type(out) is _ndarray else np.asarray(out)

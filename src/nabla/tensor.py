@@ -304,6 +304,12 @@ class Tensor:
 
         ``gradient`` may be omitted only for one-element tensors (it is then 1).
         """
+        data = self.data
+        if gradient is None and self.grad_fn is not None and data.size == 1 and not create_graph:
+            # loss.backward(), once per training step: straight to the engine.
+            _autograd.run_backward((self,), (np.ones(data.shape, data.dtype),),
+                                   bool(retain_graph))
+            return
         _backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> Tensor:
@@ -666,14 +672,15 @@ class Tensor:
     def cos(self):
         return self._unary(_ew.Cos)
 
+    # The activations of every layer skip _unary's extra call (~0.1 us each).
     def tanh(self):
-        return self._unary(_ew.Tanh)
+        return _ew.Tanh.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def sigmoid(self):
-        return self._unary(_ew.Sigmoid)
+        return _ew.Sigmoid.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def relu(self):
-        return self._unary(_ew.Relu)
+        return _ew.Relu.apply(self if self.data.dtype.kind == "f" else self.float())
 
     def leaky_relu(self, negative_slope=0.01):
         return self._unary(_ew.LeakyRelu, negative_slope)
@@ -1070,7 +1077,7 @@ def linear(x, weight, bias=None) -> Tensor:
     >>> linear(nabla.ones(4, 3), nabla.ones(2, 3), nabla.zeros(2)).shape
     (4, 2)
     """
-    if x.shape[-1] != weight.shape[-1]:
+    if x.data.shape[-1] != weight.data.shape[-1]:
         raise ShapeError(
             f"linear: input of shape {tuple(x.shape)} does not fit weight of shape "
             f"{tuple(weight.shape)} (expected last dim {weight.shape[-1]})"

@@ -236,6 +236,11 @@ def _float_input(name: str, input) -> Tensor:
 
 
 def _regression(name, input, target, kind, param, reduction):
+    if (type(input) is Tensor and type(target) is Tensor
+            and input.data.dtype.kind == "f" and target.data.dtype == input.data.dtype
+            and target.data.shape == input.data.shape):
+        # The usual call (two float tensors alike): nothing to convert or warn about.
+        return _loss.Pointwise.apply(input, target, kind, param, reduction)
     x = _float_input(name, input)
     t = _t(target)
     if t.data.dtype.kind != "f":

@@ -202,14 +202,22 @@ class Tanh(Function):
         return g * (1 - out * out)
 
 
+# exp(-a) overflows below these; sigmoid(a) there is below 1e-38 (float32), 1e-308.
+_EXP_LIMIT = {np.dtype(np.float16): 11.0, np.dtype(np.float32): 88.0,
+              np.dtype(np.float64): 709.0}
+
+
 def _sigmoid(a):
-    """``1 / (1 + exp(-a))`` in three in-place passes. exp(-a) overflows to inf for very
-    negative ``a``, where the result correctly underflows to 0; only the warning is
-    silenced. Half the time of the two-branch exp(-|a|) form on small arrays (4.6 ->
-    2.4 us on 10x30 float32), and as exact: no cancellation either way."""
-    e = np.negative(a, out=np.empty_like(a))  # out=: an array even when a is 0-d
-    with np.errstate(over="ignore"):
-        np.exp(e, out=e)
+    """``1 / (1 + exp(-a))`` in four in-place passes, -a clamped where exp would
+    overflow: sigmoid(a) is then a denormal or 0, and returns exp(-limit) ~ 6e-39
+    (float32) instead. No cancellation anywhere; 4.6 -> 2.3 us on 10x30 float32 against
+    the two-branch exp(-|a|) form (clamping costs 0.3 us where np.errstate costs 0.75).
+    """
+    e = np.negative(a)
+    if e.ndim == 0:
+        e = np.array(e)  # a ufunc gives a scalar for 0-d input
+    np.minimum(e, _EXP_LIMIT.get(e.dtype, 88.0), out=e)
+    np.exp(e, out=e)
     e += 1
     return np.reciprocal(e, out=e)
 
