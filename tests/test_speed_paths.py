@@ -276,6 +276,28 @@ def test_plain_sgd_step_equals_the_general_path():
     np.testing.assert_array_equal(a.data, b.data)
 
 
+# -------------------------------------------------------------------- allocator
+def _tune_in_child(env):
+    code = "from nabla import backend; print(backend.tune_allocator())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, **env}, check=True)
+    return out.stdout.strip()
+
+
+def test_tune_allocator_defers_to_the_environment():
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")}
+    assert _tune_in_child({"NABLA_TUNE_MALLOC": "0"}) == "False"
+    assert _tune_in_child({"MALLOC_TRIM_THRESHOLD_": "1000000"}) == "False"
+    expected = "True" if sys.platform.startswith("linux") else "False"
+    out = subprocess.run([sys.executable, "-c", "from nabla import backend; "
+                          "print(backend.tune_allocator(), backend.tune_allocator())"],
+                         capture_output=True, text=True, env=clean, check=True)
+    # glibc accepts the settings (musl and others have no such knob: False)
+    assert out.stdout.split()[0] in (expected, "False")
+    assert out.stdout.split()[0] == out.stdout.split()[1]  # once decided, it stays
+
+
 # ------------------------------------------------------------------ the smoke test
 def test_benchmark_suite_quick_runs():
     pytest.importorskip("torch")

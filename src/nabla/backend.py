@@ -13,6 +13,8 @@ device(type='cpu')
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 xp = np  # the array module of the CPU device
@@ -161,3 +163,50 @@ def device(d=None) -> Device:
 def array_module(dev: Device | None = None):
     """The array module (NumPy for the CPU) that holds arrays on ``dev``."""
     return xp
+
+
+# ------------------------------------------------------------------------ allocator
+_ALLOCATOR_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+_allocator_tuned: list = [None]  # None: not tried yet; then True or False
+
+
+def tune_allocator(mmap_threshold: int = 256 << 20, trim_threshold: int = 512 << 20) -> bool:
+    """Let glibc keep freed memory for the next training step instead of handing it back.
+
+    By default glibc serves every block above 128 KiB (or an adaptive threshold) with a
+    fresh ``mmap`` and returns the heap's free top to the OS beyond 128 KiB, so the
+    large activation and gradient arrays of each step page-fault anew, page by page.
+    This raises both thresholds (``mallopt(M_MMAP_THRESHOLD)`` and
+    ``mallopt(M_TRIM_THRESHOLD)``): blocks up to ``mmap_threshold`` come from the heap,
+    and freed memory is kept until ``trim_threshold`` of it is free. The price is a
+    process that holds on to its peak memory. Measured on the 2-core development
+    machine: 784-1024-1024-10 at batch 1024 trains 7% faster (52.7 -> 49.1 ms a step);
+    two 400 KB temporaries a step go from 460 us to 37 us. It is process-wide, so
+    nabla never calls it on import: ``fit`` (and so ``nabla train``) calls it once.
+
+    Nothing changes, and False is returned, where the C library has no ``mallopt``
+    (not glibc), when ``NABLA_TUNE_MALLOC=0``, or when the environment already sets
+    glibc's own variables (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``,
+    ``GLIBC_TUNABLES``): the user's choice wins. Calling it again does nothing more.
+
+    >>> from nabla import backend
+    >>> backend.tune_allocator() in (True, False)
+    True
+    """
+    if _allocator_tuned[0] is not None:
+        return _allocator_tuned[0]
+    ok = False
+    if os.environ.get("NABLA_TUNE_MALLOC", "1") != "0" and not any(
+            v in os.environ for v in _ALLOCATOR_ENV):
+        try:
+            import ctypes
+
+            mallopt = ctypes.CDLL(None).mallopt  # the C library of this process
+            mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+            m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+            ok = (mallopt(m_mmap_threshold, int(mmap_threshold)) == 1
+                  and mallopt(m_trim_threshold, int(trim_threshold)) == 1)
+        except (OSError, AttributeError):
+            ok = False
+    _allocator_tuned[0] = ok
+    return ok

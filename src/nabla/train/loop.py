@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from .. import backend
 from ..autograd import no_grad
 from .callbacks import Callback
 from .history import History
@@ -164,12 +165,17 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     the epoch runs; ``2`` prints the lines only; ``0`` is silent. A callback that stops
     training has its reason printed (when verbose) and kept in ``history.stop_reason``.
 
+    ``fit`` calls :func:`nabla.backend.tune_allocator` once, so that glibc keeps the
+    memory of one step's large arrays for the next (``NABLA_TUNE_MALLOC=0`` turns that
+    off).
+
     To resume, restore the objects with ``nabla.io.load_checkpoint`` and pass
     ``initial_epoch`` (epochs already done), ``initial_step`` and the saved ``history``:
     the run then continues exactly as if it had never stopped.
     """
     loader = _as_loader(train_data, batch_size, shuffle)
     val_loader = None if val_data is None else _as_loader(val_data, batch_size, False)
+    backend.tune_allocator()  # reuse freed memory across steps (see its docstring)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if not 0 <= initial_epoch <= epochs:
