@@ -108,6 +108,10 @@ def test_nielsen_network_learns_the_mnist_sample(mnist):
     His cost is C = 1/(2n) sum_x ||y(x) - a||^2, so a mini-batch's gradient step is
     w -> w - eta/m sum_x dC_x/dw with C_x = ||y(x) - a||^2 / 2: that is the sum of
     squared errors over the batch, halved and divided by the batch size.
+
+    On the 7,000-image sample it ends 10 epochs at 0.898-0.910 test accuracy over seeds
+    0-5 (0.908 for seed 0, the same with one or two BLAS threads); Nielsen's ~95% came
+    from 50,000 training images.
     """
     (X, y), (X_test, y_test) = mnist
     nabla.manual_seed(0)
