@@ -434,15 +434,22 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     if g.shape != data.shape:
                         g = _fix_shape(g, t, node)
                     if fn is not None:
-                        _add_pending(pending, fn, t._output_nr, g)
-                    elif capture is None and t.grad is None and t.requires_grad:
-                        # The usual leaf: it keeps the array as its .grad if nothing
-                        # else holds it (references: in_grads, g, getrefcount's).
-                        f = g.flags
-                        if not (g.base is None and f.writeable and f.c_contiguous
-                                and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
-                            g = np.array(g, copy=True, order="C")
-                        t.grad = Tensor._wrap(g)
+                        if fn._n_outputs == 1:
+                            prev = pending.get(fn)
+                            pending[fn] = g if prev is None else prev + g
+                        else:
+                            _add_pending(pending, fn, t._output_nr, g)
+                    elif capture is None and t.requires_grad:
+                        if t.grad is None:
+                            # The usual leaf: it keeps the array as its .grad if nothing
+                            # else holds it (references: in_grads, g, getrefcount's).
+                            f = g.flags
+                            if not (g.base is None and f.writeable and f.c_contiguous
+                                    and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
+                                g = np.array(g, copy=True, order="C")
+                            t.grad = Tensor._wrap(g)
+                        else:
+                            _accumulate(t, g)  # adds g into .grad: no copy of g needed
                     else:
                         if not (g.base is None and g.flags.writeable
                                 and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
