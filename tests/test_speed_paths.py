@@ -199,6 +199,36 @@ def test_fused_cross_entropy_matches_the_composite(n, c, reduction):
         np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fused_cross_entropy_op_paths_agree(reduction):
+    # ignore_index=None takes the op's fast path; an int (that no target equals) the
+    # general one; both must give the same loss and gradient.
+    from nabla.ops.loss import ClassNLL
+
+    rng = np.random.default_rng(6)
+    data = rng.standard_normal((32, 7)).astype(np.float32)
+    t = rng.integers(0, 7, 32)
+    grads, losses = [], []
+    for ignore in (None, -100):
+        x = nabla.tensor(data, requires_grad=True)
+        loss = ClassNLL.apply(x, t, None, ignore, 0.0, reduction, True)
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(x.grad.data)
+    np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)
+
+
+def test_cross_entropy_checks_targets_on_the_fast_path_too():
+    x = nabla.zeros(3, 4)
+    for bad in ([0, 4, 1], [0, -1, 1]):
+        with pytest.raises(IndexError, match="out of bounds"):
+            nabla.nn.functional.cross_entropy(x, nabla.tensor(bad))
+    # a non-negative ignore_index leaves the fast path and is honoured
+    kept = nabla.nn.functional.cross_entropy(x, nabla.tensor([0, 3, 1]), ignore_index=3)
+    np.testing.assert_allclose(kept.item(), np.log(4), rtol=1e-6)
+
+
 def test_cross_entropy_falls_back_on_non_finite_logits():
     # A row of -inf but the target's entry, and an ignored target: the general path.
     x = np.array([[0.0, -np.inf, -np.inf], [1.0, 2.0, 3.0]], dtype=np.float32)

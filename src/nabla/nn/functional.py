@@ -387,6 +387,17 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     >>> logits.grad.sum(dim=1).abs().max().item() < 1e-7  # softmax - onehot rows sum to 0
     True
     """
+    if (weight is None and not label_smoothing and ignore_index < 0 and size_average is None
+            and reduce is None and reduction in ("mean", "sum")
+            and type(input) is Tensor and type(target) is Tensor):
+        # The usual call: (N, C) float logits, int64 class indices. One reduction checks
+        # the targets: negative ones wrap to huge values in the unsigned view, so
+        # max < C means 0 <= t < C for all (and none can equal a negative ignore_index).
+        xd, td = input.data, target.data
+        if (xd.ndim == 2 and xd.dtype.kind == "f" and td.dtype == np.int64
+                and td.shape == xd.shape[:1] and td.size
+                and td.view(np.uint64).max() < xd.shape[1]):
+            return _loss.ClassNLL.apply(input, td, None, None, 0.0, reduction, True)
     reduction = _reduction(reduction, size_average, reduce)
     x = _float_input("cross_entropy", input)
     t = _t(target)
