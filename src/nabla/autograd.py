@@ -308,7 +308,7 @@ def _version_checks(saved, inputs, outputs):
                     vc = t._vc
                     checks.append((vc, vc[0], s))
                     break
-    return checks
+    return checks or ()
 
 
 def _check_saved(node):

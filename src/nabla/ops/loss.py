@@ -301,8 +301,9 @@ class Pointwise(Function):
     @staticmethod
     def forward(ctx, a, b, kind, param, reduction):
         d = a - b
-        ctx.kind, ctx.param, ctx.reduction = kind, param, reduction
-        ctx.save_for_backward(d)
+        # d is the op's own temporary, not an input or output that could be changed in
+        # place: kept as a plain attribute, so no version check is set up for it.
+        ctx.kind, ctx.param, ctx.reduction, ctx.d = kind, param, reduction, d
         dt = d.dtype
         if kind == "mse":
             if reduction != "none":
@@ -329,8 +330,7 @@ class Pointwise(Function):
 
     @staticmethod
     def backward(ctx, g):
-        (d,) = ctx.saved_tensors
-        kind, param = ctx.kind, ctx.param
+        d, kind, param = ctx.d, ctx.kind, ctx.param
         na, nb = ctx.needs_input_grad
         if kind == "mse" and g.ndim == 0 and (ctx.denom or ctx.denom is None):
             # A reduced loss: the scale as a Python number, since 0-d array arithmetic
