@@ -293,6 +293,9 @@ def main(argv=None):
             print(f"case {cid}: {case.title}", flush=True)
         results[cid] = case.custom(args.quick) if case.custom else run_case(case, args)
     info["load_after"] = os.getloadavg()
+    if args.quick:
+        print("--quick: a few steps per worker, one round; the numbers below only show "
+              "that everything runs, not how fast")
     print(table(results, cases, info))
     out = args.out or (None if args.quick else os.path.join(HERE, "RESULTS.md"))
     if out:

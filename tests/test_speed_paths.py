@@ -306,6 +306,33 @@ def test_plain_sgd_step_equals_the_general_path():
     np.testing.assert_array_equal(a.data, b.data)
 
 
+def test_gradients_into_kept_buffers_equal_fresh_ones():
+    # zero_grad(set_to_none=True) lets backward hand each leaf a fresh array;
+    # set_to_none=False keeps the buffers and backward adds into them. Same numbers.
+    rng = np.random.default_rng(7)
+    x = nabla.tensor(rng.standard_normal((16, 8)).astype(np.float32))
+    y = nabla.tensor(rng.integers(0, 3, 16))
+    nets, opts = [], []
+    for _ in range(2):
+        nabla.manual_seed(0)
+        net = nabla.nn.Sequential(nabla.nn.Linear(8, 6), nabla.nn.ReLU(), nabla.nn.Linear(6, 3))
+        nets.append(net)
+        opts.append(nabla.optim.SGD(net.parameters(), lr=0.1))
+    buffers = None
+    for _ in range(3):
+        for k, (net, opt) in enumerate(zip(nets, opts)):
+            opt.zero_grad(set_to_none=(k == 0))
+            nabla.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        kept = [p.grad.data for p in nets[1].parameters()]
+        if buffers is not None:
+            assert all(a is b for a, b in zip(kept, buffers))  # the same arrays each step
+        buffers = kept
+    for a, b in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.grad.data, b.grad.data)
+
+
 # -------------------------------------------------------------------- allocator
 def _tune_in_child(env):
     code = "from nabla import backend; print(backend.tune_allocator())"
