@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import weakref
 
 import numpy as np
 import pytest
@@ -135,6 +136,34 @@ def test_leaf_takes_fresh_gradients_but_never_aliases_one():
     assert a.grad.data is not b.grad.data
     a.grad.data[0, 0] = 99.0
     assert b.grad.data[0, 0] == 1.0
+
+
+class Handout(Function):
+    """y = 2x; the gradient it returns is remembered (weakly) to see who ends up with it."""
+
+    last = None
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        out = g * 2
+        Handout.last = weakref.ref(out)
+        return out
+
+
+def test_leaf_keeps_a_fresh_gradient_without_copying_it():
+    # The engine's ownership test (refcounts) must recognise an array nobody else holds:
+    # a needless copy of every gradient costs a memory pass per parameter per step.
+    (a,) = _leaves(1)
+    Handout.apply(a).sum().backward()
+    assert a.grad.data is Handout.last()
+    (b,) = _leaves(1)
+    y = Handout.apply(b)
+    y.sum().backward(retain_graph=True)  # still nobody else's: kept as is
+    assert b.grad.data is Handout.last()
 
 
 def test_gradient_given_by_the_caller_is_never_aliased():

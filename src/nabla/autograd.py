@@ -444,7 +444,9 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                             # The usual leaf: it keeps the array as its .grad if nothing
                             # else holds it (references: in_grads, g, getrefcount's).
                             f = g.flags
-                            if not (g.base is None and f.writeable and f.c_contiguous
+                            fresh = g.base is None and f.writeable and f.c_contiguous
+                            f = None  # a flags object refers to its array: it would count
+                            if not (fresh
                                     and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
                                 g = np.array(g, copy=True, order="C")
                             t.grad = Tensor._wrap(g)

@@ -113,7 +113,7 @@ class SGD(Optimizer):
     def _plain_step(self, params, lr):
         """``p -= lr * grad`` for each parameter: plain SGD, the most common setting, with
         nothing looked up per parameter but its scratch array (kept per parameter, so a
-        step makes no view; 11 -> 6 us a step for four parameters)."""
+        step makes no view; 11 -> 9.3 us a step for the four parameters of 784-30-10)."""
         tmp = self._tmp
         for p in params:
             grad = p.grad
