@@ -214,7 +214,7 @@ def write_markdown(path, results, cases, info, args, torch_info):
     m = info
     load0, load1 = m["load_before"][0], m["load_after"][0]
     command = "python benchmarks/suite.py" + (f" --cases {args.cases}" if args.cases else "")
-    busy = "other work was running, so " if max(load0, load1) > 0.5 else ""
+
     text = "\n".join([
         "# Benchmark results",
         "",
@@ -226,9 +226,12 @@ def write_markdown(path, results, cases, info, args, torch_info):
         f"({torch_info.get('threads', '?')} threads); {m['glibc']}. Threads: "
         f"{args.threads or 'each library its default'}.",
         "",
-        f"Load average (1 min): {load0:.2f} before the run, {load1:.2f} after; {busy}every "
-        f"number is the best of {args.rounds} rounds x 2 allocator settings x "
-        f"up to {args.repeats} timed windows ({args.budget:g} s per worker).",
+        f"Load average (1 min): {load0:.2f} before the run, {load1:.2f} after (the suite's "
+        f"own worker adds about 1). "
+        + ("A --quick run: a few steps per worker, one round, numbers not meaningful."
+           if args.quick else
+           f"Every number is the best of {args.rounds} rounds x 2 allocator settings x up "
+           f"to {args.repeats} timed windows ({args.budget:g} s per worker)."),
         "",
         "samples/s = batch size / the best window's mean step time (a step = forward, "
         "loss, zero_grad, backward, optimizer step). Ratios above 1: nabla is faster. "
