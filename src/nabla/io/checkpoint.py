@@ -2,9 +2,10 @@
 
 A safetensors file is an 8-byte little-endian header length, a JSON header (each
 tensor's dtype, shape and byte range, plus a ``__metadata__`` dict of strings) and the
-raw tensor bytes. Loading it never runs code, unlike a pickle. nabla keeps everything
-that is not a tensor (the model's architecture, optimizer hyperparameters, epoch, step,
-random-generator states) as JSON in that metadata.
+raw tensor bytes. Loading it never runs code, unlike formats that store Python
+objects. nabla keeps everything that is not a tensor (the model's architecture,
+optimizer hyperparameters, epoch, step, random-generator states) as JSON in that
+metadata.
 
 Every file is written atomically: to a temporary file in the same directory, flushed,
 fsynced, then renamed over the target. A crash or a kill in the middle of a save leaves
