@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import random as _random
+from ..tensor import from_numpy as _from_numpy  # every batch goes through it: no call layer
 
 
 def _rng(generator) -> np.random.Generator:
@@ -30,14 +31,6 @@ def _rng(generator) -> np.random.Generator:
     if isinstance(generator, np.random.Generator):
         return generator
     return _random._np(generator)
-
-
-def _from_numpy(array: np.ndarray):
-    # Imported here, not at module level, so that nabla.data loads without (and before)
-    # the tensor engine; after the first call this is a dictionary lookup.
-    from .. import from_numpy
-
-    return from_numpy(array)
 
 
 def _array_of(x) -> np.ndarray:
