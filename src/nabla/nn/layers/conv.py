@@ -103,6 +103,15 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound, generator=generator)
 
+    def forward(self, input):
+        # Non-zero padding modes pad first (reflect, replicate, circular), then convolve
+        # without padding; zero padding is left to the primitive.
+        if self.padding_mode != "zeros":
+            return self._conv(self._mode_pad(input), self.weight, self.bias, self.stride, 0,
+                              self.dilation, self.groups)
+        return self._conv(input, self.weight, self.bias, self.stride, self.padding,
+                          self.dilation, self.groups)
+
     def _mode_pad(self, x):
         """Pad ``x`` for a non-"zeros" padding_mode; the convolution then pads nothing."""
         if self.padding == "valid":
@@ -160,12 +169,7 @@ class Conv2d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, 0, device, dtype)
 
-    def forward(self, input):
-        if self.padding_mode != "zeros":
-            return C.conv2d(self._mode_pad(input), self.weight, self.bias, self.stride, 0,
-                            self.dilation, self.groups)
-        return C.conv2d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+    _conv = staticmethod(C.conv2d)
 
 
 class Conv1d(_ConvNd):
@@ -187,12 +191,7 @@ class Conv1d(_ConvNd):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, 0, device, dtype)
 
-    def forward(self, input):
-        if self.padding_mode != "zeros":
-            return C.conv1d(self._mode_pad(input), self.weight, self.bias, self.stride, 0,
-                            self.dilation, self.groups)
-        return C.conv1d(input, self.weight, self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+    _conv = staticmethod(C.conv1d)
 
 
 class _ConvTransposeNd(_ConvNd):
