@@ -203,6 +203,72 @@ def test_linear_bias_gradient_is_the_batch_sum():
         np.testing.assert_allclose(w.grad.data, g.reshape(-1, 2).T @ x.data.reshape(-1, 3))
 
 
+
+# ------------------------------------------------- Sequential's fused Linear+activation
+def _twin_mlps(act, bias, dtype):
+    """The same Linear/act/Linear/act network twice: fused (the default) and not."""
+    acts = {"relu": nabla.nn.ReLU, "tanh": nabla.nn.Tanh, "sigmoid": nabla.nn.Sigmoid}
+    nets = []
+    for fuse in (True, False):
+        nabla.manual_seed(3)
+        net = nabla.nn.Sequential(nabla.nn.Linear(6, 5, bias=bias), acts[act](),
+                                  nabla.nn.Linear(5, 4, bias=bias), acts[act]())
+        net.to(dtype)
+        net.fuse_activations = fuse
+        nets.append(net)
+    return nets
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [nabla.float32, nabla.float64])
+@pytest.mark.parametrize("shape", [(7, 6), (2, 3, 6), (6,)])
+def test_fused_linear_activation_is_bitwise_the_two_ops(act, bias, dtype, shape):
+    fused, plain = _twin_mlps(act, bias, dtype)
+    rng = np.random.default_rng(4)
+    x0 = rng.standard_normal(shape) * 3  # wide enough to reach both sides of relu
+    g = rng.standard_normal(shape[:-1] + (4,))
+    outs, grads, names = [], [], []
+    for net in (fused, plain):
+        x = nabla.tensor(x0, dtype=dtype, requires_grad=True)
+        out = net(x)
+        out.backward(nabla.tensor(g, dtype=dtype))
+        outs.append(out.data)
+        names.append(out.grad_fn.next_functions[0][0].name())
+        grads.append([x.grad.data] + [p.grad.data for p in net.parameters()])
+    # Each net records what it should: the fused node, or the Linear then the activation.
+    assert names[0] == "Linear" + act.capitalize() + "Backward"
+    assert names[1] == "LinearBackward"
+    np.testing.assert_array_equal(outs[0], outs[1])
+    assert outs[0].dtype == outs[1].dtype == x0.astype(dtype.name).dtype
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fused_node_names_its_activation_and_gradchecks():
+    fused, _ = _twin_mlps("sigmoid", True, nabla.float64)
+    x = nabla.tensor(np.random.default_rng(5).standard_normal((3, 6)), requires_grad=True)
+    assert fused(x).grad_fn.name() == "LinearSigmoidBackward"
+    from nabla.ops import linalg
+    w, b = fused[0].weight, fused[0].bias
+    for op in (linalg.LinearRelu, linalg.LinearTanh, linalg.LinearSigmoid):
+        assert nabla.gradcheck(lambda x, w, b, op=op: op.apply(x, w, b), (x, w, b))
+
+
+def test_sequential_does_not_fuse_subclasses_or_wrapped_forwards():
+    class MyReLU(nabla.nn.ReLU):
+        def forward(self, input):
+            return input.relu() * 2
+
+    net = nabla.nn.Sequential(nabla.nn.Linear(3, 2), MyReLU())
+    x = nabla.ones(1, 3)
+    assert net(x).grad_fn.name() == "MulBackward"
+    net = nabla.nn.Sequential(nabla.nn.Linear(3, 2), nabla.nn.Tanh())
+    net[1].__dict__["forward"] = lambda input: input.sigmoid()  # as draw_model wraps
+    assert net(x).grad_fn.name() == "SigmoidBackward"
+    net = nabla.nn.Sequential(nabla.nn.Linear(3, 2), nabla.nn.Tanh())
+    assert net(x).grad_fn.name() == "LinearTanhBackward"
+
 # ---------------------------------------------------------------------- losses
 def _composite_ce(x, y, reduction):
     """Cross-entropy from smaller ops: log_softmax, pick, reduce."""

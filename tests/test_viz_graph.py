@@ -180,6 +180,10 @@ def test_tensor_graph_names_model_parameters():
     text = draw(loss, params=dict(model.named_parameters())).source
     for name, p in model.named_parameters():
         assert f"{name}\\nshape {tuple(p.shape)} float32".replace(",)", ",)") in text
+    # Sequential runs Linear + ReLU as one node; unfused, each layer has its own.
+    assert text.count("LinearBackward") == 1 and text.count("LinearReluBackward") == 1
+    model.fuse_activations = False
+    text = draw(model(nabla.ones(5, 4)).sum()).source
     assert text.count("LinearBackward") == 2 and "ReluBackward" in text
     assert draw(loss, names={"w1": model[1].weight}).source.count("w1\\n") == 1
 

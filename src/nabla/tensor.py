@@ -1077,14 +1077,19 @@ def linear(x, weight, bias=None) -> Tensor:
     >>> linear(nabla.ones(4, 3), nabla.ones(2, 3), nabla.zeros(2)).shape
     (4, 2)
     """
+    return _linear(_la.Linear, x, weight, bias)
+
+
+def _linear(op, x, weight, bias):
+    """``linear`` through ``op``: ``Linear`` or a fused Linear+activation node."""
     if x.data.shape[-1] != weight.data.shape[-1]:
         raise ShapeError(
             f"linear: input of shape {tuple(x.shape)} does not fit weight of shape "
             f"{tuple(weight.shape)} (expected last dim {weight.shape[-1]})"
         )
     if bias is None:
-        return _la.Linear.apply(x, weight)
-    return _la.Linear.apply(x, weight, bias)
+        return op.apply(x, weight)
+    return op.apply(x, weight, bias)
 
 
 def where(condition, x, y) -> Tensor:

@@ -205,6 +205,13 @@ _LOCAL = {
     "Mean": "d mean(a)/da_i = 1/n",
     "MatMul": "d(A@B)/dA = grad @ B.T, d(A@B)/dB = A.T @ grad",
     "Linear": "d(x@W.T+b): dx = grad @ W, dW = grad.T @ x, db = sum of grad",
+    # Linear and its activation fused into one node (nn.Sequential does it):
+    "LinearRelu": "out = relu(x@W.T+b), d = grad * (out > 0): dx = d @ W, dW = d.T @ x, "
+                  "db = sum of d",
+    "LinearTanh": "out = tanh(x@W.T+b), d = grad * (1 - out**2): dx = d @ W, dW = d.T @ x, "
+                  "db = sum of d",
+    "LinearSigmoid": "out = s(x@W.T+b), d = grad * out*(1 - out): dx = d @ W, "
+                     "dW = d.T @ x, db = sum of d",
 }
 
 

@@ -8,6 +8,7 @@ tensor([0., 1.])
 
 from __future__ import annotations
 
+from ...ops import linalg as _la
 from .. import functional as F
 from ..module import Module
 
@@ -46,6 +47,8 @@ class Sigmoid(Module):
     tensor([0.5000])
     """
 
+    _after_linear = _la.LinearSigmoid  # what Sequential runs for Linear followed by this
+
     def forward(self, input):
         return input.sigmoid()
 
@@ -56,6 +59,8 @@ class ReLU(Module):
     >>> ReLU()
     ReLU()
     """
+
+    _after_linear = _la.LinearRelu  # what Sequential runs for Linear followed by this
 
     def __init__(self, inplace: bool = False):
         super().__init__()
@@ -91,6 +96,8 @@ class Tanh(Module):
     >>> Tanh()(nabla.zeros(1))
     tensor([0.])
     """
+
+    _after_linear = _la.LinearTanh  # what Sequential runs for Linear followed by this
 
     def forward(self, input):
         return input.tanh()
