@@ -65,6 +65,7 @@ from .tensor import (
     zeros,
     zeros_like,
 )
+from .threads import get_num_threads, set_num_threads
 
 bool = bool_  # noqa: A001 - nabla.bool mirrors torch.bool
 float = float32  # noqa: A001

@@ -35,6 +35,7 @@ from numpy.lib.stride_tricks import as_strided
 from ..autograd import Function
 from ..random import _np as _rng
 from ..tensor import ShapeError, Tensor, tensor
+from ..threads import split
 
 __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
@@ -81,6 +82,11 @@ def _give(a):
         _pool.bytes = 0
     _pool.free.setdefault((a.shape, a.dtype), []).append(a)
     _pool.bytes += a.nbytes
+
+
+# Batch-parallel kernels split a batch into parts of at least this many samples: below
+# that, starting a thread costs more than the part saves.
+_MIN_ROWS = 8
 
 
 # ----------------------------------------------------------------- array kernels
@@ -240,18 +246,27 @@ class Conv2d(Function):
         ho = (hp - dh * (kh - 1) - 1) // sh + 1
         wo = (wp - dw * (kw - 1) - 1) // sw + 1
         k = cg * kh * kw
+        wmat = w.reshape(groups, o // groups, k)
+        out = np.empty((n, o, ho, wo), np.result_type(x, w))
         if kh == kw == sh == sw == 1 and (hp, wp) == (h, wd):
             ws, cols = None, x.reshape(n, groups, k, h * wd)  # 1x1: the input is the matrix
         else:
-            xp = _canvas(x, pt, pl, hp, wp, pooled=True)
             ws = _take((n, c, kh, kw, ho, wo), x.dtype)
-            _im2col_into(ws, xp, kh, kw, sh, sw, dh, dw, ho, wo)
-            if xp is not x:
-                _give(xp)
             cols = ws.reshape(n, groups, k, ho * wo)
-        out = np.matmul(w.reshape(groups, o // groups, k), cols).reshape(n, o, ho, wo)
-        if b is not None:
-            out += b.reshape(o, 1, 1)
+
+        def part(lo, hi):  # samples lo..hi: their columns, product and bias
+            if ws is not None:
+                xs = x[lo:hi]
+                xp = _canvas(xs, pt, pl, hp, wp, pooled=True)
+                _im2col_into(ws[lo:hi], xp, kh, kw, sh, sw, dh, dw, ho, wo)
+                if xp is not xs:
+                    _give(xp)
+            res = out[lo:hi]
+            np.matmul(wmat, cols[lo:hi], out=res.reshape(hi - lo, groups, o // groups, -1))
+            if b is not None:
+                res += b.reshape(o, 1, 1)
+
+        split(part, n, _MIN_ROWS)
         needs = _needs(ctx)
         keep = needs is not None and needs[1]
         if needs is not None:
@@ -273,10 +288,20 @@ class Conv2d(Function):
         gg = g.reshape(n, groups, -1, ho * wo)
         gx = gw = gb = None
         if needs[0]:
-            gxp = _conv_adjoint(g, w, groups, (n, c, hp, wp), st, dil)
+            gxp = np.empty((n, c, hp, wp), g.dtype)
+
+            def part(lo, hi):
+                gxp[lo:hi] = _conv_adjoint(g[lo:hi], w, groups, (hi - lo, c, hp, wp), st, dil)
+
+            split(part, n, _MIN_ROWS)
             gx = gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
         if needs[1]:
-            gw = _weight_grad(gg, cols, wshape)
+            # Partial sums over each thread's samples, then their sum.
+            parts = split(lambda lo, hi: _weight_grad(gg[lo:hi], cols[lo:hi], wshape), n,
+                          _MIN_ROWS)
+            gw = parts[0]
+            for p in parts[1:]:
+                gw += p
         if len(needs) > 2 and needs[2]:
             gb = g.sum(axis=(0, 2, 3))
         return gx, gw, gb

@@ -1,0 +1,99 @@
+"""nabla.threads: batch-parallel kernels give what the one-thread ones give."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+import nabla
+from nabla import threads
+
+
+@pytest.fixture
+def two_threads():
+    before = nabla.get_num_threads()
+    nabla.set_num_threads(2)
+    yield
+    nabla.set_num_threads(before)
+
+
+def test_split_covers_the_range_in_order(two_threads):
+    seen = []
+    parts = threads.split(lambda lo, hi: seen.append((lo, hi)) or (lo, hi), 10, min_rows=2)
+    assert parts == [(0, 5), (5, 10)]
+    assert sorted(seen) == parts
+    # Too few rows for two parts: one call on this thread.
+    assert threads.split(lambda lo, hi: (lo, hi), 3, min_rows=2) == [(0, 3)]
+
+
+def test_split_runs_parts_on_two_threads(two_threads):
+    names = threads.split(lambda lo, hi: threading.current_thread().name, 8)
+    assert len(set(names)) == 2 and names[0] == threading.current_thread().name
+
+
+def test_split_raises_a_part_error_after_every_part_finished(two_threads):
+    finished = []
+
+    def part(lo, hi):
+        if lo:
+            raise ValueError("bad rows")
+        finished.append(lo)
+        return lo
+
+    with pytest.raises(ValueError, match="bad rows"):
+        threads.split(part, 8)
+    assert finished == [0]
+
+
+def test_a_part_that_splits_again_runs_its_parts_itself(two_threads):
+    inner = threads.split(lambda lo, hi: threads.split(lambda a, b: (a, b), 8), 8)
+    assert inner == [[(0, 8)], [(0, 8)]]
+
+
+def test_one_thread_means_no_split():
+    before = nabla.get_num_threads()
+    nabla.set_num_threads(1)
+    try:
+        assert threads.split(lambda lo, hi: (lo, hi), 100) == [(0, 100)]
+    finally:
+        nabla.set_num_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="positive integer"):
+        nabla.set_num_threads(bad)
+
+
+@pytest.mark.parametrize("padding,stride", [(2, 1), (0, 1), (1, 2)])
+def test_convolution_is_the_same_on_one_or_two_threads(padding, stride):
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((32, 3, 12, 12)).astype(np.float32)
+    w0 = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
+    b0 = rng.standard_normal(5).astype(np.float32)
+    g0 = None
+    results = []
+    before = nabla.get_num_threads()
+    try:
+        for n in (1, 2):
+            nabla.set_num_threads(n)
+            x = nabla.tensor(x0, requires_grad=True)
+            w = nabla.tensor(w0, requires_grad=True)
+            b = nabla.tensor(b0, requires_grad=True)
+            out = nabla.nn.functional.conv2d(x, w, b, stride=stride, padding=padding)
+            if g0 is None:
+                g0 = rng.standard_normal(out.shape).astype(np.float32)
+            out.backward(nabla.tensor(g0))
+            results.append((out.data, x.grad.data, w.grad.data, b.grad.data))
+    finally:
+        nabla.set_num_threads(before)
+    (o1, gx1, gw1, gb1), (o2, gx2, gw2, gb2) = results
+    # Every sample is computed alike; only the weight gradient's sum over samples is
+    # added up in a different order (two partial sums).
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(gx1, gx2)
+    np.testing.assert_array_equal(gb1, gb2)
+    np.testing.assert_allclose(gw1, gw2, rtol=1e-5, atol=1e-5)
+    assert not np.array_equal(gw1, np.zeros_like(gw1))
