@@ -663,9 +663,10 @@ class Sequential(Module):
     (3, 'ReLU', 2)
 
     A ``Linear`` followed by ``ReLU``, ``Tanh`` or ``Sigmoid`` runs as one fused node
-    (``LinearReluBackward``, ...): the same values and gradients, bit for bit, with one
-    node less to record and to run backward. Set ``fuse_activations = False`` (on the
-    class or on one model) to record each layer's own op, as when drawing the graph.
+    (``LinearReluBackward``, ...), and a ``ReLU`` followed by ``MaxPool1d/2d`` runs
+    after the pooling instead (max and relu commute): the same values and gradients,
+    bit for bit, with less work. Set ``fuse_activations = False`` (on the class or on
+    one model) to record each layer's own op in order, as when drawing the graph.
 
     >>> model(nabla.zeros(2, 784)).grad_fn.next_functions[0][0]
     <LinearReluBackward>
@@ -687,19 +688,31 @@ class Sequential(Module):
             for module in self._modules.values():
                 input = module(input)
             return input
-        held = None  # a Linear not yet run: the module after it may fuse with it
+        # Two rewrites, each giving the same values and gradients bit for bit:
+        # Linear + ReLU/Tanh/Sigmoid run as one fused node, and ReLU + MaxPool run as
+        # MaxPool + ReLU (max and relu commute; relu then touches a quarter of the
+        # values). A module that may take part is held back until the next one is seen.
+        held = None
         for module in self._modules.values():
             if held is not None:
                 # Exact classes only (the class's own __dict__), with no forward set on
                 # the instance (draw_model wraps it): else forward may do something else.
-                op = type(module).__dict__.get("_after_linear")
-                if op is not None and "forward" not in module.__dict__:
-                    input = held._forward_with(input, op)
-                    held = None
-                    continue
+                kind = type(module).__dict__
+                if "forward" not in module.__dict__:
+                    if "_fuses_activation" in type(held).__dict__:
+                        op = kind.get("_after_linear")
+                        if op is not None:
+                            input = held._forward_with(input, op)
+                            held = None
+                            continue
+                    elif kind.get("_commutes_with_relu") and not module.return_indices:
+                        input = held(module(input))
+                        held = None
+                        continue
                 input = held(input)
                 held = None
-            if (type(module).__dict__.get("_fuses_activation")
+            kind = type(module).__dict__
+            if (("_fuses_activation" in kind or "_commutes_with_max_pool" in kind)
                     and "forward" not in module.__dict__):
                 held = module
             else:

@@ -61,6 +61,7 @@ class ReLU(Module):
     """
 
     _after_linear = _la.LinearRelu  # what Sequential runs for Linear followed by this
+    _commutes_with_max_pool = True  # Sequential may run a MaxPool right after first
 
     def __init__(self, inplace: bool = False):
         super().__init__()

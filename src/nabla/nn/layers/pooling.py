@@ -47,6 +47,8 @@ class MaxPool2d(_MaxPoolNd):
     (1, 2, 5, 5)
     """
 
+    _commutes_with_relu = True  # see Sequential: relu(max(x)) == max(relu(x))
+
     def forward(self, input):
         return C.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             self.ceil_mode, self.return_indices)
@@ -59,6 +61,8 @@ class MaxPool1d(_MaxPoolNd):
     >>> MaxPool1d(2)(nabla.tensor([[[1.0, 4.0, 3.0, 2.0]]])).tolist()
     [[[4.0, 3.0]]]
     """
+
+    _commutes_with_relu = True  # see Sequential: relu(max(x)) == max(relu(x))
 
     def forward(self, input):
         return C.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
