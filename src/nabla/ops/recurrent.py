@@ -342,18 +342,26 @@ class LSTMSequence(Function):
         mm = _empty((4 * H, B), dt)
         tmp = _empty((H, B), dt)
         order, prev, nxt = _steps(T, reverse)
+        # With no initial state given, the first step's h and c are zeros: skip their
+        # product and the f * c term (one of T matrix products saved).
+        zero_start = h0 is None
         for t in order:
             a = gates[t]
-            np.matmul(w_hh_s, hbuf[t + prev], out=mm)
-            a += mm
+            if not zero_start:
+                np.matmul(w_hh_s, hbuf[t + prev], out=mm)
+                a += mm
             np.tanh(a, out=a)
             s = a[:H3]
             s *= 0.5
             s += 0.5
             c = cbuf[t + nxt]
-            np.multiply(a[H:H2], cbuf[t + prev], out=c)  # f * c_prev
-            np.multiply(a[:H], a[H3:], out=tmp)  # i * g
-            c += tmp
+            if zero_start:
+                np.multiply(a[:H], a[H3:], out=c)  # i * g
+                zero_start = False
+            else:
+                np.multiply(a[H:H2], cbuf[t + prev], out=c)  # f * c_prev
+                np.multiply(a[:H], a[H3:], out=tmp)  # i * g
+                c += tmp
             np.tanh(c, out=tanh_c[t])
             np.multiply(a[H2:H3], tanh_c[t], out=hbuf[t + nxt])  # o * tanh(c)
         out_fm, h_prev = _state_views(hbuf, reverse)
@@ -381,7 +389,6 @@ class LSTMSequence(Function):
         k_ifg = _empty((T, H3, B), dt)
         k_o = _empty((T, H, B), dt)
         k_c = _empty((T, H, B), dt)
-        f_c = _empty((T, H, B), dt)
         tmp = _empty((T, H, B), dt)
         np.subtract(1, i, out=tmp)
         tmp *= i
@@ -398,7 +405,6 @@ class LSTMSequence(Function):
         np.multiply(tc, tc, out=k_c)
         np.subtract(1, k_c, out=k_c)
         k_c *= o
-        np.copyto(f_c, f)
         dout_fm = _step_major(dout)
 
         dgates = _empty((T, 4 * H, B), dt)  # PyTorch order i, f, g, o
@@ -407,6 +413,11 @@ class LSTMSequence(Function):
         tmp = tmp[0]
         w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
+        # dh and dc of the initial state are only wanted when it was given and needs a
+        # gradient: else the last step skips its product.
+        n_grads = 5 if ctx.has_bias else 3
+        needs = ctx.needs_input_grad
+        first = order[0] if len(needs) > n_grads and any(needs[n_grads:]) else None
         for t in reversed(order):
             if dout_fm is not None:
                 dh += dout_fm[t]
@@ -415,11 +426,12 @@ class LSTMSequence(Function):
             dg = dgates[t]
             np.multiply(dc, k_ifg[t].reshape(3, H, B), out=dg[:H3].reshape(3, H, B))
             np.multiply(dh, k_o[t], out=dg[H3:])
-            dc *= f_c[t]
-            np.matmul(w_hh_t, dg, out=dh)
+            if t != order[0] or first is not None:
+                dc *= f[t]
+                np.matmul(w_hh_t, dg, out=dh)
         grads = _param_grads(ctx, dgates, dgates)
-        if len(ctx.needs_input_grad) > len(grads):
-            grads += [dh.T.copy(), dc.T.copy()]
+        if len(needs) > len(grads):
+            grads += [dh.T.copy(), dc.T.copy()] if first is not None else [None, None]
         return tuple(grads)
 
 
