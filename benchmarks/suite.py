@@ -135,6 +135,26 @@ def run_case(case, args) -> dict:
     return {"libs": summary, "ratio": ratio, "agree": agree, "runs": len(runs[main_lib])}
 
 
+def _openblas_core() -> str | None:
+    """The kernel set OpenBLAS chose (e.g. "Haswell"), if NumPy's BLAS is OpenBLAS."""
+    import ctypes
+    import glob
+
+    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
+    for path in glob.glob(os.path.join(libs, "*openblas*")):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                     "openblas_get_corename"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.restype = ctypes.c_char_p
+                return fn().decode()
+    return None
+
+
 def machine() -> dict:
     cpu = "unknown"
     try:
@@ -151,6 +171,13 @@ def machine() -> dict:
         blas = f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
     except Exception:  # older NumPy: no dict mode
         pass
+    core = _openblas_core()
+    if core:
+        # Which kernels OpenBLAS runs matters as much as the CPU: on an AVX-512 machine
+        # with OPENBLAS_CORETYPE=Haswell set, NumPy's products run at about half speed.
+        forced = os.environ.get("OPENBLAS_CORETYPE")
+        blas += f", {core} kernels" + (f" (OPENBLAS_CORETYPE={forced} in the environment)"
+                                       if forced else "")
     return {
         "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
         "numpy": np.__version__, "blas": blas, "glibc": " ".join(platform.libc_ver()),

@@ -84,8 +84,9 @@ def lstm(lib_name):
 
 
 CASES = [
+    # The speed issue asks >= 1.0x for both; the convolutional/recurrent one >= 0.8x.
     Case("4", "LeNet-5, 1x28x28, cross-entropy, SGD, batch 64", ("nabla", "torch"), lenet,
-         steps=5, quick_steps=1),
+         target=1.0, steps=5, quick_steps=1),
     Case("5", "LSTM 28x28 rows, hidden 128, + Linear, SGD, batch 64", ("nabla", "torch"),
-         lstm, steps=2, quick_steps=1),
+         lstm, target=1.0, steps=2, quick_steps=1),
 ]
