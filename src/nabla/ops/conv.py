@@ -297,19 +297,19 @@ class Conv2d(Function):
         st, pad, dil, groups = ctx.params
         gg = g.reshape(n, groups, -1, ho * wo)
         gx = gw = gb = None
-        if needs[0]:
-            gxp = np.empty((n, c, hp, wp), g.dtype)
+        gxp = np.empty((n, c, hp, wp), g.dtype) if needs[0] else None
 
-            def part(lo, hi):
+        def part(lo, hi):  # samples lo..hi: their input gradient, their share of dW
+            if gxp is not None:
                 gxp[lo:hi] = _conv_adjoint(g[lo:hi], w, groups, (hi - lo, c, hp, wp), st, dil)
+            if needs[1]:
+                return _weight_grad(gg[lo:hi], cols[lo:hi], wshape)
 
-            split(part, n, _MIN_ROWS)
+        parts = split(part, n, _MIN_ROWS)
+        if gxp is not None:
             gx = gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
         if needs[1]:
-            # Partial sums over each thread's samples, then their sum.
-            parts = split(lambda lo, hi: _weight_grad(gg[lo:hi], cols[lo:hi], wshape), n,
-                          _MIN_ROWS)
-            gw = parts[0]
+            gw = parts[0]  # partial sums over each thread's samples, then their sum
             for p in parts[1:]:
                 gw += p
         if len(needs) > 2 and needs[2]:
