@@ -286,6 +286,74 @@ def test_relu_then_max_pool_runs_reordered_with_the_same_bits(pool):
     assert np.count_nonzero(grads[0]) > 0 and not grads[0][0, :, :2, :2].any()
 
 
+CONV_POOL_GRID = [
+    # conv (stride, padding, dilation, groups), pool (kernel, stride, padding, dilation, ceil)
+    ((1, 2, 1, 1), (2, None, 0, 1, False)),
+    ((1, 0, 1, 2), (3, 2, 1, 1, True)),
+    ((2, 1, 2, 1), (2, 1, 0, 2, False)),
+    ((1, 1, 1, 1), (1, None, 0, 1, False)),
+    ((1, 1, 1, 2), ((2, 3), (2, 1), (1, 0), 1, True)),
+]
+
+
+@pytest.mark.parametrize("conv,pool", CONV_POOL_GRID)
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("batch,dtype", [(20, np.float32), (3, np.float64)])
+def test_conv_then_max_pool_fused_matches_the_two_layers(conv, pool, relu, batch, dtype,
+                                                         monkeypatch):
+    # Two threads even on a one-core runner, so that batch 20 runs in two parts.
+    monkeypatch.setattr(nabla.threads, "_setting", [2])
+    (cs, cp, cd, groups), (pk, ps, pp, pd, ceil) = conv, pool
+    rng = np.random.default_rng(7)
+    x0 = rng.standard_normal((batch, 4, 11, 10)).astype(dtype)
+    x0[0, 0, 3, 3] = np.nan  # NaN wins a window, as in the plain pooling
+    results, names = [], []
+    for fuse in (True, False):
+        nabla.manual_seed(2)
+        layers = [nabla.nn.Conv2d(4, 6, 3, cs, cp, cd, groups)]
+        layers += [nabla.nn.ReLU()] if relu else []
+        layers += [nabla.nn.MaxPool2d(pk, ps, pp, pd, ceil_mode=ceil)]
+        net = nabla.nn.Sequential(*layers).to(nabla.float64 if dtype == np.float64
+                                              else nabla.float32)
+        net.fuse_activations = fuse
+        x = nabla.tensor(x0, requires_grad=True)
+        out = net(x)
+        g = np.nan_to_num(np.sin(np.arange(out.numel(), dtype=dtype))).reshape(out.shape)
+        out.backward(nabla.tensor(g))
+        names.append(out.grad_fn.name())
+        results.append([out.data, x.grad.data, net[0].weight.grad.data, net[0].bias.grad.data])
+    assert names[0] == ("ReluBackward" if relu else "Conv2dMaxPool2dBackward")
+    (o1, gx1, gw1, gb1), (o2, gx2, gw2, gb2) = results
+    np.testing.assert_array_equal(o1, o2)
+    np.testing.assert_array_equal(gx1, gx2)
+    # The weight and bias gradients add the same terms, per thread part first.
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(gw1, gw2, rtol=tol, atol=tol)
+    np.testing.assert_allclose(gb1, gb2, rtol=tol, atol=tol)
+    assert np.isnan(o1).any() and np.isfinite(gw1).any()
+
+
+def test_conv_then_max_pool_fused_with_frozen_weights_and_no_input_grad():
+    nabla.manual_seed(3)
+    net = nabla.nn.Sequential(nabla.nn.Conv2d(2, 3, 3), nabla.nn.MaxPool2d(2))
+    net[0].weight.requires_grad_(False)
+    x = nabla.randn(20, 2, 8, 8, requires_grad=True)
+    out = net(x)
+    assert out.grad_fn.name() == "Conv2dMaxPool2dBackward"
+    out.sum().backward()
+    assert net[0].weight.grad is None and net[0].bias.grad is not None
+    net.fuse_activations = False
+    x2 = nabla.tensor(x.data, requires_grad=True)
+    net(x2).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, x2.grad.data)
+    net[0].weight.requires_grad_(True)
+    net[0].bias.requires_grad_(False)
+    net.fuse_activations = True
+    y = net(nabla.randn(20, 2, 8, 8))  # the input needs no gradient: no adjoint at all
+    y.sum().backward()
+    assert net[0].weight.grad is not None
+
+
 def test_sequential_does_not_fuse_subclasses_or_wrapped_forwards():
     class MyReLU(nabla.nn.ReLU):
         def forward(self, input):

@@ -645,6 +645,12 @@ def _reset_modules(module: Module, items) -> None:
         module.add_module(name, m)
 
 
+def _plain(module, cls) -> bool:
+    """``module`` is exactly a ``cls`` with its class's own ``forward``: a layer that
+    Sequential may run fused with its neighbours."""
+    return type(module) is cls and "forward" not in module.__dict__
+
+
 class Sequential(Module):
     """Modules applied one after another; the output of each is the next one's input.
 
@@ -662,11 +668,21 @@ class Sequential(Module):
     >>> len(model), type(model[1]).__name__, len(model[:2])
     (3, 'ReLU', 2)
 
-    A ``Linear`` followed by ``ReLU``, ``Tanh`` or ``Sigmoid`` runs as one fused node
-    (``LinearReluBackward``, ...), and a ``ReLU`` followed by ``MaxPool1d/2d`` runs
-    after the pooling instead (max and relu commute): the same values and gradients,
-    bit for bit, with less work. Set ``fuse_activations = False`` (on the class or on
-    one model) to record each layer's own op in order, as when drawing the graph.
+    Some runs of layers are computed together, with less work and the same results:
+
+    - ``Linear`` then ``ReLU``, ``Tanh`` or ``Sigmoid``: one node (``LinearReluBackward``,
+      ...), the same values and gradients bit for bit;
+    - ``ReLU`` then ``MaxPool1d/2d``: the pooling first, then the relu (max and relu
+      commute, so the values and gradients are the same bit for bit);
+    - ``Conv2d`` then ``MaxPool2d`` (a ``ReLU`` between them runs after): one node
+      (``Conv2dMaxPool2dBackward``), pooling each thread's samples while they are in
+      cache. The values and the input gradient are the same bit for bit; the weight
+      gradient sums the same terms in another order.
+
+    Only exact layer classes take part (not subclasses, nor layers whose ``forward`` was
+    replaced on the instance), and never a pooling with ``return_indices``. Set
+    ``fuse_activations = False`` (on the class or on one model) to record each layer's
+    own op in order, as when drawing the graph.
 
     >>> model(nabla.zeros(2, 784)).grad_fn.next_functions[0][0]
     <LinearReluBackward>
@@ -688,36 +704,22 @@ class Sequential(Module):
             for module in self._modules.values():
                 input = module(input)
             return input
-        # Two rewrites, each giving the same values and gradients bit for bit:
-        # Linear + ReLU/Tanh/Sigmoid run as one fused node, and ReLU + MaxPool run as
-        # MaxPool + ReLU (max and relu commute; relu then touches a quarter of the
-        # values). A module that may take part is held back until the next one is seen.
-        held = None
-        for module in self._modules.values():
-            if held is not None:
-                # Exact classes only (the class's own __dict__), with no forward set on
-                # the instance (draw_model wraps it): else forward may do something else.
-                kind = type(module).__dict__
-                if "forward" not in module.__dict__:
-                    if "_fuses_activation" in type(held).__dict__:
-                        op = kind.get("_after_linear")
-                        if op is not None:
-                            input = held._forward_with(input, op)
-                            held = None
-                            continue
-                    elif kind.get("_commutes_with_relu") and not module.return_indices:
-                        input = held(module(input))
-                        held = None
-                        continue
-                input = held(input)
-                held = None
-            kind = type(module).__dict__
-            if (("_fuses_activation" in kind or "_commutes_with_max_pool" in kind)
-                    and "forward" not in module.__dict__):
-                held = module
-            else:
-                input = module(input)
-        return input if held is None else held(input)
+        # A layer whose class defines ``_fuse`` may run together with the layers after it
+        # (see the class docstring); it says how many it took, or None to run alone.
+        mods = tuple(self._modules.values())
+        i, n = 0, len(mods)
+        while i < n:
+            module = mods[i]
+            fuse = type(module).__dict__.get("_fuse")
+            if fuse is not None and i + 1 < n and "forward" not in module.__dict__:
+                done = fuse(module, input, mods[i + 1:i + 3])
+                if done is not None:
+                    input, used = done
+                    i += used
+                    continue
+            input = module(input)
+            i += 1
+        return input
 
     def _key(self, idx) -> str:
         idx = operator.index(idx)

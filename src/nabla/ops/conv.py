@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import numbers
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -39,7 +40,8 @@ from ..threads import split
 from .linalg import _ones
 
 __all__ = [
-    "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",
+    "conv1d", "conv2d", "conv2d_max_pool2d", "conv_transpose1d", "conv_transpose2d",
+    "unfold", "fold",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
     "adaptive_max_pool2d", "interpolate", "upsample", "upsample_nearest", "dropout2d",
@@ -238,6 +240,78 @@ def _needs(ctx):
 
 
 # ------------------------------------------------------------------- convolution
+def _conv_setup(x, w, stride, padding, dilation, groups):
+    """A convolution's geometry ``(x shape, w shape, hp, wp, ho, wo)``, and the im2col
+    workspace (None for a 1x1 convolution, whose input is the matrix) with its
+    ``(N, groups, K, L)`` view, the columns."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
+    hp, wp = h + pt + pb, wd + pl + pr
+    ho = (hp - dh * (kh - 1) - 1) // sh + 1
+    wo = (wp - dw * (kw - 1) - 1) // sw + 1
+    k = cg * kh * kw
+    if kh == kw == sh == sw == 1 and (hp, wp) == (h, wd):
+        ws, cols = None, x.reshape(n, groups, k, h * wd)
+    else:
+        ws = _take((n, c, kh, kw, ho, wo), x.dtype)
+        cols = ws.reshape(n, groups, k, ho * wo)
+    return (x.shape, w.shape, hp, wp, ho, wo), ws, cols
+
+
+def _conv_part(x, w, b, geom, params, ws, cols, lo, hi, res):
+    """The convolution of samples lo..hi into ``res``: their columns, product and bias."""
+    (_, _, _, _), (o, _, kh, kw), hp, wp, ho, wo = geom
+    (sh, sw), (pt, _, pl, _), (dh, dw), groups = params
+    if ws is not None:
+        xs = x[lo:hi]
+        xp = _canvas(xs, pt, pl, hp, wp, pooled=True)
+        _im2col_into(ws[lo:hi], xp, kh, kw, sh, sw, dh, dw, ho, wo)
+        if xp is not xs:
+            _give(xp)
+    np.matmul(w.reshape(groups, o // groups, -1), cols[lo:hi],
+              out=res.reshape(hi - lo, groups, o // groups, -1))
+    if b is not None:
+        res += b.reshape(o, 1, 1)
+
+
+def _conv_keep(ctx, geom, params, w, ws, cols):
+    """Save what a convolution's backward uses: the columns for dW, the kernel for dX."""
+    needs = _needs(ctx)
+    keep = needs is not None and needs[1]
+    if needs is not None:
+        ctx.geom, ctx.params = geom, params
+        ctx.save_for_backward(cols if keep else None, w if needs[0] else None)
+        ctx.ws = ws if keep else None
+    if ws is not None and not keep:
+        _give(ws)
+
+
+def _conv_grads_part(g, cols, w, geom, params, needs, gxp, lo, hi):
+    """Samples lo..hi of a convolution's backward, given their output gradient ``g``
+    (hi - lo, O, ho, wo): the input gradient into ``gxp[lo:hi]``, and the part's own sums
+    for dW and db."""
+    (_, c, _, _), wshape, hp, wp, ho, wo = geom
+    st, _, dil, groups = params
+    gw = gb = None
+    if gxp is not None:
+        gxp[lo:hi] = _conv_adjoint(g, w, groups, (hi - lo, c, hp, wp), st, dil)
+    if needs[1]:
+        gw = _weight_grad(g.reshape(hi - lo, groups, -1, ho * wo), cols[lo:hi], wshape)
+    if len(needs) > 2 and needs[2]:
+        gb = _bias_grad(g)
+    return gw, gb
+
+
+def _sum_parts(parts, k):
+    """The sum of the k-th results of ``split``'s parts (None if the parts gave none)."""
+    total = parts[0][k]
+    if total is not None:
+        for p in parts[1:]:
+            total += p[k]
+    return total
+
+
 class Conv2d(Function):
     """2-D cross-correlation as one node: im2col, one batched matmul, bias.
 
@@ -249,72 +323,31 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
-        n, c, h, wd = x.shape
-        o, cg, kh, kw = w.shape
-        (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
-        hp, wp = h + pt + pb, wd + pl + pr
-        ho = (hp - dh * (kh - 1) - 1) // sh + 1
-        wo = (wp - dw * (kw - 1) - 1) // sw + 1
-        k = cg * kh * kw
-        wmat = w.reshape(groups, o // groups, k)
+        geom, ws, cols = _conv_setup(x, w, stride, padding, dilation, groups)
+        n, o, ho, wo = x.shape[0], w.shape[0], geom[4], geom[5]
         out = np.empty((n, o, ho, wo), np.result_type(x, w))
-        if kh == kw == sh == sw == 1 and (hp, wp) == (h, wd):
-            ws, cols = None, x.reshape(n, groups, k, h * wd)  # 1x1: the input is the matrix
-        else:
-            ws = _take((n, c, kh, kw, ho, wo), x.dtype)
-            cols = ws.reshape(n, groups, k, ho * wo)
 
         def part(lo, hi):  # samples lo..hi: their columns, product and bias
-            if ws is not None:
-                xs = x[lo:hi]
-                xp = _canvas(xs, pt, pl, hp, wp, pooled=True)
-                _im2col_into(ws[lo:hi], xp, kh, kw, sh, sw, dh, dw, ho, wo)
-                if xp is not xs:
-                    _give(xp)
-            res = out[lo:hi]
-            np.matmul(wmat, cols[lo:hi], out=res.reshape(hi - lo, groups, o // groups, -1))
-            if b is not None:
-                res += b.reshape(o, 1, 1)
+            _conv_part(x, w, b, geom, (stride, padding, dilation, groups), ws, cols, lo, hi,
+                       out[lo:hi])
 
         split(part, n, _MIN_ROWS)
-        needs = _needs(ctx)
-        keep = needs is not None and needs[1]
-        if needs is not None:
-            ctx.geom = (x.shape, w.shape, hp, wp, ho, wo)
-            ctx.params = (stride, padding, dilation, groups)
-            # Keep only what backward will use: the columns for dW, the kernel for dX.
-            ctx.save_for_backward(cols if keep else None, w if needs[0] else None)
-            ctx.ws = ws if keep else None
-        if ws is not None and not keep:
-            _give(ws)
+        _conv_keep(ctx, geom, (stride, padding, dilation, groups), w, ws, cols)
         return out
 
     @staticmethod
     def backward(ctx, g):
         cols, w = ctx.saved_tensors
-        (n, c, h, wd), wshape, hp, wp, ho, wo = ctx.geom
+        (n, c, h, wd), _, hp, wp, _, _ = ctx.geom
         needs = ctx.needs_input_grad
-        st, pad, dil, groups = ctx.params
-        gg = g.reshape(n, groups, -1, ho * wo)
-        gx = gw = gb = None
+        pad = ctx.params[1]
         gxp = np.empty((n, c, hp, wp), g.dtype) if needs[0] else None
-
-        def part(lo, hi):  # samples lo..hi: their input gradient, their share of dW
-            if gxp is not None:
-                gxp[lo:hi] = _conv_adjoint(g[lo:hi], w, groups, (hi - lo, c, hp, wp), st, dil)
-            if needs[1]:
-                return _weight_grad(gg[lo:hi], cols[lo:hi], wshape)
-
-        parts = split(part, n, _MIN_ROWS)
-        if gxp is not None:
-            gx = gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
-        if needs[1]:
-            gw = parts[0]  # partial sums over each thread's samples, then their sum
-            for p in parts[1:]:
-                gw += p
-        if len(needs) > 2 and needs[2]:
-            gb = _bias_grad(g)
-        return gx, gw, gb
+        # Each thread's samples: their input gradient, their partial sums for dW and db.
+        parts = split(lambda lo, hi: _conv_grads_part(g[lo:hi], cols, w, ctx.geom,
+                                                      ctx.params, needs, gxp, lo, hi),
+                      n, _MIN_ROWS)
+        gx = None if gxp is None else gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
+        return gx, _sum_parts(parts, 0), _sum_parts(parts, 1)
 
     def _release(self):
         ws = self.__dict__.get("ws")
@@ -439,14 +472,18 @@ def _taps(a, axis, k, s, d, n):
     return [a[:, :, :, j * d:j * d + span:s] for j in range(k)]
 
 
-def _max_pass(a, axis, k, s, d, n, nan, pooled=False):
+def _max_pass(a, axis, k, s, d, n, nan, pooled=False, out=None):
     """Max over k taps along one axis, and which tap won: the first maximum, except that
     a NaN wins (the last one), as in PyTorch. ``idx`` is bool for k == 2, else uint8.
-    With ``pooled`` the maxima go to a workspace array (an intermediate result)."""
+    With ``pooled`` the maxima go to a workspace array (an intermediate result), with
+    ``out`` into ``out``."""
     taps = _taps(a, axis, k, s, d, n)
     if k == 1:
+        if out is not None:
+            np.copyto(out, taps[0])
+            return out, None
         return taps[0], None
-    best = _take(taps[0].shape, a.dtype) if pooled else None
+    best = out if out is not None else _take(taps[0].shape, a.dtype) if pooled else None
     best = np.maximum(taps[0], taps[1], out=best)  # NaN-propagating, like PyTorch's max
     idx = np.greater(taps[1], taps[0])
     if nan:
@@ -463,18 +500,25 @@ def _max_pass(a, axis, k, s, d, n, nan, pooled=False):
     return best, idx
 
 
-def _route_pass(g, idx, axis, k, s, d, size, pooled=False):
+def _route_pass(g, idx, axis, k, s, d, size, pooled=False, out=None):
     """The adjoint of ``_max_pass``: send each gradient to the tap that won. With
-    ``pooled`` the result goes to a workspace array (an intermediate result)."""
+    ``pooled`` the result goes to a workspace array (an intermediate result), with
+    ``out`` into ``out``."""
     n = g.shape[axis]
     if idx is None and s == 1 and size == n:
+        if out is not None:
+            np.copyto(out, g)
+            return out
         return g
     shape = list(g.shape)
     shape[axis] = size
     shape = tuple(shape)
     # Windows that neither overlap nor leave gaps write every element exactly once.
     exact = s == k and d == 1 and size == n * k
-    if pooled:
+    if out is not None:
+        if not exact:
+            out.fill(0)
+    elif pooled:
         out = _take(shape, g.dtype)
         if not exact:
             out.fill(0)
@@ -546,6 +590,84 @@ class MaxPool2d(Function):
         if gcols is not g and kw > 1:
             _give(gcols)
         return gp[:, :, ph:ph + h, pw:pw + w]
+
+
+class Conv2dMaxPool2d(Function):
+    """``max_pool2d(conv2d(x, w, b))`` as one node, for an ``nn.Conv2d`` followed by an
+    ``nn.MaxPool2d`` in ``nn.Sequential``.
+
+    Each thread's samples (see ``nabla.threads``) are convolved and pooled in one go,
+    while their feature maps are still in cache, and the pooling runs on every core for
+    free: alone it is too little work to be worth a thread start. Backward routes each
+    part's gradient through its pooling and on through its convolution. Every value and
+    the input gradient are those of the two ops, bit for bit; the weight and bias
+    gradients add the same terms, in the order of the thread parts.
+
+    ``pool`` is ``(kernel, stride, padding, dilation, (ho, wo))`` of the pooling, as
+    ``MaxPool2d`` takes them, computed for the convolution's output.
+    """
+
+    @staticmethod
+    def forward(ctx, x, w, b, stride, padding, dilation, groups, pool):
+        params = (stride, padding, dilation, groups)
+        geom, ws, cols = _conv_setup(x, w, *params)
+        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (pho, pwo) = pool
+        n, o, ho, wo = x.shape[0], w.shape[0], geom[4], geom[5]
+        hc = max(ho + 2 * ph, (pho - 1) * sh + dh * (kh - 1) + 1)
+        wc = max(wo + 2 * pw, (pwo - 1) * sw + dw * (kw - 1) + 1)
+        dt = np.result_type(x, w)
+        out = np.empty((n, o, pho, pwo), dt)
+
+        def part(lo, hi):  # samples lo..hi: convolution, then its pooling
+            conv = _take((hi - lo, o, ho, wo), dt)
+            _conv_part(x, w, b, geom, params, ws, cols, lo, hi, conv)
+            nan = bool(np.isnan(conv.max())) if conv.size else False
+            cp = _canvas(conv, ph, pw, hc, wc, -np.inf)
+            pcols, ci = _max_pass(cp, 3, kw, sw, dw, pwo, nan, pooled=kh > 1)
+            _, ri = _max_pass(pcols, 2, kh, sh, dh, pho, nan, out=out[lo:hi])
+            if kh > 1 and kw > 1:
+                _give(pcols)
+            _give(conv)
+            return ri, ci
+
+        parts = split(part, n, _MIN_ROWS)
+        if _needs(ctx) is not None:
+            ctx.idx = [None if p[0] is None else np.concatenate(p) for p in zip(*parts)]
+            ctx.pool = (pool, (hc, wc))
+        _conv_keep(ctx, geom, params, w, ws, cols)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        cols, w = ctx.saved_tensors
+        (n, c, h, wd), _, hp, wp, ho, wo = ctx.geom
+        needs = ctx.needs_input_grad
+        pad = ctx.params[1]
+        ((kh, kw), (sh, sw), (ph, pw), (dh, dw), _), (hc, wc) = ctx.pool
+        ri, ci = ctx.idx
+        o = w.shape[0] if w is not None else g.shape[1]
+        gxp = np.empty((n, c, hp, wp), g.dtype) if needs[0] else None
+
+        def part(lo, hi):  # samples lo..hi: through their pooling, then their convolution
+            gs = g[lo:hi]
+            gcols = _route_pass(gs, None if ri is None else ri[lo:hi], 2, kh, sh, dh, hc,
+                                pooled=kw > 1)
+            gc = _take((hi - lo, o, hc, wc), g.dtype)
+            _route_pass(gcols, None if ci is None else ci[lo:hi], 3, kw, sw, dw, wc, out=gc)
+            if gcols is not gs and kw > 1:
+                _give(gcols)
+            gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
+            if gconv.shape != gc.shape:
+                gconv = np.ascontiguousarray(gconv)
+            res = _conv_grads_part(gconv, cols, w, ctx.geom, ctx.params, needs, gxp, lo, hi)
+            _give(gc)
+            return res
+
+        parts = split(part, n, _MIN_ROWS)
+        gx = None if gxp is None else gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
+        return gx, _sum_parts(parts, 0), _sum_parts(parts, 1)
+
+    _release = Conv2d._release
 
 
 def _flat_indices(ri, ci, stride, padding, dilation, ohw, width):
@@ -878,6 +1000,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     >>> conv2d(x, nabla.randn(6, 1, 3, 3), padding="same", groups=3).shape
     (2, 6, 8, 8)
     """
+    x, weight, bias, args, unbatched = _conv2d_prepare(input, weight, bias, stride, padding,
+                                                       dilation, groups)
+    out = Conv2d.apply(x, weight, bias, *args) if bias is not None \
+        else Conv2d.apply(x, weight, None, *args)
+    return out.squeeze(0) if unbatched else out
+
+
+def _conv2d_prepare(input, weight, bias, stride, padding, dilation, groups):
+    """conv2d's checks: ``(x, weight, bias, (stride, padding, dilation, groups),
+    unbatched)`` with ``padding`` as (top, bottom, left, right)."""
     fn = "conv2d"
     input = _as(input, fn)
     weight = _as(weight, fn)
@@ -901,10 +1033,36 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
             f"({eh} x {ew}). Kernel size can't be greater than actual input size "
             f"(input of size {list(input.shape)}, weight of size {list(weight.shape)})"
         )
-    args = (st, pad, dil, int(groups))
-    out = Conv2d.apply(x, weight, bias, *args) if bias is not None \
-        else Conv2d.apply(x, weight, None, *args)
-    return out.squeeze(0) if unbatched else out
+    return x, weight, bias, (st, pad, dil, int(groups)), unbatched
+
+
+def conv2d_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
+                      pool_kernel=2, pool_stride=None, pool_padding=0, pool_dilation=1,
+                      ceil_mode=False) -> Tensor:
+    """``max_pool2d(conv2d(input, weight, bias, ...), pool_kernel, ...)`` as one node
+    (``Conv2dMaxPool2d``): what ``nn.Sequential`` runs for a Conv2d then a MaxPool2d.
+
+    >>> import nabla
+    >>> x, w = nabla.randn(2, 1, 8, 8), nabla.randn(3, 1, 3, 3)
+    >>> y = conv2d_max_pool2d(x, w, padding=1, pool_kernel=2)
+    >>> y.shape, bool((y == max_pool2d(conv2d(x, w, padding=1), 2)).all())
+    ((2, 3, 4, 4), True)
+    """
+    x, weight, bias, args, unbatched = _conv2d_prepare(input, weight, bias, stride, padding,
+                                                       dilation, groups)
+    if unbatched:  # rare: the two ops as they are
+        return max_pool2d(conv2d(input, weight, bias, stride, padding, dilation, groups),
+                          pool_kernel, pool_stride, pool_padding, pool_dilation, ceil_mode)
+    (sh, sw), (pt, pb, pl, pr), (dh, dw), _ = args
+    kh, kw = weight.shape[2:]
+    ho = (x.shape[2] + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    wo = (x.shape[3] + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    conv_out = SimpleNamespace(shape=(x.shape[0], weight.shape[0], ho, wo))
+    pool = _pool_args("max_pool2d", conv_out, pool_kernel, pool_stride, pool_padding,
+                      pool_dilation, ceil_mode)
+    if bias is not None:
+        return Conv2dMaxPool2d.apply(x, weight, bias, *args, pool)
+    return Conv2dMaxPool2d.apply(x, weight, None, *args, pool)
 
 
 def _conv_padding(fn, padding, stride, dilation, kernel):

@@ -61,7 +61,14 @@ class ReLU(Module):
     """
 
     _after_linear = _la.LinearRelu  # what Sequential runs for Linear followed by this
-    _commutes_with_max_pool = True  # Sequential may run a MaxPool right after first
+
+    def _fuse(self, input, after):
+        """Sequential: a max pooling after this runs first (relu(max) == max(relu))."""
+        pool = after[0]
+        if (type(pool).__dict__.get("_commutes_with_relu") and "forward" not in pool.__dict__
+                and not pool.return_indices):
+            return self(pool(input)), 2
+        return None
 
     def __init__(self, inplace: bool = False):
         super().__init__()

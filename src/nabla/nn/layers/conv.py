@@ -22,7 +22,9 @@ from ... import backend
 from ...ops import conv as C
 from ...tensor import empty
 from .. import init
-from ..module import Module, Parameter
+from ..module import Module, Parameter, _plain
+from .activation import ReLU
+from .pooling import MaxPool2d
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d", "Dropout1d",
            "Dropout2d"]
@@ -170,6 +172,19 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, 0, device, dtype)
 
     _conv = staticmethod(C.conv2d)
+
+    def _fuse(self, input, after):
+        """Sequential: this convolution and a MaxPool2d after it (a ReLU between them
+        runs after the pooling: relu and max commute) as one node."""
+        relu = after[0] if _plain(after[0], ReLU) and len(after) > 1 else None
+        pool = after[1] if relu is not None else after[0]
+        if (not _plain(pool, MaxPool2d) or pool.return_indices or input.ndim != 4
+                or self.padding_mode != "zeros"):
+            return None
+        out = C.conv2d_max_pool2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self.dilation, self.groups, pool.kernel_size, pool.stride,
+                                  pool.padding, pool.dilation, pool.ceil_mode)
+        return (out, 2) if relu is None else (relu(out), 3)
 
 
 class Conv1d(_ConvNd):

@@ -54,17 +54,17 @@ class Linear(Module):
             bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
             init.uniform_(self.bias, -bound, bound, generator=generator)
 
-    # Sequential may run this layer and the activation after it as one node.
-    _fuses_activation = True
-
     def forward(self, input):
         # One fused node (x @ W.T + b); no other Python work on this path.
         return linear(input, self.weight, self.bias)
 
-    def _forward_with(self, input, op):
-        """``forward`` with the activation that follows it fused in (``op``, a
-        ``_LinearAct`` node); ``Sequential`` calls it."""
-        return _linear(op, input, self.weight, self.bias)
+    def _fuse(self, input, after):
+        """Sequential: this layer and a ReLU, Tanh or Sigmoid after it, as one node."""
+        act = after[0]
+        op = type(act).__dict__.get("_after_linear")
+        if op is None or "forward" in act.__dict__:
+            return None
+        return _linear(op, input, self.weight, self.bias), 2
 
     def extra_repr(self) -> str:
         return (
