@@ -176,8 +176,8 @@ def machine() -> dict:
         # Which kernels OpenBLAS runs matters as much as the CPU: on an AVX-512 machine
         # with OPENBLAS_CORETYPE=Haswell set, NumPy's products run at about half speed.
         forced = os.environ.get("OPENBLAS_CORETYPE")
-        blas += f", {core} kernels" + (f" (OPENBLAS_CORETYPE={forced} in the environment)"
-                                       if forced else "")
+        blas += f" with its {core} kernels" + (
+            f", forced by OPENBLAS_CORETYPE={forced} in the environment" if forced else "")
     return {
         "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
         "numpy": np.__version__, "blas": blas, "glibc": " ".join(platform.libc_ver()),
