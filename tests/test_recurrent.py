@@ -100,6 +100,42 @@ def test_layer_matches_torch(torch, dtype, kind, layers, bidir, batch_first, bia
 
 
 @pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+@pytest.mark.parametrize("used", ["output", "h_n", "c_n"])
+@pytest.mark.parametrize("with_state,bidir", [(False, False), (True, False), (True, True)])
+def test_gradient_through_one_output_alone_matches_torch(torch, kind, used, with_state,
+                                                        bidir):
+    # The outputs left unused reach the fused op's backward as None, not as zeros.
+    if used == "c_n" and kind != "lstm":
+        pytest.skip("only an LSTM has a cell state")
+    rng = np.random.default_rng(11)
+    ours, ref = _make(kind, torch, input_size=I, hidden_size=H, bidirectional=bidir)
+    ours, ref = _to(np.float64, ours, ref, torch)
+    D = 2 if bidir else 1
+    x_np = rng.standard_normal((T, B, I))
+    x, xt = nabla.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    n_states = 2 if kind == "lstm" else 1
+    s_np = [rng.standard_normal((D, B, H)) for _ in range(n_states)] if with_state else []
+    states = [nabla.tensor(s, requires_grad=True) for s in s_np]
+    tstates = [torch.tensor(s, requires_grad=True) for s in s_np]
+    arg = (tuple(states) if kind == "lstm" else states[0]) if states else None
+    targ = (tuple(tstates) if kind == "lstm" else tstates[0]) if tstates else None
+    out, fin = ours(x, arg)
+    tout, tfin = ref(xt, targ)
+    pick = {"output": 0, "h_n": 1, "c_n": 2}[used]
+    ours_all = [out] + (list(fin) if kind == "lstm" else [fin])
+    theirs_all = [tout] + (list(tfin) if kind == "lstm" else [tfin])
+    w = rng.standard_normal(tuple(ours_all[pick].shape))
+    (ours_all[pick] * nabla.tensor(w)).sum().backward()
+    (theirs_all[pick] * torch.tensor(w)).sum().backward()
+    _compare(x.grad, xt.grad, np.float64, "input grad")
+    for k, (a, b) in enumerate(zip(states, tstates)):
+        _compare(a.grad, b.grad, np.float64, f"initial state {k} grad")
+    tparams = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        _compare(p.grad, tparams[name].grad, np.float64, f"grad of {name}")
+
+
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
 @pytest.mark.parametrize("with_state", [False, True])
 def test_unbatched_input_matches_torch(torch, kind, with_state):
     rng = np.random.default_rng(1)

@@ -141,6 +141,9 @@ class Function:
     # a node stores only what differs (every store costs on every op of every step).
     __slots__ = ("inputs", "needs_input_grad", "__dict__")
     differentiable_outputs = None  # None: all outputs; else a tuple of output indices
+    # False: an output that got no gradient reaches backward as None instead of zeros
+    # (PyTorch's ctx.set_materialize_grads(False)); for ops that can skip the work.
+    materialize_grads = True
     saved_tensors = ()
     _checks = ()  # (version counter, version when saved, array) of each saved input/output
     _n_outputs = 1
@@ -403,9 +406,10 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             if node._n_outputs == 1:
                 in_grads = node.backward(node, g)
             else:
-                for k, (shape, dtype) in enumerate(node._output_specs):
-                    if g[k] is None:
-                        g[k] = np.zeros(shape, dtype=dtype)
+                if node.materialize_grads:
+                    for k, (shape, dtype) in enumerate(node._output_specs):
+                        if g[k] is None:
+                            g[k] = np.zeros(shape, dtype=dtype)
                 in_grads = node.backward(node, *g)
             g = None  # our reference would stop a leaf from taking the array (_owned)
             if type(in_grads) is not tuple:

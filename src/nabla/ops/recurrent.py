@@ -193,14 +193,22 @@ def _time_major(states):
 
 
 def _step_major(dout):
-    """The output gradient ``(T, B, H)`` as per-step ``(H, B)`` blocks, or None when it
-    is all zeros (only the final state was used, the common case for classifiers)."""
-    if not dout.any():
+    """The output gradient ``(T, B, H)`` as per-step ``(H, B)`` blocks, or None when there
+    is none or it is all zeros (only the final state was used, as in classifiers)."""
+    if dout is None or not dout.any():
         return None
     T, B, H = dout.shape
     out = _empty((T, H, B), dout.dtype)
     np.copyto(out, dout.transpose(0, 2, 1))
     return out
+
+
+def _state_grad(d, shape, dtype):
+    """The gradient of a final state ``(B, H)`` as a fresh feature-major ``(H, B)`` array;
+    zeros when it got none (the ops take None: ``materialize_grads = False``)."""
+    if d is None:
+        return np.zeros(shape[1:], dtype)
+    return np.array(d.T, dtype=dtype, order="C")
 
 
 def _rows(*blocks):
@@ -260,6 +268,8 @@ def _param_grads(ctx, dg_x, dg_h):
 class RNNSequence(Function):
     """Elman RNN over a sequence: ``h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``."""
 
+    materialize_grads = False  # unused outputs come as None: no zeros to make
+
     @staticmethod
     def forward(ctx, *arrays, reverse=False, has_bias=True, has_state=False, nonlinearity="tanh"):
         x, w_ih, w_hh, b_ih, b_hh, (h0,) = _unpack(arrays, has_bias, has_state, 1)
@@ -301,7 +311,7 @@ class RNNSequence(Function):
             np.subtract(1, deriv, out=deriv)
         dout_fm = _step_major(dout)
         dpre = _empty((T, H, B), out.dtype)
-        dh = np.array(dh_n.T, dtype=out.dtype, order="C")
+        dh = _state_grad(dh_n, out.shape, out.dtype)
         w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
         for t in reversed(order):
@@ -318,6 +328,8 @@ class RNNSequence(Function):
 class LSTMSequence(Function):
     """LSTM over a sequence, PyTorch's gates ``i, f, g, o``:
     ``c_t = f*c_{t-1} + i*g``, ``h_t = o*tanh(c_t)``."""
+
+    materialize_grads = False  # unused outputs come as None: no zeros to make
 
     @staticmethod
     def forward(ctx, *arrays, reverse=False, has_bias=True, has_state=False):
@@ -408,8 +420,8 @@ class LSTMSequence(Function):
         dout_fm = _step_major(dout)
 
         dgates = _empty((T, 4 * H, B), dt)  # PyTorch order i, f, g, o
-        dh = np.array(dh_n.T, dtype=dt, order="C")
-        dc = np.array(dc_n.T, dtype=dt, order="C")
+        dh = _state_grad(dh_n, tc.shape, dt)
+        dc = _state_grad(dc_n, tc.shape, dt)
         tmp = tmp[0]
         w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
@@ -438,6 +450,8 @@ class LSTMSequence(Function):
 class GRUSequence(Function):
     """GRU over a sequence, PyTorch's gates ``r, z, n``:
     ``n = tanh(W_in x + b_in + r*(W_hn h + b_hn))``, ``h_t = (1-z)*n + z*h_{t-1}``."""
+
+    materialize_grads = False  # unused outputs come as None: no zeros to make
 
     @staticmethod
     def forward(ctx, *arrays, reverse=False, has_bias=True, has_state=False):
@@ -523,7 +537,7 @@ class GRUSequence(Function):
 
         dgh = _empty((T, 3 * H, B), dt)
         dh_all = _empty((T, H, B), dt)
-        carry = np.array(dh_n.T, dtype=dt, order="C")
+        carry = _state_grad(dh_n, (T, H, B), dt)
         tmp = tmp[0]
         w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
