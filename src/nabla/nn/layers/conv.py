@@ -178,7 +178,8 @@ class Conv2d(_ConvNd):
         runs after the pooling: relu and max commute) as one node."""
         relu = after[0] if _plain(after[0], ReLU) and len(after) > 1 else None
         pool = after[1] if relu is not None else after[0]
-        if (not _plain(pool, MaxPool2d) or pool.return_indices or input.ndim != 4
+        if (not _plain(pool, MaxPool2d) or pool.return_indices
+                or getattr(input, "ndim", None) != 4
                 or self.padding_mode != "zeros"):
             return None
         out = C.conv2d_max_pool2d(input, self.weight, self.bias, self.stride, self.padding,
