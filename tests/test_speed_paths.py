@@ -301,8 +301,12 @@ CONV_POOL_GRID = [
 @pytest.mark.parametrize("batch,dtype", [(20, np.float32), (3, np.float64)])
 def test_conv_then_max_pool_fused_matches_the_two_layers(conv, pool, relu, batch, dtype,
                                                          monkeypatch):
-    # Two threads even on a one-core runner, so that batch 20 runs in two parts.
+    # Two threads even on a one-core runner, and parts however small, so that batch 20
+    # runs in two parts.
+    from nabla.ops import conv as conv_ops
+
     monkeypatch.setattr(nabla.threads, "_setting", [2])
+    monkeypatch.setattr(conv_ops, "_MIN_PART_MACS", 0)
     (cs, cp, cd, groups), (pk, ps, pp, pd, ceil) = conv, pool
     rng = np.random.default_rng(7)
     x0 = rng.standard_normal((batch, 4, 11, 10)).astype(dtype)

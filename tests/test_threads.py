@@ -68,7 +68,13 @@ def test_set_num_threads_rejects_bad_counts(bad):
 
 
 @pytest.mark.parametrize("padding,stride", [(2, 1), (0, 1), (1, 2)])
-def test_convolution_is_the_same_on_one_or_two_threads(padding, stride):
+def test_convolution_is_the_same_on_one_or_two_threads(padding, stride, monkeypatch):
+    from nabla.ops import conv
+
+    monkeypatch.setattr(conv, "_MIN_PART_MACS", 0)  # split this small convolution too
+    calls = []
+    monkeypatch.setattr(conv, "split", lambda fn, n, rows: calls.append(
+        threads.split(fn, n, rows)) or calls[-1])
     rng = np.random.default_rng(0)
     x0 = rng.standard_normal((32, 3, 12, 12)).astype(np.float32)
     w0 = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
@@ -89,6 +95,7 @@ def test_convolution_is_the_same_on_one_or_two_threads(padding, stride):
             results.append((out.data, x.grad.data, w.grad.data, b.grad.data))
     finally:
         nabla.set_num_threads(before)
+    assert [len(parts) for parts in calls] == [1, 1, 2, 2]  # forward, backward; 1 then 2
     (o1, gx1, gw1, gb1), (o2, gx2, gw2, gb2) = results
     # Every sample is computed alike; only the sums over samples (the weight and bias
     # gradients) are added up in a different order (two partial sums).
