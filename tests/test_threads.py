@@ -104,3 +104,25 @@ def test_convolution_is_the_same_on_one_or_two_threads(padding, stride, monkeypa
     np.testing.assert_allclose(gb1, gb2, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(gw1, gw2, rtol=1e-5, atol=1e-4)
     assert not np.array_equal(gw1, np.zeros_like(gw1))
+
+
+def test_two_user_threads_share_the_pool_without_deadlock(two_threads):
+    # Each caller runs its first part itself, so two callers never wait on each other.
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(3)
+    x0 = rng.standard_normal((64, 1, 28, 28)).astype(np.float32)
+    w0 = rng.standard_normal((6, 1, 5, 5)).astype(np.float32)
+
+    def run(_):
+        x = nabla.tensor(x0, requires_grad=True)
+        w = nabla.tensor(w0, requires_grad=True)
+        out = nabla.nn.functional.conv2d(x, w, padding=2)
+        out.sum().backward()
+        return out.data, x.grad.data
+
+    expected = run(None)
+    with ThreadPoolExecutor(2) as users:
+        for out, gx in users.map(run, range(6), timeout=60):
+            np.testing.assert_array_equal(out, expected[0])
+            np.testing.assert_array_equal(gx, expected[1])
