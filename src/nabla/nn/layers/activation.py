@@ -62,6 +62,10 @@ class ReLU(Module):
 
     _after_linear = _la.LinearRelu  # what Sequential runs for Linear followed by this
 
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace  # accepted for PyTorch code; the result is always new
+
     def _fuse(self, input, after):
         """Sequential: a max pooling after this runs first (relu(max) == max(relu))."""
         pool = after[0]
@@ -69,10 +73,6 @@ class ReLU(Module):
                 and not pool.return_indices):
             return self(pool(input)), 2
         return None
-
-    def __init__(self, inplace: bool = False):
-        super().__init__()
-        self.inplace = inplace  # accepted for PyTorch code; the result is always new
 
     def forward(self, input):
         return input.relu()
