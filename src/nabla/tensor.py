@@ -189,8 +189,9 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self.data.shape[0]))
 
-    def __hash__(self):
-        return id(self)
+    # Identity, as in PyTorch (== is elementwise); the C slot, not a Python call, since
+    # optimizers look parameters up in dicts on every step.
+    __hash__ = object.__hash__
 
     # ----------------------------------------------------------------- conversion
     def numpy(self, force: bool = False) -> np.ndarray:
