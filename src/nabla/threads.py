@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["get_num_threads", "set_num_threads", "split"]
 
@@ -72,9 +71,12 @@ def set_num_threads(n: int) -> None:
     _setting[0] = n
 
 
-def _pool(workers: int) -> ThreadPoolExecutor:
+def _pool(workers: int):
     pool = _executor[0]
     if pool is None or pool[1] < workers:
+        # Imported here: it costs 4 ms, and a process that never splits never needs it.
+        from concurrent.futures import ThreadPoolExecutor
+
         if pool is not None:
             pool[0].shutdown(wait=False)
         pool = _executor[0] = (ThreadPoolExecutor(workers, "nabla"), workers)
