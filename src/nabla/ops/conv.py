@@ -616,11 +616,12 @@ class Conv2dMaxPool2d(Function):
     gradients add the same terms, in the order of the thread parts.
 
     ``pool`` is ``(kernel, stride, padding, dilation, (ho, wo))`` of the pooling, as
-    ``MaxPool2d`` takes them, computed for the convolution's output.
+    ``MaxPool2d`` takes them, computed for the convolution's output. With ``relu`` a ReLU
+    follows the pooling (the same as before it: max and relu commute), in place.
     """
 
     @staticmethod
-    def forward(ctx, x, w, b, stride, padding, dilation, groups, pool):
+    def forward(ctx, x, w, b, stride, padding, dilation, groups, pool, relu=False):
         params = (stride, padding, dilation, groups)
         geom, ws, cols = _conv_setup(x, w, *params)
         (kh, kw), (sh, sw), (ph, pw), (dh, dw), (pho, pwo) = pool
@@ -637,6 +638,8 @@ class Conv2dMaxPool2d(Function):
             cp = _canvas(conv, ph, pw, hc, wc, -np.inf)
             pcols, ci = _max_pass(cp, 3, kw, sw, dw, pwo, nan, pooled=kh > 1)
             _, ri = _max_pass(pcols, 2, kh, sh, dh, pho, nan, out=out[lo:hi])
+            if relu:
+                np.maximum(out[lo:hi], 0, out=out[lo:hi])
             if kh > 1 and kw > 1:
                 _give(pcols)
             _give(conv)
@@ -647,21 +650,27 @@ class Conv2dMaxPool2d(Function):
             ctx.idx = [None if p[0] is None else np.concatenate(p) for p in zip(*parts)]
             ctx.pool = (pool, (hc, wc))
         _conv_keep(ctx, geom, params, w, ws, cols)
+        if relu and _needs(ctx) is not None:
+            # relu's gradient mask is out > 0: saved, so an in-place change is caught.
+            ctx.save_for_backward(*ctx.saved_tensors, out)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        cols, w = ctx.saved_tensors
+        cols, w = ctx.saved_tensors[:2]
         (n, c, h, wd), _, hp, wp, ho, wo = ctx.geom
         needs = ctx.needs_input_grad
         pad = ctx.params[1]
         ((kh, kw), (sh, sw), (ph, pw), (dh, dw), _), (hc, wc) = ctx.pool
         ri, ci = ctx.idx
+        relu_out = ctx.saved_tensors[2] if len(ctx.saved_tensors) > 2 else None
         o = w.shape[0] if w is not None else g.shape[1]
         gxp = np.empty((n, c, hp, wp), g.dtype) if needs[0] else None
 
         def part(lo, hi):  # samples lo..hi: through their pooling, then their convolution
             gs = g[lo:hi]
+            if relu_out is not None:
+                gs = gs * (relu_out[lo:hi] > 0)  # as Relu's backward computes it
             gcols = _route_pass(gs, None if ri is None else ri[lo:hi], 2, kh, sh, dh, hc,
                                 pooled=kw > 1)
             gc = _take((hi - lo, o, hc, wc), g.dtype)
@@ -1050,9 +1059,10 @@ def _conv2d_prepare(input, weight, bias, stride, padding, dilation, groups):
 
 def conv2d_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1,
                       pool_kernel=2, pool_stride=None, pool_padding=0, pool_dilation=1,
-                      ceil_mode=False) -> Tensor:
+                      ceil_mode=False, relu=False) -> Tensor:
     """``max_pool2d(conv2d(input, weight, bias, ...), pool_kernel, ...)`` as one node
     (``Conv2dMaxPool2d``): what ``nn.Sequential`` runs for a Conv2d then a MaxPool2d.
+    With ``relu``, the ReLU of that (equal to pooling the ReLU of the convolution).
 
     >>> import nabla
     >>> x, w = nabla.randn(2, 1, 8, 8), nabla.randn(3, 1, 3, 3)
@@ -1062,9 +1072,10 @@ def conv2d_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilation=1,
     """
     x, weight, bias, args, unbatched = _conv2d_prepare(input, weight, bias, stride, padding,
                                                        dilation, groups)
-    if unbatched:  # rare: the two ops as they are
-        return max_pool2d(conv2d(input, weight, bias, stride, padding, dilation, groups),
-                          pool_kernel, pool_stride, pool_padding, pool_dilation, ceil_mode)
+    if unbatched:  # rare: the ops as they are
+        out = max_pool2d(conv2d(input, weight, bias, stride, padding, dilation, groups),
+                         pool_kernel, pool_stride, pool_padding, pool_dilation, ceil_mode)
+        return out.relu() if relu else out
     (sh, sw), (pt, pb, pl, pr), (dh, dw), _ = args
     kh, kw = weight.shape[2:]
     ho = (x.shape[2] + pt + pb - dh * (kh - 1) - 1) // sh + 1
@@ -1073,8 +1084,8 @@ def conv2d_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilation=1,
     pool = _pool_args("max_pool2d", conv_out, pool_kernel, pool_stride, pool_padding,
                       pool_dilation, ceil_mode)
     if bias is not None:
-        return Conv2dMaxPool2d.apply(x, weight, bias, *args, pool)
-    return Conv2dMaxPool2d.apply(x, weight, None, *args, pool)
+        return Conv2dMaxPool2d.apply(x, weight, bias, *args, pool, bool(relu))
+    return Conv2dMaxPool2d.apply(x, weight, None, *args, pool, bool(relu))
 
 
 def _conv_padding(fn, padding, stride, dilation, kernel):

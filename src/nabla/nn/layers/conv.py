@@ -174,8 +174,8 @@ class Conv2d(_ConvNd):
     _conv = staticmethod(C.conv2d)
 
     def _fuse(self, input, after):
-        """Sequential: this convolution and a MaxPool2d after it (a ReLU between them
-        runs after the pooling: relu and max commute) as one node."""
+        """Sequential: this convolution and a MaxPool2d after it, with a ReLU between them
+        if there is one (applied after the pooling: relu and max commute), as one node."""
         relu = after[0] if _plain(after[0], ReLU) and len(after) > 1 else None
         pool = after[1] if relu is not None else after[0]
         if (not _plain(pool, MaxPool2d) or pool.return_indices
@@ -184,8 +184,9 @@ class Conv2d(_ConvNd):
             return None
         out = C.conv2d_max_pool2d(input, self.weight, self.bias, self.stride, self.padding,
                                   self.dilation, self.groups, pool.kernel_size, pool.stride,
-                                  pool.padding, pool.dilation, pool.ceil_mode)
-        return (out, 2) if relu is None else (relu(out), 3)
+                                  pool.padding, pool.dilation, pool.ceil_mode,
+                                  relu=relu is not None)
+        return (out, 2) if relu is None else (out, 3)
 
 
 class Conv1d(_ConvNd):
