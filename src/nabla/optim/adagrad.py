@@ -87,12 +87,9 @@ class Adagrad(Optimizer):
                 if p.grad is None:
                     continue
                 d = p.data
-                state = self.state[p]
-                if len(state) == 0:  # a group added after construction
+                if not self.state.get(p):  # a group added after construction
                     self._init_state(p, group)
-                step_t = state["step"].data
-                np.add(step_t, 1, out=step_t)
-                step = float(step_t)
+                state, step = self._state_for(p)
 
                 g = self._grad(p, weight_decay, maximize)
                 clr = lr / (1 + (step - 1) * lr_decay)
@@ -102,9 +99,6 @@ class Adagrad(Optimizer):
                 np.add(total, std, out=total)
                 np.sqrt(total, out=std)
                 np.add(std, eps, out=std)
-                u = self._buf(d, 0)  # addcdiv's order: (value * g) / std
-                np.multiply(g, -clr, out=u)
-                np.divide(u, std, out=u)
-                np.add(d, u, out=d)
+                self._add_quotient(d, g, -clr, std)
                 p._vc[0] += 1
         return loss

@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
-from .optimizer import _STEP_DTYPE, Optimizer
+from .optimizer import Optimizer, _lerp_, _state_buf
 
 __all__ = ["Adam", "AdamW"]
-
-
-def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray) -> None:
-    """``a = lerp(a, b, w)`` in place, with PyTorch's two-branch formula.
-
-    For small weights ``a + w (b - a)``, otherwise ``b - (b - a)(1 - w)``: each branch
-    keeps the rounding error small at its end of the interval, and matching it keeps
-    results identical to PyTorch's.
-    """
-    np.subtract(b, a, out=tmp)
-    if abs(w) < 0.5:
-        np.multiply(tmp, w, out=tmp)
-        np.add(a, tmp, out=a)
-    else:
-        np.multiply(tmp, 1 - w, out=tmp)
-        np.subtract(b, tmp, out=a)
 
 
 class Adam(Optimizer):
@@ -101,14 +84,7 @@ class Adam(Optimizer):
                 if p.grad is None:
                     continue
                 d = p.data
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
-                    state["exp_avg"] = Tensor._wrap(np.zeros_like(d))
-                    state["exp_avg_sq"] = Tensor._wrap(np.zeros_like(d))
-                step_t = state["step"].data
-                np.add(step_t, 1, out=step_t)
-                step = float(step_t)
+                state, step = self._state_for(p, ("exp_avg", "exp_avg_sq"))
 
                 if decoupled:
                     if weight_decay != 0:
@@ -122,9 +98,7 @@ class Adam(Optimizer):
                 t = self._buf(d, 1)
                 _lerp_(exp_avg, g, 1 - beta1, t)
                 np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-                np.multiply(g, 1 - beta2, out=t)  # addcmul's order: (value * g) * g
-                np.multiply(t, g, out=t)
-                np.add(exp_avg_sq, t, out=exp_avg_sq)
+                self._add_square(exp_avg_sq, g, 1 - beta2, t)
 
                 bias_correction1 = 1 - beta1**step
                 bias_correction2 = 1 - beta2**step
@@ -132,21 +106,14 @@ class Adam(Optimizer):
                 bias_correction2_sqrt = bias_correction2**0.5
 
                 if amsgrad:
-                    if "max_exp_avg_sq" not in state:  # amsgrad switched on mid-training
-                        state["max_exp_avg_sq"] = Tensor._wrap(np.zeros_like(d))
-                    max_sq = state["max_exp_avg_sq"].data
+                    max_sq = _state_buf(state, "max_exp_avg_sq", d)  # may be switched on late
                     np.maximum(max_sq, exp_avg_sq, out=max_sq)
                     np.sqrt(max_sq, out=t)
                 else:
                     np.sqrt(exp_avg_sq, out=t)
                 np.divide(t, bias_correction2_sqrt, out=t)
                 np.add(t, eps, out=t)
-                # addcdiv's order: (value * exp_avg) / denom. g is no longer needed, so
-                # slot 0 is free even when g lives there.
-                u = self._buf(d, 0)
-                np.multiply(exp_avg, -step_size, out=u)
-                np.divide(u, t, out=u)
-                np.add(d, u, out=d)
+                self._add_quotient(d, exp_avg, -step_size, t)
                 p._vc[0] += 1
         return loss
 

@@ -300,6 +300,13 @@ class Optimizer:
         self.state = new_state
 
     # ---------------------------------------------------------------- helpers
+    @staticmethod
+    def _add_square(sq: np.ndarray, g: np.ndarray, scale: float, tmp: np.ndarray) -> None:
+        """``sq += scale * g * g`` in PyTorch's addcmul order, ``(scale * g) * g``."""
+        np.multiply(g, scale, out=tmp)
+        np.multiply(tmp, g, out=tmp)
+        np.add(sq, tmp, out=sq)
+
     def _buf(self, like: np.ndarray, slot: int) -> np.ndarray:
         """A scratch array shaped like ``like``, reused across steps and parameters."""
         key = (like.dtype, slot)
@@ -308,6 +315,27 @@ class Optimizer:
         if flat is None or flat.size < n:
             flat = self._scratch[key] = np.empty(n, like.dtype)
         return flat[:n].reshape(like.shape)
+
+    def _state_for(self, p: Tensor, names=()) -> tuple[dict, float]:
+        """``p``'s state, made on its first step with ``step`` and a zero array for each of
+        ``names``, and the number of this step (counted up first, as PyTorch counts)."""
+        state = self.state[p]
+        if "step" not in state:
+            state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
+            for name in names:
+                state[name] = Tensor._wrap(np.zeros_like(p.data))
+        step_t = state["step"].data
+        np.add(step_t, 1, out=step_t)
+        return state, float(step_t)
+
+    def _add_quotient(self, d: np.ndarray, num: np.ndarray, scale: float,
+                      denom: np.ndarray) -> None:
+        """``d += scale * num / denom`` in PyTorch's addcdiv order, ``(scale * num) /
+        denom``, through scratch slot 0 (free by then even if it held the gradient)."""
+        u = self._buf(d, 0)
+        np.multiply(num, scale, out=u)
+        np.divide(u, denom, out=u)
+        np.add(d, u, out=d)
 
     def _grad(self, p: Tensor, weight_decay: float, maximize: bool) -> np.ndarray:
         """The gradient with maximize and (L2) weight decay applied, as PyTorch orders it.
@@ -398,3 +426,27 @@ def _cast_state(p: Tensor, index, name, value):
     if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
         return type(value)(_cast_state(p, index, None, v) for v in value)
     return copy.deepcopy(value)
+
+
+def _state_buf(state: dict, name: str, like: np.ndarray) -> np.ndarray:
+    """``state[name]``'s array, created as zeros when an option was switched on later."""
+    t = state.get(name)
+    if t is None:
+        t = state[name] = Tensor._wrap(np.zeros_like(like))
+    return t.data
+
+
+def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray) -> None:
+    """``a = lerp(a, b, w)`` in place, with PyTorch's two-branch formula.
+
+    For small weights ``a + w (b - a)``, otherwise ``b - (b - a)(1 - w)``: each branch
+    keeps the rounding error small at its end of the interval, and matching it keeps
+    results identical to PyTorch's.
+    """
+    np.subtract(b, a, out=tmp)
+    if abs(w) < 0.5:
+        np.multiply(tmp, w, out=tmp)
+        np.add(a, tmp, out=a)
+    else:
+        np.multiply(tmp, 1 - w, out=tmp)
+        np.subtract(b, tmp, out=a)

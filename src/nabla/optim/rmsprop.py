@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
-from .adam import _lerp_
-from .optimizer import _STEP_DTYPE, Optimizer
+from .optimizer import Optimizer, _lerp_, _state_buf
 
 __all__ = ["RMSprop"]
 
@@ -77,28 +75,19 @@ class RMSprop(Optimizer):
             momentum = group["momentum"]
             centered = group["centered"]
             maximize = group["maximize"]
+            names = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) \
+                + (("grad_avg",) if centered else ())
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 d = p.data
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
-                    state["square_avg"] = Tensor._wrap(np.zeros_like(d))
-                    if momentum > 0:
-                        state["momentum_buffer"] = Tensor._wrap(np.zeros_like(d))
-                    if centered:
-                        state["grad_avg"] = Tensor._wrap(np.zeros_like(d))
-                step_t = state["step"].data
-                np.add(step_t, 1, out=step_t)
+                state, _ = self._state_for(p, names)
 
                 g = self._grad(p, weight_decay, maximize)
                 square_avg = state["square_avg"].data
                 avg = self._buf(d, 1)
                 np.multiply(square_avg, alpha, out=square_avg)
-                np.multiply(g, 1 - alpha, out=avg)  # addcmul's order: (value * g) * g
-                np.multiply(avg, g, out=avg)
-                np.add(square_avg, avg, out=square_avg)
+                self._add_square(square_avg, g, 1 - alpha, avg)
 
                 if centered:
                     grad_avg = _state_buf(state, "grad_avg", d)
@@ -118,18 +107,6 @@ class RMSprop(Optimizer):
                     np.multiply(buf, lr, out=avg)
                     np.subtract(d, avg, out=d)
                 else:
-                    # addcdiv's order: (value * g) / avg; slot 0 may hold g itself.
-                    u = self._buf(d, 0)
-                    np.multiply(g, -lr, out=u)
-                    np.divide(u, avg, out=u)
-                    np.add(d, u, out=d)
+                    self._add_quotient(d, g, -lr, avg)  # slot 0 may hold g: read first
                 p._vc[0] += 1
         return loss
-
-
-def _state_buf(state: dict, name: str, like: np.ndarray) -> np.ndarray:
-    """``state[name]``'s array, created as zeros when an option was switched on later."""
-    t = state.get(name)
-    if t is None:
-        t = state[name] = Tensor._wrap(np.zeros_like(like))
-    return t.data
