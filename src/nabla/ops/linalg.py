@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .elementwise import _EXP_LIMIT
+from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
 
 _ONES = {}
 
@@ -84,27 +84,7 @@ def _tanh_(z):
 
 
 def _sigmoid_(z):
-    # The steps of elementwise._sigmoid, in place on the product (its own array).
-    np.negative(z, out=z)
-    np.minimum(z, _EXP_LIMIT.get(z.dtype, 88.0), out=z)
-    np.exp(z, out=z)
-    z += 1
-    return np.reciprocal(z, out=z)
-
-
-def _relu_grad(g, out):
-    return g * (out > 0)
-
-
-def _tanh_grad(g, out):
-    return g * (1 - out * out)
-
-
-def _sigmoid_grad(g, out):
-    t = np.subtract(1, out)
-    t *= out
-    t *= g
-    return t
+    return _sigmoid(z, out=z)
 
 
 class _LinearAct(Function):
