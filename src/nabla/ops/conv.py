@@ -573,35 +573,56 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ohw, return_indices):
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = kernel, stride, padding, \
-            dilation, ohw
-        n, c, h, w = x.shape
-        hc = max(h + 2 * ph, (ho - 1) * sh + dh * (kh - 1) + 1)
-        wc = max(w + 2 * pw, (wo - 1) * sw + dw * (kw - 1) + 1)
-        xp = _canvas(x, ph, pw, hc, wc, -np.inf)
+        pool = (kernel, stride, padding, dilation, ohw)
+        canvas = _pool_canvas(x.shape, pool)
         nan = bool(np.isnan(x.max()))  # max propagates NaN; no temporary like isnan(x)
-        cols, ci = _max_pass(xp, 3, kw, sw, dw, wo, nan, pooled=kh > 1)
-        out, ri = _max_pass(cols, 2, kh, sh, dh, ho, nan)
+        out, ri, ci = _max_pool(x, pool, canvas, nan)
         if np.may_share_memory(out, x):
             out = out.copy()  # a 1x1 window: the output must own its memory
-        if kh > 1 and kw > 1:
-            _give(cols)
         if _needs(ctx) is not None:
-            ctx.geom = (x.shape, (hc, wc), kernel, stride, padding, dilation, ohw)
+            ctx.geom = (x.shape, canvas, pool)
             ctx.idx = (ri, ci)
         if return_indices:
-            return out, _flat_indices(ri, ci, stride, padding, dilation, ohw, w)
+            return out, _flat_indices(ri, ci, stride, padding, dilation, ohw, x.shape[3])
         return out
 
     @staticmethod
     def backward(ctx, g, gi=None):
-        (n, c, h, w), (hc, wc), (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = ctx.geom
-        ri, ci = ctx.idx
-        gcols = _route_pass(g, ri, 2, kh, sh, dh, hc, pooled=kw > 1)
-        gp = _route_pass(gcols, ci, 3, kw, sw, dw, wc)
-        if gcols is not g and kw > 1:
-            _give(gcols)
+        (_, _, h, w), canvas, pool = ctx.geom
+        ph, pw = pool[2]
+        gp = _max_pool_grad(g, *ctx.idx, pool, canvas)
         return gp[:, :, ph:ph + h, pw:pw + w]
+
+
+def _pool_canvas(shape, pool):
+    """The (hc, wc) plane a max pooling of an input of ``shape`` reads: the input with
+    its padding, widened where ceil_mode's last windows run past it."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = pool
+    return (max(shape[2] + 2 * ph, (ho - 1) * sh + dh * (kh - 1) + 1),
+            max(shape[3] + 2 * pw, (wo - 1) * sw + dw * (kw - 1) + 1))
+
+
+def _max_pool(x, pool, canvas, nan, out=None):
+    """``(maxima, row winners, column winners)`` of a max pooling of ``x``, in two
+    separable passes (see MaxPool2d); with ``out`` the maxima are written there."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = pool
+    xp = _canvas(x, ph, pw, *canvas, -np.inf)
+    cols, ci = _max_pass(xp, 3, kw, sw, dw, wo, nan, pooled=kh > 1)
+    out, ri = _max_pass(cols, 2, kh, sh, dh, ho, nan, out=out)
+    if kh > 1 and kw > 1:
+        _give(cols)
+    return out, ri, ci
+
+
+def _max_pool_grad(g, ri, ci, pool, canvas, out=None):
+    """The adjoint of ``_max_pool``: ``g`` routed to the winners, on the canvas (into
+    ``out`` if given)."""
+    (kh, kw), (sh, sw), _, (dh, dw), _ = pool
+    gcols = _route_pass(g, ri, 2, kh, sh, dh, canvas[0], pooled=kw > 1)
+    gp = _route_pass(gcols, ci, 3, kw, sw, dw, canvas[1], out=out)
+    if gcols is not g and kw > 1:
+        _give(gcols)
+    return gp
 
 
 class Conv2dMaxPool2d(Function):
@@ -624,31 +645,25 @@ class Conv2dMaxPool2d(Function):
     def forward(ctx, x, w, b, stride, padding, dilation, groups, pool, relu=False):
         params = (stride, padding, dilation, groups)
         geom, ws, cols = _conv_setup(x, w, *params)
-        (kh, kw), (sh, sw), (ph, pw), (dh, dw), (pho, pwo) = pool
         n, o, ho, wo = x.shape[0], w.shape[0], geom[4], geom[5]
-        hc = max(ho + 2 * ph, (pho - 1) * sh + dh * (kh - 1) + 1)
-        wc = max(wo + 2 * pw, (pwo - 1) * sw + dw * (kw - 1) + 1)
+        canvas = _pool_canvas((n, o, ho, wo), pool)
         dt = np.result_type(x, w)
-        out = np.empty((n, o, pho, pwo), dt)
+        out = np.empty((n, o) + pool[4], dt)
 
         def part(lo, hi):  # samples lo..hi: convolution, then its pooling
             conv = _take((hi - lo, o, ho, wo), dt)
             _conv_part(x, w, b, geom, params, ws, cols, lo, hi, conv)
             nan = bool(np.isnan(conv.max())) if conv.size else False
-            cp = _canvas(conv, ph, pw, hc, wc, -np.inf)
-            pcols, ci = _max_pass(cp, 3, kw, sw, dw, pwo, nan, pooled=kh > 1)
-            _, ri = _max_pass(pcols, 2, kh, sh, dh, pho, nan, out=out[lo:hi])
+            _, ri, ci = _max_pool(conv, pool, canvas, nan, out=out[lo:hi])
             if relu:
                 np.maximum(out[lo:hi], 0, out=out[lo:hi])
-            if kh > 1 and kw > 1:
-                _give(pcols)
             _give(conv)
             return ri, ci
 
         parts = split(part, n, _min_rows(geom))
         if _needs(ctx) is not None:
             ctx.idx = [None if p[0] is None else np.concatenate(p) for p in zip(*parts)]
-            ctx.pool = (pool, (hc, wc))
+            ctx.pool = (pool, canvas)
         _conv_keep(ctx, geom, params, w, ws, cols)
         if relu and _needs(ctx) is not None:
             # relu's gradient mask is out > 0: saved, so an in-place change is caught.
@@ -661,7 +676,8 @@ class Conv2dMaxPool2d(Function):
         (n, c, h, wd), _, hp, wp, ho, wo = ctx.geom
         needs = ctx.needs_input_grad
         pad = ctx.params[1]
-        ((kh, kw), (sh, sw), (ph, pw), (dh, dw), _), (hc, wc) = ctx.pool
+        pool, (hc, wc) = ctx.pool
+        ph, pw = pool[2]
         ri, ci = ctx.idx
         relu_out = ctx.saved_tensors[2] if len(ctx.saved_tensors) > 2 else None
         o = w.shape[0] if w is not None else g.shape[1]
@@ -671,12 +687,9 @@ class Conv2dMaxPool2d(Function):
             gs = g[lo:hi]
             if relu_out is not None:
                 gs = gs * (relu_out[lo:hi] > 0)  # as Relu's backward computes it
-            gcols = _route_pass(gs, None if ri is None else ri[lo:hi], 2, kh, sh, dh, hc,
-                                pooled=kw > 1)
             gc = _take((hi - lo, o, hc, wc), g.dtype)
-            _route_pass(gcols, None if ci is None else ci[lo:hi], 3, kw, sw, dw, wc, out=gc)
-            if gcols is not gs and kw > 1:
-                _give(gcols)
+            _max_pool_grad(gs, None if ri is None else ri[lo:hi],
+                           None if ci is None else ci[lo:hi], pool, (hc, wc), out=gc)
             gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
             if gconv.shape != gc.shape:
                 gconv = np.ascontiguousarray(gconv)
