@@ -138,20 +138,16 @@ def run_case(case, args) -> dict:
 def _openblas_core() -> str | None:
     """The kernel set OpenBLAS chose (e.g. "Haswell"), if NumPy's BLAS is OpenBLAS."""
     import ctypes
-    import glob
 
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    for path in glob.glob(os.path.join(libs, "*openblas*")):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                     "openblas_get_corename"):
-            fn = getattr(lib, name, None)
-            if fn is not None:
-                fn.restype = ctypes.c_char_p
-                return fn().decode()
+    from nabla.threads import openblas
+
+    lib = openblas()
+    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                 "openblas_get_corename"):
+        fn = getattr(lib, name, None) if lib is not None else None
+        if fn is not None:
+            fn.restype = ctypes.c_char_p
+            return fn().decode()
     return None
 
 

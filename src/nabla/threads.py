@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["get_num_threads", "set_num_threads", "split"]
+__all__ = ["get_num_threads", "openblas", "set_num_threads", "split"]
 
 _setting = [None]  # set_num_threads' value; None: the default
 _executor = [None]  # (pool, number of workers)
@@ -107,6 +107,13 @@ def _quiet_blas() -> None:
 
 
 def _find_blas_shutdown():
+    lib = openblas()
+    return getattr(lib, "blas_thread_shutdown_", None) if lib is not None else None
+
+
+def openblas():
+    """The OpenBLAS library NumPy's wheel loaded (a ``ctypes.CDLL``), or None where
+    NumPy uses another BLAS or one of its own build."""
     import ctypes
     import glob
 
@@ -115,8 +122,8 @@ def _find_blas_shutdown():
     libs = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
     for path in glob.glob(os.path.join(libs, "*openblas*")):
         try:
-            return ctypes.CDLL(path).blas_thread_shutdown_
-        except (OSError, AttributeError):
+            return ctypes.CDLL(path)
+        except OSError:
             continue
     return None
 
