@@ -84,18 +84,22 @@ class BatchNorm(Function):
         xhat, invstd, w = ctx.saved_tensors
         needs = ctx.needs_input_grad
         axes, bshape = ctx.axes, ctx.bshape
-        gx = gw = gb = None
+        gx = None
         if needs[0]:
             scale = invstd if w is None else invstd * w
             if ctx.training:
                 gx = _backward_rows(g, xhat, scale.reshape(bshape), axes)
             else:
                 gx = g * scale.reshape(bshape)  # running statistics are constants
-        if len(needs) > 1 and needs[1]:
-            gw = (g * xhat).sum(axis=axes)
-        if len(needs) > 2 and needs[2]:
-            gb = g.sum(axis=axes)
-        return gx, gw, gb
+        return (gx,) + _affine_grads(needs, g, xhat, axes)
+
+
+def _affine_grads(needs, g, xhat, axes):
+    """The gradients of a normalisation's scale and shift (inputs 1 and 2): ``g * xhat``
+    and ``g`` summed over ``axes``, each only where wanted."""
+    gw = (g * xhat).sum(axis=axes) if len(needs) > 1 and needs[1] else None
+    gb = g.sum(axis=axes) if len(needs) > 2 and needs[2] else None
+    return gw, gb
 
 
 class LayerNorm(Function):
@@ -122,15 +126,11 @@ class LayerNorm(Function):
         xhat, invstd, w = ctx.saved_tensors
         needs = ctx.needs_input_grad
         lead = tuple(range(g.ndim - len(ctx.axes)))
-        gx = gw = gb = None
+        gx = None
         if needs[0]:
             gxhat = g if w is None else g * w
             gx = _backward_rows(gxhat, xhat, invstd, ctx.axes)
-        if len(needs) > 1 and needs[1]:
-            gw = (g * xhat).sum(axis=lead)
-        if len(needs) > 2 and needs[2]:
-            gb = g.sum(axis=lead)
-        return gx, gw, gb
+        return (gx,) + _affine_grads(needs, g, xhat, lead)
 
 
 class GroupNorm(Function):
@@ -162,17 +162,13 @@ class GroupNorm(Function):
         needs = ctx.needs_input_grad
         n = g.shape[0]
         axes = (0,) + tuple(range(2, g.ndim))
-        gx = gw = gb = None
+        gx = None
         if needs[0]:
             gxhat = g if w is None else g * w.reshape(ctx.bshape)
             gx = _backward_rows(
                 gxhat.reshape(n, ctx.groups, -1), xhat.reshape(n, ctx.groups, -1), invstd, 2
             ).reshape(g.shape)
-        if len(needs) > 1 and needs[1]:
-            gw = (g * xhat).sum(axis=axes)
-        if len(needs) > 2 and needs[2]:
-            gb = g.sum(axis=axes)
-        return gx, gw, gb
+        return (gx,) + _affine_grads(needs, g, xhat, axes)
 
 
 # ============================================================ functional wrappers
