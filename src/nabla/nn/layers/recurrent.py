@@ -191,6 +191,14 @@ class RNNBase(Module):
             s += ", bidirectional=True"
         return s
 
+    def forward(self, input, hx=None):
+        """``(output, h_n)`` of a one-state cell (RNN, GRU); the LSTM has its own."""
+        if hx is not None:
+            self._check_hidden(hx, self._batch(input), input.ndim == 3)
+            hx = (hx,)
+        out, (h_n,) = self._run(input, hx)
+        return out, h_n
+
     def _batch(self, input) -> int:
         if input.ndim != 3:
             return 1
@@ -222,13 +230,6 @@ class RNN(RNNBase):
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)
-
-    def forward(self, input, hx=None):
-        if hx is not None:
-            self._check_hidden(hx, self._batch(input), input.ndim == 3)
-            hx = (hx,)
-        out, (h_n,) = self._run(input, hx)
-        return out, h_n
 
     def extra_repr(self) -> str:
         s = super().extra_repr()
@@ -285,13 +286,6 @@ class GRU(RNNBase):
                  bidirectional: bool = False, device=None, dtype=None):
         super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, device=device, dtype=dtype)
-
-    def forward(self, input, hx=None):
-        if hx is not None:
-            self._check_hidden(hx, self._batch(input), input.ndim == 3)
-            hx = (hx,)
-        out, (h_n,) = self._run(input, hx)
-        return out, h_n
 
 
 # ---------------------------------------------------------------------------- cells
