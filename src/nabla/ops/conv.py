@@ -37,6 +37,7 @@ from ..autograd import Function
 from ..random import _np as _rng
 from ..tensor import ShapeError, Tensor, tensor
 from ..threads import split
+from .elementwise import _relu_grad
 from .linalg import _ones
 
 __all__ = [
@@ -686,7 +687,7 @@ class Conv2dMaxPool2d(Function):
         def part(lo, hi):  # samples lo..hi: through their pooling, then their convolution
             gs = g[lo:hi]
             if relu_out is not None:
-                gs = gs * (relu_out[lo:hi] > 0)  # as Relu's backward computes it
+                gs = _relu_grad(gs, relu_out[lo:hi])
             gc = _take((hi - lo, o, hc, wc), g.dtype)
             _max_pool_grad(gs, None if ri is None else ri[lo:hi],
                            None if ci is None else ci[lo:hi], pool, (hc, wc), out=gc)
