@@ -15,7 +15,9 @@ tensor([2., 4., 6.])
 
 from __future__ import annotations
 
+import itertools
 import sys
+from heapq import heappop, heappush
 
 import numpy as np
 
@@ -25,6 +27,10 @@ _getrefcount = sys.getrefcount
 _new = object.__new__
 _ndarray = np.ndarray
 _NO_EDGE = (None, 0)
+_UNSEEN = object()  # run_backward: a node no edge has reached yet
+# Every recorded node takes the next number: a node's inputs were all made before it, so
+# running nodes from the highest number down is a topological order (see run_backward).
+_next_seq = itertools.count().__next__
 
 
 def is_grad_enabled() -> bool:
@@ -139,7 +145,7 @@ class Function:
 
     # Hot attributes live in slots; the rest default at class level, so that recording
     # a node stores only what differs (every store costs on every op of every step).
-    __slots__ = ("inputs", "needs_input_grad", "__dict__")
+    __slots__ = ("inputs", "needs_input_grad", "_seq", "__dict__")
     differentiable_outputs = None  # None: all outputs; else a tuple of output indices
     # False: an output that got no gradient reaches backward as None instead of zeros
     # (PyTorch's ctx.set_materialize_grads(False)); for ops that can skip the work.
@@ -210,6 +216,7 @@ class Function:
             return t
         ctx.inputs = inputs
         ctx.needs_input_grad = needs
+        ctx._seq = _next_seq()
         out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
         if type(out) is not tuple:
             t = _new(Tensor)
@@ -330,25 +337,6 @@ def _check_saved(node):
             )
 
 
-def _topo_nodes(roots):
-    """Count, for every node reachable from ``roots``, how many edges enter it."""
-    deps = {}
-    stack = list(roots)
-    for r in roots:
-        deps[r] = 0
-    while stack:
-        node = stack.pop()
-        for t in node.inputs:
-            fn = t.grad_fn
-            if fn is not None:
-                if fn in deps:
-                    deps[fn] += 1
-                else:
-                    deps[fn] = 1
-                    stack.append(fn)
-    return deps
-
-
 def _owned(g, refs):
     """True when nobody but the engine holds ``g``, so a leaf may keep it as its grad."""
     return g.base is None and g.flags.writeable and _getrefcount(g) <= refs
@@ -357,16 +345,19 @@ def _owned(g, refs):
 def run_backward(tensors, grads, retain_graph=False, capture=None):
     """Propagate ``grads`` from ``tensors`` back through the graph.
 
-    Nodes run in topological order (Kahn's algorithm: a node runs once every edge into
-    it has delivered), so no recursion is needed. With ``capture`` (from
-    ``autograd.grad``), the gradients of the tensors it names are collected into it
-    instead of being accumulated into any ``.grad``.
+    Nodes run from the most recently recorded down (``_seq``, numbered by ``apply``): a
+    node's inputs are always older than it, so when a node comes off the heap every node
+    that sends it a gradient has run, and no dependency count is needed. (Kahn's
+    algorithm needed a first pass over the whole graph; this finds the graph as it goes,
+    ~1.5 us less per MLP step.) With ``capture`` (from ``autograd.grad``), the gradients
+    of the tensors it names are collected into it instead of being accumulated into any
+    ``.grad``.
     """
-    # The gradient waiting at each node: an array for a one-output node (nearly all),
-    # a list with one slot per output otherwise. Written for speed like apply(): the
-    # per-node and per-edge work is inline (~1.3 us per node saved on an MLP step).
+    # The gradient waiting at each node reached so far: an array for a one-output node
+    # (nearly all), a list with one slot per output otherwise, None while nothing has
+    # arrived. Written for speed like apply(): the per-node and per-edge work is inline.
     pending = {}
-    roots = []
+    heap = []
     for t, g in zip(tensors, grads):
         fn = t.grad_fn
         if fn is None:
@@ -375,15 +366,14 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             _deliver_leaf(t, np.array(g, copy=True), capture)
             continue
         if fn not in pending:
-            roots.append(fn)
+            heappush(heap, (-fn._seq, fn))
+            pending[fn] = None
         _add_pending(pending, fn, t._output_nr, g)
-    if not roots:
-        return
-    deps = _topo_nodes(roots)
-    ready = [r for r in roots if deps[r] == 0]
-    while ready:
-        node = ready.pop()
-        g = pending.pop(node, None)
+    while heap:
+        node = heappop(heap)[1]
+        g = pending.pop(node)
+        if g is None and node._freed:
+            continue  # released by an earlier backward, and nothing flows through now
         inputs = node.inputs
         in_grads = ()
         # Nodes of the usual kind are released inline below, with the edges gathered
@@ -438,10 +428,14 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     if g.shape != data.shape:
                         g = _fix_shape(g, t, node)
                     if fn is not None:
+                        prev = pending.get(fn, _UNSEEN)
+                        if prev is _UNSEEN:
+                            heappush(heap, (-fn._seq, fn))
+                            prev = None
                         if fn._n_outputs == 1:
-                            prev = pending.get(fn)
                             pending[fn] = g if prev is None else prev + g
                         else:
+                            pending[fn] = prev
                             _add_pending(pending, fn, t._output_nr, g)
                     elif capture is None and t.requires_grad:
                         if t.grad is None:
@@ -463,10 +457,9 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                         _deliver_leaf(t, g, capture)
                     g = None
             if fn is not None:
-                left = deps[fn] - 1
-                deps[fn] = left
-                if left == 0:
-                    ready.append(fn)
+                if fn not in pending:  # reached, with no gradient: run it to release it
+                    heappush(heap, (-fn._seq, fn))
+                    pending[fn] = None
                 if inline_release:
                     edges.append((fn, t._output_nr))
             elif inline_release:
@@ -480,11 +473,12 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
 
 
 def _add_pending(pending, fn, k, g):
+    """Add ``g`` to the gradient waiting at output ``k`` of ``fn`` (already in pending)."""
     if fn._n_outputs == 1:
-        prev = pending.get(fn)
+        prev = pending[fn]
         pending[fn] = g if prev is None else prev + g
         return
-    slots = pending.get(fn)
+    slots = pending[fn]
     if slots is None:
         slots = pending[fn] = [None] * fn._n_outputs
     slots[k] = g if slots[k] is None else slots[k] + g
