@@ -379,7 +379,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
         # Nodes of the usual kind are released inline below, with the edges gathered
         # while their gradients are delivered (a separate pass cost ~0.4 us a node).
         inline_release = not retain_graph and type(node)._release is _base_release
-        if g is not None:  # else nothing flows through here; just release the edges
+        if g is not None:  # else nothing flows through here; only release it
             if node._freed:
                 _check_saved(node)
             for vc, version, _ in node._checks:
@@ -404,15 +404,16 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             g = None  # our reference would stop a leaf from taking the array (_owned)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            if inline_release:
-                d = node.__dict__
-                if "_n_outputs" in d or "_retained" in d:
-                    inline_release = False  # rare: released the general way
-                    node._release()
-                else:
-                    d.clear()  # the saved arrays go now; the edges after delivery
-            elif not retain_graph:
+        # Release (also when no gradient came: the saved arrays go all the same).
+        if inline_release:
+            d = node.__dict__
+            if "_n_outputs" in d or "_retained" in d:
+                inline_release = False  # rare: released the general way
                 node._release()
+            else:
+                d.clear()  # the saved arrays go now; the edges after delivery
+        elif not retain_graph:
+            node._release()
         needs = node.needs_input_grad
         n_grads = len(in_grads)
         edges = []
