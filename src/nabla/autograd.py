@@ -184,6 +184,8 @@ class Function:
                 arrays = (args[0].data,)
             elif n == 2:
                 arrays = (args[0].data, args[1].data)
+            elif n == 3:  # Linear with a bias, the most common three-input op
+                arrays = (args[0].data, args[1].data, args[2].data)
             else:
                 arrays = [t.data for t in args]
         else:
@@ -198,6 +200,10 @@ class Function:
             elif n == 2:
                 needs = (inputs[0].requires_grad, inputs[1].requires_grad)
                 record = needs[0] or needs[1]
+            elif n == 3:
+                needs = (inputs[0].requires_grad, inputs[1].requires_grad,
+                         inputs[2].requires_grad)
+                record = needs[0] or needs[1] or needs[2]
             else:
                 needs = tuple([t.requires_grad for t in inputs])
                 record = True in needs
