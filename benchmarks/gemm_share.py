@@ -30,6 +30,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+import suite  # noqa: E402
 from cases import spatial  # noqa: E402
 
 CASES = {"4": ("lenet", "nabla.ops.conv"), "5": ("lstm", "nabla.ops.recurrent")}
@@ -51,14 +52,12 @@ class _NoMatmul:
         return np.empty(shape, np.result_type(a, b))
 
 
-def _windows(step, steps, rounds):
-    times = []
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            step()
-        times.append((time.perf_counter() - t0) / steps)
-    return times
+def _window(step, steps):
+    """The mean time of ``steps`` calls of ``step``."""
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - t0) / steps
 
 
 def nabla_share(case_id: str, steps: int, rounds: int) -> dict:
@@ -76,43 +75,34 @@ def nabla_share(case_id: str, steps: int, rounds: int) -> dict:
             for mode in best:
                 kernels.np = np if mode == "full" else _NoMatmul()
                 work.step()  # one untimed step after each switch
-                best[mode] = min(best[mode], min(_windows(work.step, steps, 1)))
+                best[mode] = min(best[mode], _window(work.step, steps))
     finally:
         kernels.np = np
     return best
-
-
-def torch_step(case_id: str, steps: int, rounds: int) -> float:
-    work = getattr(spatial, CASES[case_id][0])("torch")
-    for _ in range(5):
-        work.step()
-    return min(_windows(work.step, steps, rounds))
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cases", default="4,5")
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
+    p.add_argument("--worker", metavar="CASE", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     steps, rounds = (1, 1) if args.quick else (20, 10)
     if args.worker:
-        case_id, lib = args.worker
-        res = (torch_step(case_id, steps, rounds) if lib == "torch"
-               else nabla_share(case_id, steps, rounds))
-        print(json.dumps(res))
+        print(json.dumps(nabla_share(args.worker, steps, rounds)))
         return
     print("| case | nabla step | nabla without the kernels' products | the products | "
           "PyTorch step | products / PyTorch step |")
     print("|---|---:|---:|---:|---:|---:|")
     for case_id in args.cases.split(","):
-        res = {}
-        for lib in ("nabla", "torch"):  # one library per process, as in suite.py
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
-                                  case_id, lib] + (["--quick"] if args.quick else []),
-                                 capture_output=True, text=True, check=True)
-            res[lib] = json.loads(out.stdout.strip().splitlines()[-1])
-        full, rest, peer = res["nabla"]["full"], res["nabla"]["no_matmul"], res["torch"]
+        # One library per process, as in suite.py; PyTorch's step through suite's worker.
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", case_id]
+                             + (["--quick"] if args.quick else []),
+                             capture_output=True, text=True, check=True)
+        nab = json.loads(out.stdout.strip().splitlines()[-1])
+        peer = suite.spawn(case_id, "torch", "default", steps, rounds, 5, None,
+                           0.0 if args.quick else 2.0)["step_s"]
+        full, rest = nab["full"], nab["no_matmul"]
         products = max(full - rest, 0.0)
         print(f"| {case_id} {CASES[case_id][0]} | {full * 1e3:.2f} ms | {rest * 1e3:.2f} ms | "
               f"{products * 1e3:.2f} ms | {peer * 1e3:.2f} ms | {products / peer:.2f} |")
