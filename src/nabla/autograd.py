@@ -354,9 +354,9 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
     node's inputs are always older than it, so when a node comes off the heap every node
     that sends it a gradient has run, and no dependency count is needed. (Kahn's
     algorithm needed a first pass over the whole graph; this finds the graph as it goes,
-    0.7 us less per three-node backward.) With ``capture`` (from ``autograd.grad``), the gradients
-    of the tensors it names are collected into it instead of being accumulated into any
-    ``.grad``.
+    0.7 us less per three-node backward.) With ``capture`` (from ``autograd.grad``), the
+    gradients of the tensors it names are collected into it instead of being accumulated
+    into any ``.grad``.
     """
     # The gradient waiting at each node reached so far: an array for a one-output node
     # (nearly all), a list with one slot per output otherwise, None while nothing has
@@ -456,8 +456,8 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                         else:
                             _accumulate(t, g)  # adds g into .grad: no copy of g needed
                     else:
-                        if not (g.base is None and g.flags.writeable
-                                and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
+                        # References: in_grads, g, _owned's argument, getrefcount's.
+                        if not _owned(g, 4 if g is in_grads[i] else 3):
                             g = np.array(g, copy=True)
                         _deliver_leaf(t, g, capture)
                     g = None
@@ -623,6 +623,5 @@ def grad(
     return tuple(result)
 
 
-
-
+# The plain release, which run_backward does inline for nodes that keep it.
 _base_release = Function._release

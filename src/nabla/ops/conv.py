@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 import numbers
 import threading
-from types import SimpleNamespace
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -253,16 +252,22 @@ def _needs(ctx):
 
 
 # ------------------------------------------------------------------- convolution
+def _conv_size(xshape, wshape, stride, padding, dilation):
+    """``(hp, wp, ho, wo)``: a convolution's padded input plane and its output plane."""
+    kh, kw = wshape[2:]
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
+    hp, wp = xshape[2] + pt + pb, xshape[3] + pl + pr
+    return hp, wp, (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+
+
 def _conv_setup(x, w, stride, padding, dilation, groups):
     """A convolution's geometry ``(x shape, w shape, hp, wp, ho, wo)``, and the im2col
     workspace (None for a 1x1 convolution, whose input is the matrix) with its
     ``(N, groups, K, L)`` view, the columns."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
-    (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
-    hp, wp = h + pt + pb, wd + pl + pr
-    ho = (hp - dh * (kh - 1) - 1) // sh + 1
-    wo = (wp - dw * (kw - 1) - 1) // sw + 1
+    sh, sw = stride
+    hp, wp, ho, wo = _conv_size(x.shape, w.shape, stride, padding, dilation)
     k = cg * kh * kw
     if kh == kw == sh == sw == 1 and (hp, wp) == (h, wd):
         ws, cols = None, x.reshape(n, groups, k, h * wd)
@@ -336,16 +341,16 @@ class Conv2d(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, stride, padding, dilation, groups):
-        geom, ws, cols = _conv_setup(x, w, stride, padding, dilation, groups)
+        params = (stride, padding, dilation, groups)
+        geom, ws, cols = _conv_setup(x, w, *params)
         n, o, ho, wo = x.shape[0], w.shape[0], geom[4], geom[5]
         out = np.empty((n, o, ho, wo), np.result_type(x, w))
 
         def part(lo, hi):  # samples lo..hi: their columns, product and bias
-            _conv_part(x, w, b, geom, (stride, padding, dilation, groups), ws, cols, lo, hi,
-                       out[lo:hi])
+            _conv_part(x, w, b, geom, params, ws, cols, lo, hi, out[lo:hi])
 
         split(part, n, _min_rows(geom))
-        _conv_keep(ctx, geom, (stride, padding, dilation, groups), w, ws, cols)
+        _conv_keep(ctx, geom, params, w, ws, cols)
         return out
 
     @staticmethod
@@ -1037,8 +1042,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
     """
     x, weight, bias, args, unbatched = _conv2d_prepare(input, weight, bias, stride, padding,
                                                        dilation, groups)
-    out = Conv2d.apply(x, weight, bias, *args) if bias is not None \
-        else Conv2d.apply(x, weight, None, *args)
+    out = Conv2d.apply(x, weight, bias, *args)  # bias None: not an input
     return out.squeeze(0) if unbatched else out
 
 
@@ -1090,16 +1094,10 @@ def conv2d_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilation=1,
         out = max_pool2d(conv2d(input, weight, bias, stride, padding, dilation, groups),
                          pool_kernel, pool_stride, pool_padding, pool_dilation, ceil_mode)
         return out.relu() if relu else out
-    (sh, sw), (pt, pb, pl, pr), (dh, dw), _ = args
-    kh, kw = weight.shape[2:]
-    ho = (x.shape[2] + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    wo = (x.shape[3] + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    conv_out = SimpleNamespace(shape=(x.shape[0], weight.shape[0], ho, wo))
-    pool = _pool_args("max_pool2d", conv_out, pool_kernel, pool_stride, pool_padding,
-                      pool_dilation, ceil_mode)
-    if bias is not None:
-        return Conv2dMaxPool2d.apply(x, weight, bias, *args, pool, bool(relu))
-    return Conv2dMaxPool2d.apply(x, weight, None, *args, pool, bool(relu))
+    _, _, ho, wo = _conv_size(x.shape, weight.shape, *args[:3])
+    pool = _pool_args("max_pool2d", (x.shape[0], weight.shape[0], ho, wo), pool_kernel,
+                      pool_stride, pool_padding, pool_dilation, ceil_mode)
+    return Conv2dMaxPool2d.apply(x, weight, bias, *args, pool, bool(relu))
 
 
 def _conv_padding(fn, padding, stride, dilation, kernel):
@@ -1315,7 +1313,9 @@ def _pool_out(fn, size, k, s, p, d, ceil_mode, shape):
     return out
 
 
-def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode):
+def _pool_args(fn, shape, kernel_size, stride, padding, dilation, ceil_mode):
+    """A 2-D pooling's checked ``(kernel, stride, padding, dilation, (ho, wo))`` for an
+    input of ``shape``."""
     k = _tuple(kernel_size, 2, "kernel_size", fn)
     s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) \
         else _tuple(stride, 2, "stride", fn)
@@ -1324,8 +1324,8 @@ def _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode):
     _positive(fn, kernel_size=k, stride=s, dilation=d)
     _nonneg(fn, padding=p)
     ohw = tuple(
-        _pool_out(fn, n, k[i], s[i], p[i], d[i], ceil_mode, x.shape)
-        for i, n in enumerate(x.shape[2:])
+        _pool_out(fn, n, k[i], s[i], p[i], d[i], ceil_mode, shape)
+        for i, n in enumerate(shape[2:])
     )
     return k, s, p, d, ohw
 
@@ -1360,7 +1360,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """
     fn = "max_pool2d"
     x, unbatched = _pool_input(fn, input, 4)
-    k, s, p, d, ohw = _pool_args(fn, x, kernel_size, stride, padding, dilation, ceil_mode)
+    k, s, p, d, ohw = _pool_args(fn, x.shape, kernel_size, stride, padding, dilation,
+                                 ceil_mode)
     out = MaxPool2d.apply(x, k, s, p, d, ohw, bool(return_indices))
     return _unbatch(out, unbatched)
 
@@ -1377,7 +1378,7 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     x, unbatched = _pool_input(fn, input, 3)
     x = x.unsqueeze(2)
     k, s, p, d, ohw = _pool_args(
-        fn, x, (1, _tuple(kernel_size, 1, "kernel_size", fn)[0]),
+        fn, x.shape, (1, _tuple(kernel_size, 1, "kernel_size", fn)[0]),
         None if stride is None else (1, _tuple(stride, 1, "stride", fn)[0]),
         (0, _tuple(padding, 1, "padding", fn)[0]), (1, _tuple(dilation, 1, "dilation", fn)[0]),
         ceil_mode,

@@ -38,6 +38,15 @@ def _scale(g, denom):
     return g if denom is None else _div(g, denom)
 
 
+def _float_scale(g, denom):
+    """``_scale`` of a reduced loss's one-element gradient as a Python number, since 0-d
+    array arithmetic costs ~1 us a call; None for a mean over nothing (``_scale`` then
+    gives the nan or inf)."""
+    if denom is None:
+        return float(g)
+    return float(g) / denom if denom else None
+
+
 def _to_rows(x):
     """View ``x`` (class dim 1, or 0 for 1-D input) as ``(M, C)`` rows; also returns what
     ``_from_rows`` needs to put a ``(M, C)`` gradient back into ``x``'s layout."""
@@ -194,10 +203,10 @@ class ClassNLL(Function):
         m, c = ctx.in_shape
         rows, t, w_y, eps = ctx.rows, ctx.t, ctx.w_y, ctx.eps
         per_sample = ctx.reduction == "none"
-        if ctx.logits and w_y is None and not per_sample and (ctx.denom or ctx.denom is None):
-            # softmax - onehot, scaled, with the scale as a Python number: 0-d array
-            # arithmetic costs ~1 us a call.
-            scale = float(g) if ctx.denom is None else float(g) / ctx.denom
+        scale = None
+        if ctx.logits and w_y is None and not per_sample:
+            scale = _float_scale(g, ctx.denom)
+        if scale is not None:  # softmax - onehot, scaled
             grad = ctx.p * scale
             grad[rows, t] -= scale
             return _from_rows(grad, ctx.moved)
@@ -332,11 +341,9 @@ class Pointwise(Function):
     def backward(ctx, g):
         d, kind, param = ctx.d, ctx.kind, ctx.param
         na, nb = ctx.needs_input_grad
-        if kind == "mse" and g.ndim == 0 and (ctx.denom or ctx.denom is None):
-            # A reduced loss: the scale as a Python number, since 0-d array arithmetic
-            # costs ~1 us a call (it is rounded to d's dtype when it multiplies d).
-            s = 2.0 * float(g) if ctx.denom is None else 2.0 * float(g) / ctx.denom
-            ga = d * s
+        s = _float_scale(g, ctx.denom) if kind == "mse" and g.ndim == 0 else None
+        if s is not None:  # a reduced loss (s is rounded to d's dtype as it multiplies d)
+            ga = d * (2.0 * s)
             return (ga if na else None), (-ga if nb else None)
         scale = _scale(g, ctx.denom)
         if kind == "mse":

@@ -64,7 +64,6 @@ class Optimizer:
         # Scratch arrays shared by all parameters of one dtype, sized to the largest:
         # a step then allocates nothing once they exist (see DESIGN.md, performance).
         self._scratch: dict = {}
-        self._tmp: dict = {}  # parameter -> its view of the scratch, for the hot loops
 
         if isinstance(params, Tensor):
             raise TypeError(

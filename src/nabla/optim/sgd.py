@@ -52,6 +52,7 @@ class SGD(Optimizer):
         }
         self._check_group(defaults)
         super().__init__(params, defaults)
+        self._tmp: dict = {}  # parameter -> its view of the scratch (see _plain_step)
 
     def _check_group(self, group):
         if group["lr"] < 0.0:
