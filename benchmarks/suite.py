@@ -40,7 +40,7 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from cases import registry  # noqa: E402
+from cases import openblas_core, registry  # noqa: E402
 
 # The tuned allocator: blocks up to 256 MiB come from the heap instead of fresh mmap()s,
 # and the heap top is only trimmed beyond 512 MiB, so a step's temporaries reuse pages
@@ -135,22 +135,6 @@ def run_case(case, args) -> dict:
     return {"libs": summary, "ratio": ratio, "agree": agree, "runs": len(runs[main_lib])}
 
 
-def _openblas_core() -> str | None:
-    """The kernel set OpenBLAS chose (e.g. "Haswell"), if NumPy's BLAS is OpenBLAS."""
-    import ctypes
-
-    from nabla.threads import openblas
-
-    lib = openblas()
-    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                 "openblas_get_corename"):
-        fn = getattr(lib, name, None) if lib is not None else None
-        if fn is not None:
-            fn.restype = ctypes.c_char_p
-            return fn().decode()
-    return None
-
-
 def machine() -> dict:
     cpu = "unknown"
     try:
@@ -167,7 +151,7 @@ def machine() -> dict:
         blas = f"{cfg.get('name', '?')} {cfg.get('version', '')}".strip()
     except Exception:  # older NumPy: no dict mode
         pass
-    core = _openblas_core()
+    core = openblas_core()
     if core:
         # Which kernels OpenBLAS runs matters as much as the CPU: on an AVX-512 machine
         # with OPENBLAS_CORETYPE=Haswell set, NumPy's products run at about half speed.

@@ -46,6 +46,22 @@ def import_lib(name: str):
     return nabla
 
 
+def openblas_core() -> str | None:
+    """The kernel set OpenBLAS chose (e.g. "Haswell"), if NumPy's BLAS is OpenBLAS."""
+    import ctypes
+
+    from nabla.threads import openblas
+
+    lib = openblas()
+    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
+                 "openblas_get_corename"):
+        fn = getattr(lib, name, None) if lib is not None else None
+        if fn is not None:
+            fn.restype = ctypes.c_char_p
+            return fn().decode()
+    return None
+
+
 def uniform_init(rng: np.random.Generator, shapes: dict) -> dict:
     """PyTorch's default bounds, 1/sqrt(fan_in) for weights and biases of a layer, drawn
     once in NumPy so that both libraries start from identical weights."""

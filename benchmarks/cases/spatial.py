@@ -1,9 +1,8 @@
-"""Cases 4-5: LeNet-5 and an LSTM, the models of bench_lenet.py and bench_lstm.py.
+"""Cases 4-5: LeNet-5 and an LSTM (``bench_lenet.py`` and ``bench_lstm.py`` time the same
+workloads with cProfile, CPU time and a choice of OpenBLAS kernels).
 
 Their kernels (convolution, pooling, the fused recurrent sequence) belong to other
 work; here they are only measured, in the suite's harness, next to the other cases.
-The models are declared again rather than imported so that the suite depends on no
-other benchmark script.
 """
 
 from __future__ import annotations
