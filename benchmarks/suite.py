@@ -221,7 +221,6 @@ def write_markdown(path, results, cases, info, args, torch_info):
     m = info
     load0, load1 = m["load_before"][0], m["load_after"][0]
     command = "python benchmarks/suite.py" + (f" --cases {args.cases}" if args.cases else "")
-
     text = "\n".join([
         "# Benchmark results",
         "",

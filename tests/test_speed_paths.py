@@ -203,7 +203,6 @@ def test_linear_bias_gradient_is_the_batch_sum():
         np.testing.assert_allclose(w.grad.data, g.reshape(-1, 2).T @ x.data.reshape(-1, 3))
 
 
-
 # ------------------------------------------------- Sequential's fused Linear+activation
 def _twin_mlps(act, bias, dtype):
     """The same Linear/act/Linear/act network twice: fused (the default) and not."""

@@ -651,6 +651,15 @@ def _plain(module, cls) -> bool:
     return type(module) is cls and "forward" not in module.__dict__
 
 
+def _hook(module, name):
+    """The fusion hook ``name`` that ``module``'s own class defines (not inherited), or
+    None, also when ``forward`` was replaced on the instance: Sequential then runs it
+    as it is."""
+    if "forward" in module.__dict__:
+        return None
+    return type(module).__dict__.get(name)
+
+
 class Sequential(Module):
     """Modules applied one after another; the output of each is the next one's input.
 
@@ -710,6 +719,7 @@ class Sequential(Module):
         i, n = 0, len(mods)
         while i < n:
             module = mods[i]
+            # _hook(module, "_fuse"), inline: this loop runs for every layer of every step.
             fuse = type(module).__dict__.get("_fuse")
             if fuse is not None and i + 1 < n and "forward" not in module.__dict__:
                 done = fuse(module, input, mods[i + 1:i + 3])

@@ -279,7 +279,7 @@ def _conv_setup(x, w, stride, padding, dilation, groups):
 
 def _conv_part(x, w, b, geom, params, ws, cols, lo, hi, res):
     """The convolution of samples lo..hi into ``res``: their columns, product and bias."""
-    (_, _, _, _), (o, _, kh, kw), hp, wp, ho, wo = geom
+    _, (o, _, kh, kw), hp, wp, ho, wo = geom
     (sh, sw), (pt, _, pl, _), (dh, dw), groups = params
     if ws is not None:
         xs = x[lo:hi]
@@ -682,20 +682,19 @@ class Conv2dMaxPool2d(Function):
         (n, c, h, wd), _, hp, wp, ho, wo = ctx.geom
         needs = ctx.needs_input_grad
         pad = ctx.params[1]
-        pool, (hc, wc) = ctx.pool
+        pool, canvas = ctx.pool
         ph, pw = pool[2]
         ri, ci = ctx.idx
         relu_out = ctx.saved_tensors[2] if len(ctx.saved_tensors) > 2 else None
-        o = w.shape[0] if w is not None else g.shape[1]
         gxp = np.empty((n, c, hp, wp), g.dtype) if needs[0] else None
 
         def part(lo, hi):  # samples lo..hi: through their pooling, then their convolution
             gs = g[lo:hi]
             if relu_out is not None:
                 gs = _relu_grad(gs, relu_out[lo:hi])
-            gc = _take((hi - lo, o, hc, wc), g.dtype)
+            gc = _take((hi - lo, g.shape[1]) + canvas, g.dtype)
             _max_pool_grad(gs, None if ri is None else ri[lo:hi],
-                           None if ci is None else ci[lo:hi], pool, (hc, wc), out=gc)
+                           None if ci is None else ci[lo:hi], pool, canvas, out=gc)
             gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
             if gconv.shape != gc.shape:
                 gconv = np.ascontiguousarray(gconv)

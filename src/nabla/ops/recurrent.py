@@ -429,7 +429,7 @@ class LSTMSequence(Function):
         # gradient: else the last step skips its product.
         n_grads = 5 if ctx.has_bias else 3
         needs = ctx.needs_input_grad
-        first = order[0] if len(needs) > n_grads and any(needs[n_grads:]) else None
+        want_state = len(needs) > n_grads and any(needs[n_grads:])
         for t in reversed(order):
             if dout_fm is not None:
                 dh += dout_fm[t]
@@ -438,12 +438,12 @@ class LSTMSequence(Function):
             dg = dgates[t]
             np.multiply(dc, k_ifg[t].reshape(3, H, B), out=dg[:H3].reshape(3, H, B))
             np.multiply(dh, k_o[t], out=dg[H3:])
-            if t != order[0] or first is not None:
+            if t != order[0] or want_state:
                 dc *= f[t]
                 np.matmul(w_hh_t, dg, out=dh)
         grads = _param_grads(ctx, dgates, dgates)
         if len(needs) > len(grads):
-            grads += [dh.T.copy(), dc.T.copy()] if first is not None else [None, None]
+            grads += [dh.T.copy(), dc.T.copy()] if want_state else [None, None]
         return tuple(grads)
 
 

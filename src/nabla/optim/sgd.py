@@ -121,12 +121,11 @@ class SGD(Optimizer):
             if grad is None:
                 continue
             g, d = grad.data, p.data
+            if g.shape != d.shape:
+                self._grad(p, 0, False)  # raises the shape error, worded as everywhere
             t = tmp.get(p)
             if t is None or t.shape != d.shape or t.dtype != d.dtype:
-                self._grad(p, 0, False)  # the shape check, with its error message
                 t = tmp[p] = self._buf(d, 1)
-            elif g.shape != d.shape:
-                self._grad(p, 0, False)
             np.multiply(g, lr, out=t)
             np.subtract(d, t, out=d)
             p._vc[0] += 1

@@ -175,11 +175,11 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     """
     loader = _as_loader(train_data, batch_size, shuffle)
     val_loader = None if val_data is None else _as_loader(val_data, batch_size, False)
-    backend.tune_allocator()  # reuse freed memory across steps (see its docstring)
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"initial_epoch must lie in [0, epochs={epochs}], got {initial_epoch}")
+    backend.tune_allocator()  # reuse freed memory across steps (see its docstring)
     history = history if history is not None else History()
     trainer = Trainer(model, loss_fn, optimizer, scheduler, loader, epochs, history)
     n_batches = len(loader) if hasattr(loader, "__len__") else None

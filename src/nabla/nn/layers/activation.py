@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ...ops import linalg as _la
 from .. import functional as F
-from ..module import Module
+from ..module import Module, _hook
 
 __all__ = ["Step", "Heaviside", "Sigmoid", "ReLU", "LeakyReLU", "Tanh", "Softplus", "GELU",
            "SiLU", "Softmax", "LogSoftmax"]
@@ -69,8 +69,7 @@ class ReLU(Module):
     def _fuse(self, input, after):
         """Sequential: a max pooling after this runs first (relu(max) == max(relu))."""
         pool = after[0]
-        if (type(pool).__dict__.get("_commutes_with_relu") and "forward" not in pool.__dict__
-                and not pool.return_indices):
+        if _hook(pool, "_commutes_with_relu") and not pool.return_indices:
             return self(pool(input)), 2
         return None
 

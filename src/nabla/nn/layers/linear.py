@@ -7,7 +7,7 @@ import math
 from ... import backend
 from ...tensor import _linear, empty, linear
 from .. import init
-from ..module import Module, Parameter
+from ..module import Module, Parameter, _hook
 
 __all__ = ["Linear"]
 
@@ -60,9 +60,8 @@ class Linear(Module):
 
     def _fuse(self, input, after):
         """Sequential: this layer and a ReLU, Tanh or Sigmoid after it, as one node."""
-        act = after[0]
-        op = type(act).__dict__.get("_after_linear")
-        if op is None or "forward" in act.__dict__:
+        op = _hook(after[0], "_after_linear")
+        if op is None:
             return None
         return _linear(op, input, self.weight, self.bias), 2
 
