@@ -556,6 +556,31 @@ def test_needs_input_grad_lets_backward_skip_work():
     assert b.grad is None
 
 
+class FirstOnly(Function):
+    """A backward that returns one gradient for two inputs: the second gets none."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        return a * 2 + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 2
+
+
+def test_a_backward_may_return_fewer_gradients_than_inputs():
+    a, b = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    c = b * 1  # a node behind the input that gets no gradient
+    y = FirstOnly.apply(a, c)
+    node = y.grad_fn
+    y.sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+    assert b.grad is None
+    # The node was released like any other, its edges kept for next_functions.
+    (fa, _), (fc, _) = node.next_functions
+    assert fa is a and fc is c.grad_fn
+
+
 class Split2(Function):
     """Two outputs from one node: both gradients arrive in one backward call."""
 

@@ -576,3 +576,16 @@ def test_required_hyperparameter():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert repr(optim.required) == "<required parameter>"
+
+
+def test_plain_sgd_follows_a_parameter_whose_array_was_replaced():
+    # Plain SGD keeps a scratch array per parameter: a new array of another shape must
+    # get a fresh one, not the old one's.
+    w = nabla.ones(2, 3, requires_grad=True)
+    opt = SGD([w], lr=0.5)
+    w.grad = nabla.ones(2, 3)
+    opt.step()
+    w.data = np.full((4,), 2.0, np.float32)
+    w.grad = nabla.tensor([1.0, 2.0, 3.0, 4.0])
+    opt.step()
+    np.testing.assert_array_equal(w.data, [1.5, 1.0, 0.5, 0.0])

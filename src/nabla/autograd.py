@@ -27,6 +27,7 @@ _getrefcount = sys.getrefcount
 _new = object.__new__
 _ndarray = np.ndarray
 _NO_EDGE = (None, 0)
+_ABSENT = object()  # pending.get's default: a node not reached yet
 # Every recorded node takes the next number: a node's inputs were all made before it, so
 # running nodes from the highest number down is a topological order (see run_backward).
 _next_seq = itertools.count().__next__
@@ -363,21 +364,30 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
     # arrived. Written for speed like apply(): the per-node and per-edge work is inline.
     pending = {}
     heap = []
-    for t, g in zip(tensors, grads):
-        fn = t.grad_fn
-        if fn is None:
-            # g may be the caller's own array (backward(gradient=G)): the leaf's .grad
-            # must not alias it, or the next accumulation would write into G.
-            _deliver_leaf(t, np.array(g, copy=True), capture)
-            continue
-        if fn not in pending:
-            heappush(heap, (-fn._seq, fn))
-            pending[fn] = None
-        _add_pending(pending, fn, t._output_nr, g)
-    while heap:
-        node = heappop(heap)[1]
-        g = pending.pop(node)
+    node = tensors[0].grad_fn if len(tensors) == 1 else None
+    if node is not None and node._n_outputs == 1:
+        g = grads[0]  # one root, as in loss.backward(): no round trip through the heap
+    else:
+        node = None
+        for t, g in zip(tensors, grads):
+            fn = t.grad_fn
+            if fn is None:
+                # g may be the caller's own array (backward(gradient=G)): the leaf's .grad
+                # must not alias it, or the next accumulation would write into G.
+                _deliver_leaf(t, np.array(g, copy=True), capture)
+                continue
+            if fn not in pending:
+                heappush(heap, (-fn._seq, fn))
+                pending[fn] = None
+            _add_pending(pending, fn, t._output_nr, g)
+    while True:
+        if node is None:
+            if not heap:
+                return
+            node = heappop(heap)[1]
+            g = pending.pop(node)
         if g is None and node._freed:
+            node = None
             continue  # released by an earlier backward, and nothing flows through now
         inputs = node.inputs
         in_grads = ()
@@ -390,25 +400,16 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             for vc, version, _ in node._checks:
                 if vc[0] != version:
                     _check_saved(node)
-            if node._retained and capture is None:
-                slots = g if node._n_outputs > 1 else [g]
-                for k, t in node._retained.items():
-                    if slots[k] is not None:
-                        _accumulate(t, slots[k])
-                slots = None
-            if capture is not None:
-                _capture_node(capture, node, g if node._n_outputs > 1 else [g])
-            if node._n_outputs == 1:
+            if node._n_outputs == 1 and node._retained is None and capture is None:
                 in_grads = node.backward(node, g)
             else:
-                if node.materialize_grads:
-                    for k, (shape, dtype) in enumerate(node._output_specs):
-                        if g[k] is None:
-                            g[k] = np.zeros(shape, dtype=dtype)
-                in_grads = node.backward(node, *g)
+                in_grads = _special_backward(node, g, capture)
             g = None  # our reference would stop a leaf from taking the array (_owned)
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
+        n = len(inputs)
+        if len(in_grads) < n:  # no gradient for the last inputs (or none at all)
+            in_grads = in_grads + (None,) * (n - len(in_grads))
         # Release (also when no gradient came: the saved arrays go all the same).
         if inline_release:
             d = node.__dict__
@@ -420,58 +421,92 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
         elif not retain_graph:
             node._release()
         needs = node.needs_input_grad
-        n_grads = len(in_grads)
         edges = []
-        for i in range(len(inputs)):
+        # One branch per kind of input: a node's output, a leaf that takes a gradient,
+        # anything else. (Tested in the order of frequency; every step runs this.)
+        for i in range(n):
             t = inputs[i]
             fn = t.grad_fn
-            if fn is not None and fn not in pending:  # first reached: schedule it (it
-                heappush(heap, (-fn._seq, fn))  # runs, if only to release, once its
-                pending[fn] = None  # newer neighbours have delivered)
-            if i < n_grads and needs[i]:
-                g = in_grads[i]
-                if g is not None:
-                    data = t.data
-                    if g.dtype != data.dtype:
-                        g = g.astype(data.dtype)
-                    if g.shape != data.shape:
-                        g = _fix_shape(g, t, node)
-                    if fn is not None:
-                        if fn._n_outputs == 1:
-                            prev = pending[fn]
-                            pending[fn] = g if prev is None else prev + g
-                        else:
-                            _add_pending(pending, fn, t._output_nr, g)
-                    elif capture is None and t.requires_grad:
-                        if t.grad is None:
-                            # The usual leaf: it keeps the array as its .grad if nothing
-                            # else holds it (references: in_grads, g, getrefcount's).
-                            f = g.flags
-                            fresh = g.base is None and f.writeable and f.c_contiguous
-                            f = None  # a flags object refers to its array: it would count
-                            if not (fresh
-                                    and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
-                                g = np.array(g, copy=True, order="C")
-                            t.grad = Tensor._wrap(g)
-                        else:
-                            _accumulate(t, g)  # adds g into .grad: no copy of g needed
-                    else:
-                        # References: in_grads, g, _owned's argument, getrefcount's.
-                        if not _owned(g, 4 if g is in_grads[i] else 3):
-                            g = np.array(g, copy=True)
-                        _deliver_leaf(t, g, capture)
-                    g = None
             if fn is not None:
-                if inline_release:
-                    edges.append((fn, t._output_nr))
-            elif inline_release:
+                edges.append((fn, t._output_nr))
+                g = in_grads[i] if needs[i] else None
+                prev = pending.get(fn, _ABSENT)
+                if prev is _ABSENT:  # first reached: schedule it (it runs, if only to
+                    heappush(heap, (-fn._seq, fn))  # release, once its newer
+                    pending[fn] = prev = None  # neighbours have delivered)
+                if g is None:
+                    continue
+                data = t.data
+                if g.dtype is not data.dtype and g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
+                if g.shape != data.shape:
+                    g = _fix_shape(g, t, node)
+                if fn._n_outputs == 1:
+                    pending[fn] = g if prev is None else prev + g
+                else:
+                    _add_pending(pending, fn, t._output_nr, g)
+                g = None
+            elif needs[i] and in_grads[i] is not None:  # a leaf
+                edges.append((t, 0) if t.requires_grad else _NO_EDGE)
+                g = in_grads[i]
+                data = t.data
+                if g.dtype is not data.dtype and g.dtype != data.dtype:
+                    g = g.astype(data.dtype)
+                if g.shape != data.shape:
+                    g = _fix_shape(g, t, node)
+                if capture is None and t.requires_grad:
+                    if t.grad is None:
+                        # The usual leaf: it keeps the array as its .grad if nothing else
+                        # holds it (references: in_grads, g, getrefcount's).
+                        f = g.flags
+                        fresh = (type(g) is _ndarray and g.base is None and f.writeable
+                                 and f.c_contiguous)
+                        f = None  # a flags object refers to its array: it would count
+                        if not (fresh
+                                and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
+                            g = np.array(g, copy=True, order="C")
+                        w = _new(Tensor)  # Tensor._wrap, inline
+                        w.data = g
+                        w.grad = w.grad_fn = None
+                        w.requires_grad = False
+                        w._output_nr = 0
+                        w._vc = [0]
+                        t.grad = w
+                    else:
+                        _accumulate(t, g)  # adds g into .grad: no copy of g needed
+                else:
+                    # References: in_grads, g, _owned's argument, getrefcount's.
+                    if not _owned(g, 4 if g is in_grads[i] else 3):
+                        g = np.array(g, copy=True)
+                    _deliver_leaf(t, g, capture)
+                g = None
+            else:
                 edges.append((t, 0) if t.requires_grad else _NO_EDGE)
         if inline_release:
             d = node.__dict__
             d["_next"] = tuple(edges)
             d["_freed"] = True
             node.inputs = ()
-        in_grads = None
+        in_grads = node = None
+
+
+def _special_backward(node, g, capture):
+    """A node's backward where its retained outputs, ``autograd.grad``'s capture or
+    several outputs are involved (``g`` is then a list with a slot per output)."""
+    if node._retained and capture is None:
+        slots = g if node._n_outputs > 1 else [g]
+        for k, t in node._retained.items():
+            if slots[k] is not None:
+                _accumulate(t, slots[k])
+    if capture is not None:
+        _capture_node(capture, node, g if node._n_outputs > 1 else [g])
+    if node._n_outputs == 1:
+        return node.backward(node, g)
+    if node.materialize_grads:
+        for k, (shape, dtype) in enumerate(node._output_specs):
+            if g[k] is None:
+                g[k] = np.zeros(shape, dtype=dtype)
+    return node.backward(node, *g)
 
 
 def _add_pending(pending, fn, k, g):

@@ -307,9 +307,10 @@ class Tensor:
         """
         data = self.data
         if gradient is None and self.grad_fn is not None and data.size == 1 and not create_graph:
-            # loss.backward(), once per training step: straight to the engine.
-            _autograd.run_backward((self,), (np.ones(data.shape, data.dtype),),
-                                   bool(retain_graph))
+            # loss.backward(), once per training step: straight to the engine. (A 0-d
+            # seed from np.array costs 0.1 us, from np.ones 0.6 us.)
+            seed = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
+            _autograd.run_backward((self,), (seed,), bool(retain_graph))
             return
         _backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
 

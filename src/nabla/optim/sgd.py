@@ -52,7 +52,7 @@ class SGD(Optimizer):
         }
         self._check_group(defaults)
         super().__init__(params, defaults)
-        self._tmp: dict = {}  # parameter -> its view of the scratch (see _plain_step)
+        self._tmp: dict = {}  # parameter -> (its array, its view of the scratch)
 
     def _check_group(self, group):
         if group["lr"] < 0.0:
@@ -66,17 +66,17 @@ class SGD(Optimizer):
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._closure(closure)
+        loss = None if closure is None else self._closure(closure)
         for group in self.param_groups:
             lr = group["lr"]
             momentum = group["momentum"]
-            dampening = group["dampening"]
-            nesterov = group["nesterov"]
             weight_decay = group["weight_decay"]
             maximize = group["maximize"]
             if momentum == 0 and weight_decay == 0 and not maximize:
                 self._plain_step(group["params"], lr)
                 continue
+            dampening = group["dampening"]
+            nesterov = group["nesterov"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -123,9 +123,13 @@ class SGD(Optimizer):
             g, d = grad.data, p.data
             if g.shape != d.shape:
                 self._grad(p, 0, False)  # raises the shape error, worded as everywhere
-            t = tmp.get(p)
-            if t is None or t.shape != d.shape or t.dtype != d.dtype:
-                t = tmp[p] = self._buf(d, 1)
+            # The scratch is kept with the array it was made for: one identity test.
+            kept = tmp.get(p)
+            if kept is not None and kept[0] is d:
+                t = kept[1]
+            else:
+                t = self._buf(d, 1)
+                tmp[p] = (d, t)
             np.multiply(g, lr, out=t)
             np.subtract(d, t, out=d)
             p._vc[0] += 1
