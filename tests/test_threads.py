@@ -107,7 +107,7 @@ def test_convolution_is_the_same_on_one_or_two_threads(padding, stride, monkeypa
 
 
 def test_two_user_threads_share_the_pool_without_deadlock(two_threads):
-    # Each caller runs its first part itself, so two callers never wait on each other.
+    # A caller that finds the workers busy runs its parts itself: none waits on another.
     from concurrent.futures import ThreadPoolExecutor
 
     rng = np.random.default_rng(3)
@@ -119,10 +119,13 @@ def test_two_user_threads_share_the_pool_without_deadlock(two_threads):
         w = nabla.tensor(w0, requires_grad=True)
         out = nabla.nn.functional.conv2d(x, w, padding=2)
         out.sum().backward()
-        return out.data, x.grad.data
+        return out.data, x.grad.data, w.grad.data
 
     expected = run(None)
     with ThreadPoolExecutor(2) as users:
-        for out, gx in users.map(run, range(6), timeout=60):
+        for out, gx, gw in users.map(run, range(6), timeout=60):
             np.testing.assert_array_equal(out, expected[0])
             np.testing.assert_array_equal(gx, expected[1])
+            # A caller that finds the workers busy runs the same parts itself: the
+            # weight gradient sums them in the same order.
+            np.testing.assert_array_equal(gw, expected[2])
