@@ -6,9 +6,13 @@ when the product is big, and NumPy's ufuncs and copies never do. The samples of 
 are independent, so such a kernel splits the batch into contiguous parts, one per
 thread. NumPy releases the GIL inside matrix products, ufuncs and copies, so the parts
 truly run at once. On the 2-core development machine a LeNet-5 training step (batch
-64) takes 4.3 ms instead of 5.4 ms. Starting a part on another thread costs about 50 us
-there, so only kernels with far more work than that split (convolution does; pooling
-and the per-step work of a recurrent layer did not gain, and do not).
+64) takes 4.3 ms instead of 5.4 ms. A split costs 60-150 us there (waking a sleeping
+thread takes ~13 us on the calling thread and ~15 us more before the part starts; the
+caller's wait at the end, and OpenBLAS's shutdown below, add the rest), so only kernels
+with far more work than that split (convolution does; pooling and the per-step work of
+a recurrent layer did not gain, and do not). A worker that spins instead of sleeping
+(tried: in C, through ctypes, without the GIL) starts at once, but holds a core that
+the caller and OpenBLAS's threads need: LeNet-5's step took 77 ms instead of 4 ms.
 
 One thing stands in the way: OpenBLAS's own worker threads. After a multi-threaded
 product they spin, waiting for the next one, for about 0.1 s (2^28 cycles) before they
