@@ -254,6 +254,68 @@ def test_fused_node_names_its_activation_and_gradchecks():
         assert nabla.gradcheck(lambda x, w, b, op=op: op.apply(x, w, b), (x, w, b))
 
 
+@pytest.mark.parametrize("op", ["LinearRelu", "LinearTanh", "LinearSigmoid"])
+@pytest.mark.parametrize("needs", [(True, True, True), (False, True, True),
+                                   (True, False, False)])
+def test_fused_linear_records_directly_the_node_apply_records(op, needs):
+    from nabla.ops import linalg
+
+    cls = getattr(linalg, op)
+    rng = np.random.default_rng(6)
+    arrays = [rng.standard_normal(s).astype(np.float32) * 2 for s in [(5, 4), (3, 4), (3,)]]
+    g = rng.standard_normal((5, 3)).astype(np.float32)
+    results = []
+    for apply in (cls.apply, lambda *a: Function.apply.__func__(cls, *a)):
+        x, w, b = (nabla.tensor(a, requires_grad=r) for a, r in zip(arrays, needs))
+        out = apply(x, w, b)
+        node = out.grad_fn
+        assert node._seq > 0 and out._vc == [0] and out.requires_grad
+        assert node.inputs[0] is x and node.inputs[1] is w and node.inputs[2] is b
+        assert node.needs_input_grad == needs
+        saved = [a is t for a, t in zip(node.saved_tensors, (x.data, w.data, out.data))]
+        checks = [(vc[0], version, a.shape) for vc, version, a in node._checks]
+        out.backward(nabla.tensor(g))
+        results.append((out.data, [None if t.grad is None else t.grad.data for t in (x, w, b)],
+                        saved, checks))
+    (o1, g1, s1, c1), (o2, g2, s2, c2) = results
+    np.testing.assert_array_equal(o1, o2)
+    for a, b in zip(g1, g2):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_array_equal(a, b)
+    assert s1 == s2 == [True, True, True] and c1 == c2
+
+
+def test_fused_linear_direct_record_still_catches_in_place_changes():
+    from nabla.ops import linalg
+
+    x = nabla.ones(2, 3, requires_grad=True)
+    w, b = nabla.ones(4, 3, requires_grad=True), nabla.zeros(4, requires_grad=True)
+    out = linalg.LinearSigmoid.apply(x, w, b)
+    with nabla.no_grad():
+        w.mul_(2)  # as an optimizer step between forward and backward would
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        out.sum().backward()
+    out = linalg.LinearRelu.apply(x, nabla.ones(4, 3), nabla.zeros(4))
+    out2 = out * 1
+    with nabla.no_grad():
+        out.add_(1)  # the activation's output, which backward needs
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        out2.sum().backward()
+
+
+def test_fused_linear_other_calls_take_the_general_path():
+    from nabla.ops import linalg
+
+    x, w = nabla.ones(2, 3, requires_grad=True), nabla.ones(4, 3)
+    assert linalg.LinearTanh.apply(x, w).grad_fn.needs_input_grad == (True, False)
+    with nabla.no_grad():
+        assert linalg.LinearTanh.apply(x, w, nabla.zeros(4)).grad_fn is None
+    assert linalg.LinearTanh.apply(nabla.ones(2, 3), w, nabla.zeros(4)).grad_fn is None
+    out = linalg.LinearTanh.apply(x, w, np.zeros(4, np.float32))  # a constant bias
+    assert out.grad_fn.needs_input_grad == (True, False)
+
+
 @pytest.mark.parametrize("pool", [
     lambda: nabla.nn.MaxPool2d(2), lambda: nabla.nn.MaxPool2d(3, 2, padding=1, ceil_mode=True),
     lambda: nabla.nn.MaxPool2d(2, return_indices=True)])

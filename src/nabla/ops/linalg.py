@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import autograd as _ag
 from ..autograd import Function
 from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
 
 _ONES = {}
+_new = object.__new__
 
 
 def _ones(n, dtype):
@@ -115,6 +117,45 @@ class _LinearAct(Function):
         out = cls.act(out)
         ctx.save_for_backward(x, w, out)
         return out
+
+    @classmethod
+    def apply(cls, *args, **params):
+        """``Function.apply``. The usual call, an input, a weight and a bias tensor while
+        a graph is recorded, builds its node here: the same node, without apply's
+        generic argument handling and with the saved arrays' version checks made without
+        a search. 1.3 us less per layer, 2.5 us of a 60 us step of Nielsen's 784-30-10
+        (test_speed_paths compares the two paths)."""
+        if len(args) == 3 and not params and _ag._grad_enabled[0]:
+            x, w, b = args
+            tensor = _ag.Tensor
+            if (isinstance(x, tensor) and isinstance(w, tensor) and isinstance(b, tensor)
+                    and (x.requires_grad or w.requires_grad or b.requires_grad)):
+                return cls._record(x, w, b, tensor)
+        return super().apply(*args, **params)
+
+    @classmethod
+    def _record(cls, x, w, b, tensor):
+        xa, wa = x.data, w.data
+        out = _product(xa, wa.T)  # forward's arithmetic, step for step
+        out += b.data
+        out = cls.act(out)
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        ctx = _new(cls)
+        ctx.inputs = (x, w, b)
+        ctx.needs_input_grad = (x.requires_grad, w.requires_grad, b.requires_grad)
+        ctx._seq = _ag._next_seq()
+        ctx.saved_tensors = (xa, wa, out)
+        t = _new(tensor)
+        t.data = out
+        t.grad = None
+        t.requires_grad = True
+        t.grad_fn = ctx
+        t._output_nr = 0
+        vc, xv, wv = [0], x._vc, w._vc
+        t._vc = vc
+        ctx._checks = [(xv, xv[0], xa), (wv, wv[0], wa), (vc, 0, out)]
+        return t
 
     @classmethod
     def backward(cls, ctx, g):
