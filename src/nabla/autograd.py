@@ -188,10 +188,15 @@ class Function:
                 arrays = (args[0].data, args[1].data, args[2].data)
             else:
                 arrays = [t.data for t in args]
-        else:
+        else:  # constants follow the inputs (axes, shapes, a loss's kind)
             inputs = args[:n]
-            arrays = [t.data for t in inputs]
-            arrays += args[n:]
+            if n == 1:
+                arrays = (args[0].data,) + args[1:]
+            elif n == 2:
+                arrays = (args[0].data, args[1].data) + args[2:]
+            else:
+                arrays = [t.data for t in inputs]
+                arrays += args[n:]
         ctx = _new(cls)
         if _grad_enabled[0]:
             if n == 1:
