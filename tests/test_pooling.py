@@ -352,3 +352,19 @@ def test_max_pool_routes_infinite_gradients_exactly(torch):
     tx = torch.tensor(x, requires_grad=True)
     torch.nn.functional.max_pool2d(tx, 2).backward(torch.tensor(g))
     np.testing.assert_array_equal(xt.grad.numpy(), tx.grad.numpy())
+
+
+def test_max_pool_routes_gradients_that_overflow_where_windows_overlap():
+    # The middle element wins all nine overlapping windows. The gradients are finite and
+    # so is their sum, but the row pass adds 3e38 + 3e38 for the first column: inf,
+    # which the column pass must route exactly (0 * inf would put nan beside it).
+    x = np.zeros((1, 1, 5, 5), np.float32)
+    x[0, 0, 2, 2] = 1.0
+    g = np.array([[-3e38, 0, -3e38], [3e38, 0, 0], [3e38, 0, 0]], np.float32)
+    assert np.isfinite(g.sum())
+    xt = nabla.tensor(x, requires_grad=True)
+    with np.errstate(over="ignore"):
+        C.max_pool2d(xt, 3, stride=1).backward(nabla.tensor(g[None, None]))
+    expected = np.zeros((5, 5), np.float32)
+    expected[2, 2] = np.inf
+    np.testing.assert_array_equal(xt.grad.numpy()[0, 0], expected)

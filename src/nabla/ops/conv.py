@@ -518,10 +518,10 @@ def _max_pass(a, axis, k, s, d, n, nan, pooled=False, out=None):
     return best, idx
 
 
-def _route_pass(g, idx, axis, k, s, d, size, pooled=False, out=None):
+def _route_pass(g, idx, axis, k, s, d, size, pooled=False, out=None, finite=None):
     """The adjoint of ``_max_pass``: send each gradient to the tap that won. With
     ``pooled`` the result goes to a workspace array (an intermediate result), with
-    ``out`` into ``out``."""
+    ``out`` into ``out``. ``finite``: whether every gradient is finite, when known."""
     n = g.shape[axis]
     if idx is None and s == 1 and size == n:
         if out is not None:
@@ -551,7 +551,8 @@ def _route_pass(g, idx, axis, k, s, d, size, pooled=False, out=None):
     # than np.where; an infinite one (0 * inf = nan) takes the exact, slow path. A sum
     # is finite when every term is (an overflowing sum merely takes the slow path too),
     # and unlike isfinite(g).all() it allocates nothing.
-    finite = bool(np.isfinite(g.sum()))
+    if finite is None:
+        finite = bool(np.isfinite(g.sum()))
     zero = g.dtype.type(0)
     for j in range(k):
         mask = idx if k == 2 and j == 1 else (~idx if k == 2 else idx == j)
@@ -624,8 +625,14 @@ def _max_pool_grad(g, ri, ci, pool, canvas, out=None):
     """The adjoint of ``_max_pool``: ``g`` routed to the winners, on the canvas (into
     ``out`` if given)."""
     (kh, kw), (sh, sw), _, (dh, dw), _ = pool
-    gcols = _route_pass(g, ri, 2, kh, sh, dh, canvas[0], pooled=kw > 1)
-    gp = _route_pass(gcols, ci, 3, kw, sw, dw, canvas[1], out=out)
+    # With disjoint row windows the first pass's output holds g's values and zeros, so
+    # it is finite where g is: one check serves both passes (the second sum is k times
+    # bigger). Overlapping windows add gradients, which may overflow: checked again.
+    finite = None
+    if ri is not None and ci is not None and sh >= dh * (kh - 1) + 1:
+        finite = bool(np.isfinite(g.sum()))
+    gcols = _route_pass(g, ri, 2, kh, sh, dh, canvas[0], pooled=kw > 1, finite=finite)
+    gp = _route_pass(gcols, ci, 3, kw, sw, dw, canvas[1], out=out, finite=finite)
     if gcols is not g and kw > 1:
         _give(gcols)
     return gp
