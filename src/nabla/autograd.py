@@ -427,66 +427,48 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             node._release()
         needs = node.needs_input_grad
         edges = []
-        # One branch per kind of input: a node's output, a leaf that takes a gradient,
-        # anything else. (Tested in the order of frequency; every step runs this.)
         for i in range(n):
             t = inputs[i]
             fn = t.grad_fn
+            g = in_grads[i] if needs[i] else None
             if fn is not None:
                 edges.append((fn, t._output_nr))
-                g = in_grads[i] if needs[i] else None
                 prev = pending.get(fn, _ABSENT)
                 if prev is _ABSENT:  # first reached: schedule it (it runs, if only to
                     heappush(heap, (-fn._seq, fn))  # release, once its newer
                     pending[fn] = prev = None  # neighbours have delivered)
-                if g is None:
-                    continue
-                data = t.data
-                if g.dtype is not data.dtype and g.dtype != data.dtype:
-                    g = g.astype(data.dtype)
-                if g.shape != data.shape:
-                    g = _fix_shape(g, t, node)
+            else:
+                edges.append((t, 0) if t.requires_grad else _NO_EDGE)
+            if g is None:
+                continue
+            data = t.data
+            if g.dtype is not data.dtype and g.dtype != data.dtype:
+                g = g.astype(data.dtype)
+            if g.shape != data.shape:
+                g = _fix_shape(g, t, node)
+            if fn is not None:
                 if fn._n_outputs == 1:
                     pending[fn] = g if prev is None else prev + g
                 else:
                     _add_pending(pending, fn, t._output_nr, g)
-                g = None
-            elif needs[i] and in_grads[i] is not None:  # a leaf
-                edges.append((t, 0) if t.requires_grad else _NO_EDGE)
-                g = in_grads[i]
-                data = t.data
-                if g.dtype is not data.dtype and g.dtype != data.dtype:
-                    g = g.astype(data.dtype)
-                if g.shape != data.shape:
-                    g = _fix_shape(g, t, node)
-                if capture is None and t.requires_grad:
-                    if t.grad is None:
-                        # The usual leaf: it keeps the array as its .grad if nothing else
-                        # holds it (references: in_grads, g, getrefcount's).
-                        f = g.flags
-                        fresh = (type(g) is _ndarray and g.base is None and f.writeable
-                                 and f.c_contiguous)
-                        f = None  # a flags object refers to its array: it would count
-                        if not (fresh
-                                and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
-                            g = np.array(g, copy=True, order="C")
-                        w = _new(Tensor)  # Tensor._wrap, inline
-                        w.data = g
-                        w.grad = w.grad_fn = None
-                        w.requires_grad = False
-                        w._output_nr = 0
-                        w._vc = [0]
-                        t.grad = w
-                    else:
-                        _accumulate(t, g)  # adds g into .grad: no copy of g needed
+            elif capture is None and t.requires_grad:
+                if t.grad is None:
+                    # The usual leaf: it keeps the array as its .grad if nothing else holds
+                    # it (references: in_grads, g, getrefcount's).
+                    f = g.flags
+                    fresh = g.base is None and f.writeable and f.c_contiguous
+                    f = None  # a flags object refers to its array: it would count
+                    if not (fresh and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
+                        g = np.array(g, copy=True, order="C")
+                    t.grad = Tensor._wrap(g)
                 else:
-                    # References: in_grads, g, _owned's argument, getrefcount's.
-                    if not _owned(g, 4 if g is in_grads[i] else 3):
-                        g = np.array(g, copy=True)
-                    _deliver_leaf(t, g, capture)
-                g = None
+                    _accumulate(t, g)  # adds g into .grad: no copy of g needed
             else:
-                edges.append((t, 0) if t.requires_grad else _NO_EDGE)
+                # References: in_grads, g, _owned's argument, getrefcount's.
+                if not _owned(g, 4 if g is in_grads[i] else 3):
+                    g = np.array(g, copy=True)
+                _deliver_leaf(t, g, capture)
+            g = None
         if inline_release:
             d = node.__dict__
             d["_next"] = tuple(edges)

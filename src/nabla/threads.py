@@ -41,7 +41,7 @@ import threading
 __all__ = ["get_num_threads", "openblas", "set_num_threads", "split"]
 
 _setting = [None]  # set_num_threads' value; None: the default
-_executor = [None]  # the list of _Worker threads, once one is needed
+_workers: list = []  # the _Worker threads, started as splits first need them
 _in_use = threading.Lock()  # held by the split that has the workers
 _local = threading.local()  # .busy: this thread is running a part already
 
@@ -117,18 +117,15 @@ class _Worker:
 
 def _pool(workers: int) -> list:
     """``workers`` idle worker threads, started on first use."""
-    pool = _executor[0]
-    if pool is None:
-        pool = _executor[0] = []
-    while len(pool) < workers:
-        pool.append(_Worker(f"nabla-{len(pool)}"))
-    return pool[:workers]
+    while len(_workers) < workers:
+        _workers.append(_Worker(f"nabla-{len(_workers)}"))
+    return _workers[:workers]
 
 
 def _forget_pool():
     # A forked child has the worker objects but none of their threads: start afresh.
     global _in_use
-    _executor[0] = None
+    _workers.clear()
     _in_use = threading.Lock()
 
 
@@ -144,9 +141,8 @@ def _quiet_blas() -> None:
     if not _blas_shutdown:
         _blas_shutdown.append(_find_blas_shutdown())
     stop = _blas_shutdown[0]
-    pool = _executor[0]
     # Our own workers are idle here; any other thread might be inside a BLAS call.
-    if stop is not None and threading.active_count() <= 1 + (len(pool) if pool else 0):
+    if stop is not None and threading.active_count() <= 1 + len(_workers):
         stop()
 
 

@@ -140,23 +140,15 @@ class _LinearAct(Function):
     @classmethod
     def _record(cls, x, w, b, tensor):
         xa, wa = x.data, w.data
-        out = cls._value(xa, wa, b.data)
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
         ctx = _new(cls)
         ctx.inputs = (x, w, b)
         ctx.needs_input_grad = (x.requires_grad, w.requires_grad, b.requires_grad)
         ctx._seq = _ag._next_seq()
+        t = tensor._wrap(cls._value(xa, wa, b.data), True, ctx)
+        out = t.data
         ctx.saved_tensors = (xa, wa, out)
-        t = _new(tensor)
-        t.data = out
-        t.grad = None
-        t.requires_grad = True
-        t.grad_fn = ctx
-        t._output_nr = 0
-        vc, xv, wv = [0], x._vc, w._vc
-        t._vc = vc
-        ctx._checks = [(xv, xv[0], xa), (wv, wv[0], wa), (vc, 0, out)]
+        xv, wv = x._vc, w._vc
+        ctx._checks = [(xv, xv[0], xa), (wv, wv[0], wa), (t._vc, 0, out)]
         return t
 
     @classmethod
