@@ -429,6 +429,111 @@ def test_conv_max_pool_relu_catches_an_in_place_change_of_its_output():
         out.sum().backward()
 
 
+def _stages_net(relus, bias=True, second=None):
+    """Conv2d (ReLU) MaxPool2d, three times; ``second`` replaces the second Conv2d."""
+    nn = nabla.nn
+    convs = [nn.Conv2d(3, 4, 3, padding=1, bias=bias),
+             second or nn.Conv2d(4, 5, 3, bias=bias, groups=1),
+             nn.Conv2d(5, 2, (2, 1), padding=(1, 0), bias=bias)]
+    pools = [nn.MaxPool2d(2), nn.MaxPool2d(3, 2, 1, ceil_mode=True), nn.MaxPool2d((1, 2))]
+    layers = []
+    for conv, relu, pool in zip(convs, relus, pools):
+        layers += [conv] + ([nn.ReLU()] if relu else []) + [pool]
+    return nn.Sequential(*layers)
+
+
+def _nodes(out):
+    """The names of the nodes from ``out`` back to the input, first input first."""
+    names, node = [], out.grad_fn
+    while node is not None and hasattr(node, "next_functions"):
+        names.append(node.name())
+        node = node.next_functions[0][0]
+    return names
+
+
+def _run_both(make, x0, dtype=np.float32):
+    """``make()``'s net fused and not: (node names, [out, x grad, param grads...])."""
+    results = []
+    for fuse in (True, False):
+        nabla.manual_seed(5)
+        net = make().to(nabla.float64 if dtype == np.float64 else nabla.float32)
+        net.fuse_activations = fuse
+        x = nabla.tensor(x0.astype(dtype), requires_grad=True)
+        out = net(x)
+        g = np.cos(np.arange(out.numel(), dtype=dtype)).reshape(out.shape)
+        out.backward(nabla.tensor(g))
+        grads = [p.grad.data if p.grad is not None else None for p in net.parameters()]
+        results.append((_nodes(out), [out.data, x.grad.data] + grads))
+    return results
+
+
+@pytest.mark.parametrize("relus", [(True, True, True), (False, True, False)])
+@pytest.mark.parametrize("bias,dtype", [(True, np.float32), (False, np.float64)])
+def test_conv_pool_stages_in_a_row_run_as_one_node(relus, bias, dtype, monkeypatch):
+    from nabla.ops import conv as conv_ops
+
+    monkeypatch.setattr(nabla.threads, "_setting", [2])  # two parts even on one core
+    monkeypatch.setattr(conv_ops, "_MIN_PART_MACS", 0)
+    x0 = np.random.default_rng(8).standard_normal((20, 3, 14, 13))
+    (names, fused), (plain_names, plain) = _run_both(lambda: _stages_net(relus, bias), x0,
+                                                     dtype)
+    assert names == ["Conv2dMaxPool2dBackward"]
+    assert "Conv2dMaxPool2dBackward" not in plain_names
+    np.testing.assert_array_equal(fused[0], plain[0])  # values and the input gradient:
+    np.testing.assert_array_equal(fused[1], plain[1])  # bit for bit
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(fused[2:], plain[2:]):  # the same terms, summed per part first
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    assert all(np.isfinite(a).all() and np.count_nonzero(a) for a in fused)
+
+
+def test_conv_pool_stages_stop_where_a_stage_cannot_join():
+    nn = nabla.nn
+    x0 = np.random.default_rng(9).standard_normal((4, 3, 14, 13))
+    relus = (True, True, True)
+    # A second convolution without the bias the others have: a run stops before it, and
+    # again after it.
+    (names, fused), (_, plain) = _run_both(
+        lambda: _stages_net(relus, second=nn.Conv2d(4, 5, 3, bias=False)), x0)
+    assert names == ["Conv2dMaxPool2dBackward"] * 3
+    # One that pads by reflection: it runs alone, with its pooling reordered after relu.
+    (names2, fused2), (_, plain2) = _run_both(
+        lambda: _stages_net(relus, second=nn.Conv2d(4, 5, 3, padding=1,
+                                                    padding_mode="reflect")), x0)
+    assert names2 == ["Conv2dMaxPool2dBackward", "ReluBackward", "MaxPool2dBackward",
+                      "Conv2dBackward", "IndexPad2dBackward", "Conv2dMaxPool2dBackward"]
+    for a, b in zip(fused + fused2, plain + plain2):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # One whose channels do not fit: the same error as without fusion, from its conv2d.
+    errors = []
+    for fuse in (True, False):
+        net = _stages_net(relus, second=nn.Conv2d(6, 5, 3))
+        net.fuse_activations = fuse
+        with pytest.raises(nabla.ShapeError) as err:
+            net(nabla.tensor(x0.astype(np.float32)))
+        errors.append(str(err.value))
+    assert errors[0] == errors[1] and "expected input[4, 4, 7, 6] to have 6 channels" in \
+        errors[0]
+
+
+def test_conv_pool_stages_with_frozen_stages_and_no_input_grad():
+    x0 = np.random.default_rng(10).standard_normal((20, 3, 14, 13)).astype(np.float32)
+    grads = []
+    for fuse in (True, False):
+        nabla.manual_seed(6)
+        net = _stages_net((True, False, True))
+        net.fuse_activations = fuse
+        for p in list(net[0].parameters()) + [net[3].bias]:
+            p.requires_grad_(False)  # the first stage frozen, the second one's bias too
+        out = net(nabla.tensor(x0))  # the input takes no gradient
+        out.sum().backward()
+        grads.append([None if p.grad is None else p.grad.data for p in net.parameters()])
+    assert [g is None for g in grads[0]] == [True, True, False, True, False, False]
+    for a, b in zip(grads[0], grads[1]):
+        if a is not None:
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_sequential_does_not_fuse_subclasses_or_wrapped_forwards():
     class MyReLU(nabla.nn.ReLU):
         def forward(self, input):

@@ -722,7 +722,7 @@ class Sequential(Module):
             # _hook(module, "_fuse"), inline: this loop runs for every layer of every step.
             fuse = type(module).__dict__.get("_fuse")
             if fuse is not None and i + 1 < n and "forward" not in module.__dict__:
-                done = fuse(module, input, mods[i + 1:i + 3])
+                done = fuse(module, input, mods[i + 1:])
                 if done is not None:
                     input, used = done
                     i += used

@@ -97,11 +97,10 @@ _MIN_ROWS = 8
 _MIN_PART_MACS = 2_000_000
 
 
-def _min_rows(geom):
-    """The fewest samples a thread's part of this convolution should get."""
-    _, (o, cg, kh, kw), _, _, ho, wo = geom
-    per_sample = max(o * cg * kh * kw * ho * wo, 1)
-    return max(_MIN_ROWS, -(-_MIN_PART_MACS // per_sample))
+def _min_rows(*geoms):
+    """The fewest samples a thread's part of these convolutions should get."""
+    per_sample = sum(o * cg * kh * kw * ho * wo for _, (o, cg, kh, kw), _, _, ho, wo in geoms)
+    return max(_MIN_ROWS, -(-_MIN_PART_MACS // max(per_sample, 1)))
 
 
 # ----------------------------------------------------------------- array kernels
@@ -638,82 +637,164 @@ def _max_pool_grad(g, ri, ci, pool, canvas, out=None):
     return gp
 
 
+class _Stage:
+    """One convolution -> max pooling (-> relu) stage of a ``Conv2dMaxPool2d`` node: its
+    kernel, geometry and im2col workspace, its pooled output, and the pooling's winners
+    once forward has run."""
+
+    __slots__ = ("w", "b", "params", "pool", "relu", "geom", "ws", "cols", "canvas", "out",
+                 "idx")
+
+    def __init__(self, x, w, b, stride, padding, dilation, groups, pool, relu):
+        self.w, self.b, self.pool, self.relu = w, b, pool, relu
+        self.params = (stride, padding, dilation, groups)
+        self.geom, self.ws, self.cols = _conv_setup(x, w, *self.params)
+        n, o, ho, wo = x.shape[0], w.shape[0], self.geom[4], self.geom[5]
+        self.canvas = _pool_canvas((n, o, ho, wo), pool)
+        self.out = np.empty((n, o) + pool[4], np.result_type(x, w))
+        self.idx = None
+
+    def forward(self, x, lo, hi):
+        """Samples lo..hi of ``x``: convolved, pooled into ``out``; the pooling's winners."""
+        geom = self.geom
+        conv = _take((hi - lo, self.w.shape[0], geom[4], geom[5]), self.out.dtype)
+        _conv_part(x, self.w, self.b, geom, self.params, self.ws, self.cols, lo, hi, conv)
+        nan = bool(np.isnan(conv.max())) if conv.size else False
+        out = self.out[lo:hi]
+        _, ri, ci = _max_pool(conv, self.pool, self.canvas, nan, out=out)
+        if self.relu:
+            np.maximum(out, 0, out=out)
+        _give(conv)
+        return ri, ci
+
+    def backward(self, g, needs, gxp, lo, hi):
+        """Samples lo..hi, given the gradient ``g`` of their pooled output: through the
+        relu and the pooling, then the convolution (see ``_conv_grads_part``)."""
+        ho, wo = self.geom[4], self.geom[5]
+        if self.relu:
+            g = _relu_grad(g, self.out[lo:hi])
+        ri, ci = self.idx
+        gc = _take((hi - lo, g.shape[1]) + self.canvas, g.dtype)
+        _max_pool_grad(g, None if ri is None else ri[lo:hi], None if ci is None else ci[lo:hi],
+                       self.pool, self.canvas, out=gc)
+        ph, pw = self.pool[2]
+        gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
+        if gconv.shape != gc.shape:
+            gconv = np.ascontiguousarray(gconv)
+        res = _conv_grads_part(gconv, self.cols, self.w, self.geom, self.params, needs, gxp,
+                               lo, hi)
+        _give(gc)
+        return res
+
+
 class Conv2dMaxPool2d(Function):
     """``max_pool2d(conv2d(x, w, b))`` as one node, for an ``nn.Conv2d`` followed by an
-    ``nn.MaxPool2d`` in ``nn.Sequential``.
+    ``nn.MaxPool2d`` in ``nn.Sequential``; several such stages in a row (LeNet's two) make
+    one node too.
 
-    Each thread's samples (see ``nabla.threads``) are convolved and pooled in one go,
-    while their feature maps are still in cache, and the pooling runs on every core for
-    free: alone it is too little work to be worth a thread start. Backward routes each
-    part's gradient through its pooling and on through its convolution. Every value and
-    the input gradient are those of the two ops, bit for bit; the weight and bias
-    gradients add the same terms, in the order of the thread parts.
+    Each thread's samples (see ``nabla.threads``) go through every stage in one go,
+    convolved and pooled while their feature maps are still in cache, and the pooling
+    runs on every core for free: alone it is too little work to be worth a thread start.
+    One split for all the stages, not one per stage: a split costs 60-150 us on the
+    2-core development machine. Backward routes each part's gradient back through the
+    stages' pooling and convolution, last stage first. Every value and the input
+    gradient are those of the separate ops, bit for bit; the weight and bias gradients
+    add the same terms, in the order of the thread parts.
 
-    ``pool`` is ``(kernel, stride, padding, dilation, (ho, wo))`` of the pooling, as
-    ``MaxPool2d`` takes them, computed for the convolution's output. With ``relu`` a ReLU
-    follows the pooling (the same as before it: max and relu commute), in place.
+    Inputs: ``x``, the stages' kernels, then their biases (all or none), then ``stages``:
+    per stage ``(stride, padding, dilation, groups, pool, relu)``, where ``pool`` is
+    ``(kernel, stride, padding, dilation, (ho, wo))`` of the pooling, as ``MaxPool2d``
+    takes them, and ``relu`` says that a ReLU follows the pooling (the same as before
+    it: max and relu commute), applied in place.
     """
 
     @staticmethod
-    def forward(ctx, x, w, b, stride, padding, dilation, groups, pool, relu=False):
-        params = (stride, padding, dilation, groups)
-        geom, ws, cols = _conv_setup(x, w, *params)
-        n, o, ho, wo = x.shape[0], w.shape[0], geom[4], geom[5]
-        canvas = _pool_canvas((n, o, ho, wo), pool)
-        dt = np.result_type(x, w)
-        out = np.empty((n, o) + pool[4], dt)
+    def forward(ctx, x, *args):
+        *arrays, stages = args
+        k = len(stages)
+        biases = arrays[k:] or (None,) * k
+        chain, a = [], x
+        for w, b, stage in zip(arrays[:k], biases, stages):
+            chain.append(_Stage(a, w, b, *stage))
+            a = chain[-1].out
+        inputs = [x] + [st.out for st in chain[:-1]]
 
-        def part(lo, hi):  # samples lo..hi: convolution, then its pooling
-            conv = _take((hi - lo, o, ho, wo), dt)
-            _conv_part(x, w, b, geom, params, ws, cols, lo, hi, conv)
-            nan = bool(np.isnan(conv.max())) if conv.size else False
-            _, ri, ci = _max_pool(conv, pool, canvas, nan, out=out[lo:hi])
-            if relu:
-                np.maximum(out[lo:hi], 0, out=out[lo:hi])
-            _give(conv)
-            return ri, ci
+        def part(lo, hi):  # samples lo..hi through every stage
+            return [st.forward(a, lo, hi) for st, a in zip(chain, inputs)]
 
-        parts = split(part, n, _min_rows(geom))
-        if _needs(ctx) is not None:
-            ctx.idx = [None if p[0] is None else np.concatenate(p) for p in zip(*parts)]
-            ctx.pool = (pool, canvas)
-        _conv_keep(ctx, geom, params, w, ws, cols)
-        if relu and _needs(ctx) is not None:
-            # relu's gradient mask is out > 0: saved, so an in-place change is caught.
-            ctx.save_for_backward(*ctx.saved_tensors, out)
-        return out
+        parts = split(part, x.shape[0], _min_rows(*[st.geom for st in chain]))
+        needs = _needs(ctx)
+        for j, st in enumerate(chain):
+            if needs is not None:
+                st.idx = [None if p[0] is None else np.concatenate(p)
+                          for p in zip(*[found[j] for found in parts])]
+            if needs is None or not needs[1 + j]:  # no weight gradient: no columns kept
+                if st.ws is not None:
+                    _give(st.ws)
+                st.ws = st.cols = None
+        if needs is not None:
+            ctx.chain = chain
+            # A stage's kernel is saved (checked for in-place changes) where its input
+            # gradient is wanted.
+            saved = [st.w if want else None for st, want in zip(chain, _wanted(needs, k))]
+            if chain[-1].relu:
+                # relu's gradient mask is out > 0: saved, so an in-place change is caught.
+                saved.append(chain[-1].out)
+            ctx.save_for_backward(*saved)
+        return chain[-1].out
 
     @staticmethod
     def backward(ctx, g):
-        cols, w = ctx.saved_tensors[:2]
-        (n, c, h, wd), _, hp, wp, ho, wo = ctx.geom
+        chain = ctx.chain
+        k = len(chain)
         needs = ctx.needs_input_grad
-        pad = ctx.params[1]
-        pool, canvas = ctx.pool
-        ph, pw = pool[2]
-        ri, ci = ctx.idx
-        relu_out = ctx.saved_tensors[2] if len(ctx.saved_tensors) > 2 else None
-        gxp = np.empty((n, c, hp, wp), g.dtype) if needs[0] else None
+        has_b = len(needs) > 1 + k
+        wants = _wanted(needs, k)
+        gxps = []
+        for st, want in zip(chain, wants):
+            (n, c, _, _), _, hp, wp, _, _ = st.geom
+            gxps.append(np.empty((n, c, hp, wp), g.dtype) if want else None)
 
-        def part(lo, hi):  # samples lo..hi: through their pooling, then their convolution
-            gs = g[lo:hi]
-            if relu_out is not None:
-                gs = _relu_grad(gs, relu_out[lo:hi])
-            gc = _take((hi - lo, g.shape[1]) + canvas, g.dtype)
-            _max_pool_grad(gs, None if ri is None else ri[lo:hi],
-                           None if ci is None else ci[lo:hi], pool, canvas, out=gc)
-            gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
-            if gconv.shape != gc.shape:
-                gconv = np.ascontiguousarray(gconv)
-            res = _conv_grads_part(gconv, cols, w, ctx.geom, ctx.params, needs, gxp, lo, hi)
-            _give(gc)
-            return res
+        def part(lo, hi):  # samples lo..hi back through every stage, last first
+            found, gs = [(None, None)] * k, g[lo:hi]
+            for j in reversed(range(k)):
+                st = chain[j]
+                wanted = (wants[j], needs[1 + j], has_b and needs[1 + k + j])
+                found[j] = st.backward(gs, wanted, gxps[j], lo, hi)
+                if not (j and wants[j]):
+                    break  # nothing before this stage takes a gradient
+                gs = _crop(gxps[j][lo:hi], st)
+            return found
 
-        parts = split(part, n, _min_rows(ctx.geom))
-        gx = None if gxp is None else gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
-        return gx, _sum_parts(parts, 0), _sum_parts(parts, 1)
+        parts = split(part, g.shape[0], _min_rows(*[st.geom for st in chain]))
+        gx = None if gxps[0] is None else _crop(gxps[0], chain[0])
+        gws = [_sum_parts([p[j] for p in parts], 0) for j in range(k)]
+        gbs = [_sum_parts([p[j] for p in parts], 1) for j in range(k)] if has_b else []
+        return (gx, *gws, *gbs)
 
-    _release = Conv2d._release
+    def _release(self):
+        chain = self.__dict__.get("chain")
+        Function._release(self)
+        for st in chain or ():
+            if st.ws is not None:
+                _give(st.ws)  # nothing refers to the columns any more
+
+
+def _wanted(needs, k):
+    """Whether each of a ``Conv2dMaxPool2d``'s k stages must give its input a gradient:
+    when anything before it takes one (``needs``: x, the kernels, the biases if any)."""
+    wants, want = [], needs[0]
+    for j in range(k):
+        wants.append(want)
+        want = want or needs[1 + j] or (len(needs) > 1 + k and needs[1 + k + j])
+    return wants
+
+
+def _crop(gxp, stage):
+    """A padded input gradient (N, C, hp, wp) cut to the stage's input (N, C, h, w)."""
+    (_, _, h, w), *_ = stage.geom
+    pad = stage.params[1]
+    return gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + w]
 
 
 def _flat_indices(ri, ci, stride, padding, dilation, ohw, width):
@@ -1094,16 +1175,54 @@ def conv2d_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilation=1,
     >>> y.shape, bool((y == max_pool2d(conv2d(x, w, padding=1), 2)).all())
     ((2, 3, 4, 4), True)
     """
-    x, weight, bias, args, unbatched = _conv2d_prepare(input, weight, bias, stride, padding,
-                                                       dilation, groups)
-    if unbatched:  # rare: the ops as they are
+    if getattr(input, "ndim", None) == 3:  # unbatched, rare: the ops as they are
         out = max_pool2d(conv2d(input, weight, bias, stride, padding, dilation, groups),
                          pool_kernel, pool_stride, pool_padding, pool_dilation, ceil_mode)
         return out.relu() if relu else out
-    _, _, ho, wo = _conv_size(x.shape, weight.shape, *args[:3])
-    pool = _pool_args("max_pool2d", (x.shape[0], weight.shape[0], ho, wo), pool_kernel,
-                      pool_stride, pool_padding, pool_dilation, ceil_mode)
-    return Conv2dMaxPool2d.apply(x, weight, bias, *args, pool, bool(relu))
+    stage = (weight, bias, stride, padding, dilation, groups, pool_kernel, pool_stride,
+             pool_padding, pool_dilation, ceil_mode, relu)
+    return _conv_max_pool_run(input, [stage])[0]
+
+
+def _conv_max_pool_run(input, stages):
+    """Consecutive ``conv2d -> max_pool2d`` stages (each with a ReLU after it where asked)
+    over a batched input, as one ``Conv2dMaxPool2d`` node: ``(output, how many of the
+    stages it ran)``.
+
+    A stage is ``(weight, bias, stride, padding, dilation, groups, pool_kernel,
+    pool_stride, pool_padding, pool_dilation, ceil_mode, relu)``. The first is checked
+    as ``conv2d`` and ``max_pool2d`` check their arguments. A later one joins only when
+    the same checks pass for it and it has a bias exactly when the first has (the node's
+    inputs are x, the kernels, then the biases); otherwise the run stops before it, and
+    the caller runs it on its own, where its own checks name any problem.
+    """
+    x = first = input
+    weights, biases, consts = [], [], []
+    for j, (weight, bias, st, pad, dil, groups, pk, ps, pp, pd, ceil, relu) in \
+            enumerate(stages):
+        try:
+            x, weight, bias, args, _ = _conv2d_prepare(x, weight, bias, st, pad, dil, groups)
+            _, _, ho, wo = _conv_size(x.shape, weight.shape, *args[:3])
+            pool = _pool_args("max_pool2d", (x.shape[0], weight.shape[0], ho, wo), pk, ps,
+                              pp, pd, ceil)
+        except (ShapeError, TypeError, ValueError, RuntimeError):
+            if j == 0:
+                raise
+            break
+        if j and (bias is None) != (biases[0] is None):
+            break
+        if j == 0:
+            first = x
+        weights.append(weight)
+        biases.append(bias)
+        consts.append(args + (pool, bool(relu)))
+        # The next stage is checked against this one's output, which does not exist yet:
+        # a stand-in of its shape and dtype (one broadcast element, no memory).
+        x = Tensor._wrap(np.broadcast_to(np.zeros((), weight.data.dtype),
+                                         (x.shape[0], weight.shape[0]) + pool[4]))
+    if biases[0] is None:
+        return Conv2dMaxPool2d.apply(first, *weights, tuple(consts)), len(consts)
+    return Conv2dMaxPool2d.apply(first, *weights, *biases, tuple(consts)), len(consts)
 
 
 def _conv_padding(fn, padding, stride, dilation, kernel):

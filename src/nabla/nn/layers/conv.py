@@ -175,18 +175,29 @@ class Conv2d(_ConvNd):
 
     def _fuse(self, input, after):
         """Sequential: this convolution and a MaxPool2d after it, with a ReLU between them
-        if there is one (applied after the pooling: relu and max commute), as one node."""
-        relu = after[0] if _plain(after[0], ReLU) and len(after) > 1 else None
-        pool = after[1] if relu is not None else after[0]
-        if (not _plain(pool, MaxPool2d) or pool.return_indices
-                or getattr(input, "ndim", None) != 4
-                or self.padding_mode != "zeros"):
+        if there is one (applied after the pooling: relu and max commute), as one node;
+        with them any further Conv2d, (ReLU,) MaxPool2d runs that follow at once."""
+        if getattr(input, "ndim", None) != 4:
             return None
-        out = C.conv2d_max_pool2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self.dilation, self.groups, pool.kernel_size, pool.stride,
-                                  pool.padding, pool.dilation, pool.ceil_mode,
-                                  relu=relu is not None)
-        return (out, 2) if relu is None else (out, 3)
+        stages, lengths, conv = [], [], self
+        while conv.padding_mode == "zeros":
+            relu = after[0] if len(after) > 1 and _plain(after[0], ReLU) else None
+            used = 1 if relu is None else 2  # the layers after the convolution
+            pool = after[used - 1] if after else None
+            if not _plain(pool, MaxPool2d) or pool.return_indices:
+                break
+            stages.append((conv.weight, conv.bias, conv.stride, conv.padding, conv.dilation,
+                           conv.groups, pool.kernel_size, pool.stride, pool.padding,
+                           pool.dilation, pool.ceil_mode, relu is not None))
+            lengths.append(1 + used)
+            after = after[used:]
+            if not after or not _plain(after[0], Conv2d):
+                break
+            conv, after = after[0], after[1:]
+        if not stages:
+            return None
+        out, k = C._conv_max_pool_run(input, stages)
+        return out, sum(lengths[:k])
 
 
 class Conv1d(_ConvNd):
