@@ -685,8 +685,9 @@ class Sequential(Module):
       commute, so the values and gradients are the same bit for bit);
     - ``Conv2d`` then ``MaxPool2d`` (a ``ReLU`` between them runs after): one node
       (``Conv2dMaxPool2dBackward``), pooling each thread's samples while they are in
-      cache. The values and the input gradient are the same bit for bit; the weight
-      gradient sums the same terms in another order.
+      cache, and several such runs in a row (LeNet's two) make one node too. The
+      values and the input gradient are the same bit for bit; the weight gradient sums
+      the same terms in another order.
 
     Only exact layer classes take part (not subclasses, nor layers whose ``forward`` was
     replaced on the instance), and never a pooling with ``return_indices``. Set
