@@ -679,12 +679,18 @@ class _Stage:
                        self.pool, self.canvas, out=gc)
         ph, pw = self.pool[2]
         gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
-        if gconv.shape != gc.shape:
+        gb = None
+        if gconv.shape == gc.shape and needs[2]:
+            # Every gradient was routed into the convolution's output, none to padding,
+            # so the bias gradient (their sum) is the sum before routing: 1/4 of the
+            # terms with 2x2 windows (the zeros between them add nothing).
+            gb, needs = _bias_grad(g), needs[:2]
+        elif gconv.shape != gc.shape:
             gconv = np.ascontiguousarray(gconv)
-        res = _conv_grads_part(gconv, self.cols, self.w, self.geom, self.params, needs, gxp,
-                               lo, hi)
+        gw, gb_conv = _conv_grads_part(gconv, self.cols, self.w, self.geom, self.params, needs,
+                                       gxp, lo, hi)
         _give(gc)
-        return res
+        return gw, gb if gb is not None else gb_conv
 
 
 class Conv2dMaxPool2d(Function):
