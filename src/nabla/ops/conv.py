@@ -128,15 +128,23 @@ def _canvas(x, top, left, hc, wc, fill=0.0, pooled=False):
     return out
 
 
+def _view(a, shape, strides, offset=0):
+    """A read-only view of ``a``'s memory: ``shape``, ``strides`` in bytes, from byte
+    ``offset`` on (which needs ``a`` contiguous). As ``as_strided``, but 0.6 us instead
+    of 2.5 where ``a`` is contiguous: every thread part of a convolution makes a few,
+    holding the GIL that the other parts wait for."""
+    if not a.flags.c_contiguous:
+        return as_strided(a, shape, strides, writeable=False)
+    v = np.ndarray(shape, a.dtype, a, offset, strides)
+    v.flags.writeable = False
+    return v
+
+
 def _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo):
     """A read-only (N, C, kh, kw, ho, wo) view of every receptive field of ``xp``."""
     s0, s1, s2, s3 = xp.strides
-    return as_strided(
-        xp,
-        (xp.shape[0], xp.shape[1], kh, kw, ho, wo),
-        (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw),
-        writeable=False,
-    )
+    return _view(xp, (xp.shape[0], xp.shape[1], kh, kw, ho, wo),
+                 (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw))
 
 
 def _im2col(xp, kh, kw, sh, sw, dh, dw, ho, wo):
@@ -162,12 +170,10 @@ def _im2col_into(out, xp, kh, kw, sh, sw, dh, dw, ho, wo):
         return
     s0, s1, s2, s3 = xp.strides
     shifted = _take((n, c, kw, h, wo), xp.dtype)
-    np.copyto(shifted, as_strided(xp, (n, c, kw, h, wo), (s0, s1, s3 * dw, s2, s3 * sw),
-                                  writeable=False))
+    np.copyto(shifted, _view(xp, (n, c, kw, h, wo), (s0, s1, s3 * dw, s2, s3 * sw)))
     t0, t1, t2, t3, t4 = shifted.strides
     np.copyto(out.reshape(n, c, kh, kw, ho * wo),
-              as_strided(shifted, (n, c, kh, kw, ho * wo), (t0, t1, t3 * dh, t2, t4),
-                         writeable=False))
+              _view(shifted, (n, c, kh, kw, ho * wo), (t0, t1, t3 * dh, t2, t4)))
     _give(shifted)
 
 
@@ -218,8 +224,7 @@ def _conv_adjoint(g, w, groups, shape, stride, dilation):
     s0, s1, s2 = flat.strides
     # shifted[n, o, j, r*span + x] = g[n, o, r, x - j*dw], zero where that is outside g:
     # reading before a row's start lands in the previous row's zero tail (or in ``pre``).
-    shifted = as_strided(flat[:, :, pre:], (n, o, kw, length), (s0, s1, -dw * s2, s2),
-                         writeable=False)
+    shifted = _view(flat, (n, o, kw, length), (s0, s1, -dw * s2, s2), pre * s2)
     gs = _take((n, groups, og * kw, length), g.dtype)
     np.copyto(gs.reshape(n, o, kw, length), shifted)
     _give(flat)
@@ -659,9 +664,12 @@ class _Stage:
         geom = self.geom
         conv = _take((hi - lo, self.w.shape[0], geom[4], geom[5]), self.out.dtype)
         _conv_part(x, self.w, self.b, geom, self.params, self.ws, self.cols, lo, hi, conv)
-        nan = bool(np.isnan(conv.max())) if conv.size else False
         out = self.out[lo:hi]
-        _, ri, ci = _max_pool(conv, self.pool, self.canvas, nan, out=out)
+        _, ri, ci = _max_pool(conv, self.pool, self.canvas, False, out=out)
+        if out.size and np.isnan(out.max()):
+            # A window held a NaN (its maximum is NaN): the winners again, NaN winning.
+            # Checking the pooled maxima, not every input, reads a quarter as much.
+            _, ri, ci = _max_pool(conv, self.pool, self.canvas, True, out=out)
         if self.relu:
             np.maximum(out, 0, out=out)
         _give(conv)
