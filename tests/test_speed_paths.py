@@ -534,6 +534,19 @@ def test_conv_pool_stages_with_frozen_stages_and_no_input_grad():
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_conv2d_max_pool2d_takes_unbatched_input_of_any_kind():
+    from nabla.ops.conv import conv2d, conv2d_max_pool2d, max_pool2d
+
+    x = np.random.default_rng(11).standard_normal((1, 6, 6)).astype(np.float32)
+    w = nabla.tensor(np.random.default_rng(12).standard_normal((2, 1, 3, 3)),
+                     dtype=nabla.float32)
+    want = max_pool2d(conv2d(nabla.tensor(x), w, padding=1), 2).relu()
+    for given in (x.tolist(), nabla.tensor(x)):
+        got = conv2d_max_pool2d(given, w, padding=1, relu=True)
+        assert got.shape == (2, 3, 3)
+        np.testing.assert_array_equal(got.data, want.data)
+
+
 def test_sequential_does_not_fuse_subclasses_or_wrapped_forwards():
     class MyReLU(nabla.nn.ReLU):
         def forward(self, input):

@@ -1189,7 +1189,8 @@ def conv2d_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilation=1,
     >>> y.shape, bool((y == max_pool2d(conv2d(x, w, padding=1), 2)).all())
     ((2, 3, 4, 4), True)
     """
-    if getattr(input, "ndim", None) == 3:  # unbatched, rare: the ops as they are
+    input = _as(input, "conv2d")
+    if input.ndim == 3:  # unbatched, rare: the ops as they are
         out = max_pool2d(conv2d(input, weight, bias, stride, padding, dilation, groups),
                          pool_kernel, pool_stride, pool_padding, pool_dilation, ceil_mode)
         return out.relu() if relu else out
