@@ -360,15 +360,14 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, g):
         cols, w = ctx.saved_tensors
-        (n, c, h, wd), _, hp, wp, _, _ = ctx.geom
+        (n, c, _, _), _, hp, wp, _, _ = ctx.geom
         needs = ctx.needs_input_grad
-        pad = ctx.params[1]
         gxp = np.empty((n, c, hp, wp), g.dtype) if needs[0] else None
         # Each thread's samples: their input gradient, their partial sums for dW and db.
         parts = split(lambda lo, hi: _conv_grads_part(g[lo:hi], cols, w, ctx.geom,
                                                       ctx.params, needs, gxp, lo, hi),
                       n, _min_rows(ctx.geom))
-        gx = None if gxp is None else gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + wd]
+        gx = None if gxp is None else _crop(gxp, ctx.geom, ctx.params)
         return gx, _sum_parts(parts, 0), _sum_parts(parts, 1)
 
     def _release(self):
@@ -376,6 +375,14 @@ class Conv2d(Function):
         Function._release(self)
         if ws is not None:
             _give(ws)  # nothing refers to the columns any more
+
+
+def _crop(gxp, geom, params):
+    """A convolution's input gradient on its padded plane (N, C, hp, wp), cut to its
+    input (N, C, h, w): a view."""
+    (_, _, h, w), *_ = geom
+    pad = params[1]
+    return gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + w]
 
 
 def _weight_grad(gg, cols, wshape):
@@ -777,11 +784,11 @@ class Conv2dMaxPool2d(Function):
                 found[j] = st.backward(gs, wanted, gxps[j], lo, hi)
                 if not (j and wants[j]):
                     break  # nothing before this stage takes a gradient
-                gs = _crop(gxps[j][lo:hi], st)
+                gs = _crop(gxps[j][lo:hi], st.geom, st.params)
             return found
 
         parts = split(part, g.shape[0], _min_rows(*[st.geom for st in chain]))
-        gx = None if gxps[0] is None else _crop(gxps[0], chain[0])
+        gx = None if gxps[0] is None else _crop(gxps[0], chain[0].geom, chain[0].params)
         gws = [_sum_parts([p[j] for p in parts], 0) for j in range(k)]
         gbs = [_sum_parts([p[j] for p in parts], 1) for j in range(k)] if has_b else []
         return (gx, *gws, *gbs)
@@ -804,11 +811,6 @@ def _wanted(needs, k):
     return wants
 
 
-def _crop(gxp, stage):
-    """A padded input gradient (N, C, hp, wp) cut to the stage's input (N, C, h, w)."""
-    (_, _, h, w), *_ = stage.geom
-    pad = stage.params[1]
-    return gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + w]
 
 
 def _flat_indices(ri, ci, stride, padding, dilation, ohw, width):
@@ -1212,9 +1214,13 @@ def _conv_max_pool_run(input, stages):
     the caller runs it on its own, where its own checks name any problem.
     """
     x = first = input
-    weights, biases, consts = [], [], []
+    weights, biases, consts, shape = [], [], [], None
     for j, (weight, bias, st, pad, dil, groups, pk, ps, pp, pd, ceil, relu) in \
             enumerate(stages):
+        if j:
+            # This stage is checked against the last one's output, which does not exist
+            # yet: a stand-in of its shape and dtype (one broadcast element, no memory).
+            x = Tensor._wrap(np.broadcast_to(np.zeros((), weights[-1].data.dtype), shape))
         try:
             x, weight, bias, args, _ = _conv2d_prepare(x, weight, bias, st, pad, dil, groups)
             _, _, ho, wo = _conv_size(x.shape, weight.shape, *args[:3])
@@ -1231,10 +1237,7 @@ def _conv_max_pool_run(input, stages):
         weights.append(weight)
         biases.append(bias)
         consts.append(args + (pool, bool(relu)))
-        # The next stage is checked against this one's output, which does not exist yet:
-        # a stand-in of its shape and dtype (one broadcast element, no memory).
-        x = Tensor._wrap(np.broadcast_to(np.zeros((), weight.data.dtype),
-                                         (x.shape[0], weight.shape[0]) + pool[4]))
+        shape = (x.shape[0], weight.shape[0]) + pool[4]  # this stage's output
     if biases[0] is None:
         return Conv2dMaxPool2d.apply(first, *weights, tuple(consts)), len(consts)
     return Conv2dMaxPool2d.apply(first, *weights, *biases, tuple(consts)), len(consts)
