@@ -454,3 +454,34 @@ def test_pooled_columns_survive_other_calls_and_retained_graphs():
     np.testing.assert_allclose(w.grad.numpy(), g1, rtol=1e-12)
     with pytest.raises(RuntimeError, match="second time"):
         y1.sum().backward()
+
+
+def test_reused_workspaces_keep_their_zeros():
+    # A padded input plane and the adjoint's widened gradient come back from the
+    # workspace pool with their zeros in place (only their interior is ever written).
+    # An op in between that takes a workspace of the same shape and fills it must not
+    # get one of them: results with a warm pool equal those with an empty one.
+    rng = np.random.default_rng(21)
+    w = nabla.tensor(rng.standard_normal((3, 3, 3, 3)), requires_grad=True)
+    other = nabla.nn.Sequential(nabla.nn.Conv2d(3, 3, 1), nabla.nn.MaxPool2d(2)).double()
+
+    def run(x):
+        xt = nabla.tensor(x, requires_grad=True)
+        w.grad = None
+        y = C.conv2d(xt, w, padding=2)  # its padded plane: (2, 3, 10, 10)
+        y.backward(nabla.tensor(np.cos(np.arange(y.numel())).reshape(y.shape)))
+        return y.detach().numpy(), xt.grad.numpy(), w.grad.numpy()
+
+    for _ in range(3):
+        x = rng.standard_normal((2, 3, 6, 6))
+        run(rng.standard_normal((2, 3, 6, 6)))
+        big = nabla.tensor(1e6 * rng.standard_normal((2, 3, 10, 10)), requires_grad=True)
+        out = other(big)  # its convolution's output, a (2, 3, 10, 10) workspace
+        assert out.grad_fn.name() == "Conv2dMaxPool2dBackward"
+        out.sum().backward()
+        warm = run(x)
+        C._pool.free.clear()
+        C._pool.bytes = 0
+        cold = run(x)
+        for a, b in zip(warm, cold):
+            np.testing.assert_array_equal(a, b)
