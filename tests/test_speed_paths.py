@@ -534,6 +534,29 @@ def test_conv_pool_stages_with_frozen_stages_and_no_input_grad():
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # inf * 0 in dW
+def test_conv_pool_fused_routes_an_infinite_gradient_exactly():
+    # The fused node learns that g is finite from its bias gradient's sums; an infinite
+    # entry must send routing down the exact path (0 * inf would put NaN beside it).
+    x0 = np.random.default_rng(15).standard_normal((4, 2, 8, 8)).astype(np.float32)
+    results = []
+    for fuse in (True, False):
+        nabla.manual_seed(4)
+        net = nabla.nn.Sequential(nabla.nn.Conv2d(2, 3, 3, padding=1), nabla.nn.MaxPool2d(2))
+        net.fuse_activations = fuse
+        x = nabla.tensor(x0, requires_grad=True)
+        out = net(x)
+        assert (out.grad_fn.name() == "Conv2dMaxPool2dBackward") == fuse
+        g = np.ones(out.shape, np.float32)
+        g[1, 2, 3, 1] = np.inf
+        out.backward(nabla.tensor(g))
+        results.append((x.grad.data, net[0].bias.grad.data))
+    (gx, gb), (want_gx, want_gb) = results
+    assert np.isinf(gx).any() and not np.isnan(gx[0]).any()
+    np.testing.assert_array_equal(gx, want_gx)
+    np.testing.assert_array_equal(gb, want_gb)
+
+
 def test_conv2d_max_pool2d_takes_unbatched_input_of_any_kind():
     from nabla.ops.conv import conv2d, conv2d_max_pool2d, max_pool2d
 

@@ -688,18 +688,19 @@ def _max_pool(x, pool, canvas, nan, out=None):
     return out, ri, ci
 
 
-def _max_pool_grad(g, ri, ci, pool, canvas, out=None):
+def _max_pool_grad(g, ri, ci, pool, canvas, out=None, finite=None):
     """The adjoint of ``_max_pool``: ``g`` routed to the winners, on the canvas (into
-    ``out`` if given)."""
+    ``out`` if given). ``finite``: whether every element of ``g`` is, when known."""
     (kh, kw), (sh, sw), _, (dh, dw), _ = pool
     # With disjoint row windows the first pass's output holds g's values and zeros, so
     # it is finite where g is: one check serves both passes (the second sum is k times
     # bigger). Overlapping windows add gradients, which may overflow: checked again.
-    finite = None
-    if ri is not None and ci is not None and sh >= dh * (kh - 1) + 1:
+    disjoint = sh >= dh * (kh - 1) + 1
+    if finite is None and ri is not None and ci is not None and disjoint:
         finite = bool(np.isfinite(g.sum()))
     gcols = _route_pass(g, ri, 2, kh, sh, dh, canvas[0], pooled=kw > 1, finite=finite)
-    gp = _route_pass(gcols, ci, 3, kw, sw, dw, canvas[1], out=out, finite=finite)
+    gp = _route_pass(gcols, ci, 3, kw, sw, dw, canvas[1], out=out,
+                     finite=finite if disjoint else None)
     if gcols is not g and kw > 1:
         _give(gcols)
     return gp
@@ -745,18 +746,21 @@ class _Stage:
         if self.relu:
             g = _relu_grad(g, self.out[lo:hi])
         ri, ci = self.idx
+        gb = finite = None
+        if self.canvas == (ho, wo) and needs[2]:
+            # Every gradient goes into the convolution's output (the pooling has no
+            # padding), so the bias gradient (their sum) is the sum before routing: 1/4
+            # of the terms with 2x2 windows (the zeros between them add nothing). g is
+            # finite when its sums are (an overflowing sum merely takes the exact, slower
+            # routing): routing needs no check of its own, one GIL round trip fewer.
+            gb, needs = _bias_grad(g), needs[:2]
+            finite = bool(np.isfinite(gb.sum()))
         gc = _take((hi - lo, g.shape[1]) + self.canvas, g.dtype)
         _max_pool_grad(g, None if ri is None else ri[lo:hi], None if ci is None else ci[lo:hi],
-                       self.pool, self.canvas, out=gc)
+                       self.pool, self.canvas, out=gc, finite=finite)
         ph, pw = self.pool[2]
         gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
-        gb = None
-        if gconv.shape == gc.shape and needs[2]:
-            # Every gradient was routed into the convolution's output, none to padding,
-            # so the bias gradient (their sum) is the sum before routing: 1/4 of the
-            # terms with 2x2 windows (the zeros between them add nothing).
-            gb, needs = _bias_grad(g), needs[:2]
-        elif gconv.shape != gc.shape:
+        if gconv.shape != gc.shape:
             gconv = np.ascontiguousarray(gconv)
         gw, gb_conv = _conv_grads_part(gconv, self.cols, self.w, self.geom, self.params, needs,
                                        gxp, lo, hi)
