@@ -129,3 +129,21 @@ def test_two_user_threads_share_the_pool_without_deadlock(two_threads):
             # A caller that finds the workers busy runs the same parts itself: the
             # weight gradient sums them in the same order.
             np.testing.assert_array_equal(gw, expected[2])
+
+
+def test_default_thread_count_comes_from_the_environment_once(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    code = "import nabla; print(nabla.get_num_threads())"
+    env = dict(os.environ, OMP_NUM_THREADS="3")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "3"
+    monkeypatch.setattr(threads, "_setting", [None])
+    monkeypatch.setattr(threads, "_default", [])
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert threads.get_num_threads() == 5
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # read once: every split asks
+    assert threads.get_num_threads() == 5

@@ -41,12 +41,21 @@ import threading
 __all__ = ["get_num_threads", "openblas", "set_num_threads", "split"]
 
 _setting = [None]  # set_num_threads' value; None: the default
+_default: list = []  # the default, found on first use
 _workers: list = []  # the _Worker threads, started as splits first need them
 _in_use = threading.Lock()  # held by the split that has the workers
 _local = threading.local()  # .busy: this thread is running a part already
 
 
 def _default_threads() -> int:
+    # Found once, as PyTorch does at start-up: every split asks, and the environment
+    # lookup and affinity syscall took ~13 us there while OpenBLAS's threads still spun.
+    if not _default:
+        _default.append(_find_default_threads())
+    return _default[0]
+
+
+def _find_default_threads() -> int:
     env = os.environ.get("OMP_NUM_THREADS", "")
     if env.isdigit() and int(env) > 0:
         return int(env)
@@ -57,7 +66,9 @@ def _default_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """How many threads nabla's batch-parallel kernels use (see the module docstring)."""
+    """How many threads nabla's batch-parallel kernels use (see the module docstring):
+    ``set_num_threads``' value, else ``OMP_NUM_THREADS`` or the cores this process may run
+    on, as they were when nabla first asked."""
     return _setting[0] if _setting[0] is not None else _default_threads()
 
 
