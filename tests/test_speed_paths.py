@@ -20,6 +20,7 @@ import pytest
 
 import nabla
 from nabla.autograd import Function
+from nabla.tensor import ShapeError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -795,3 +796,32 @@ def test_gemm_share_stubs_the_products_and_puts_numpy_back():
     best = gemm_share.nabla_share("4", steps=1, rounds=1)
     assert set(best) == {"full", "no_matmul"}
     assert conv_ops.np is np  # the kernels compute again afterwards
+
+
+def test_conv_pool_stage_checks_are_kept_per_configuration(monkeypatch):
+    # A network repeats the stages' argument checks every step: they run once per
+    # configuration (shapes, dtypes, constants), and a change of any of those checks
+    # again, errors included.
+    from nabla.ops import conv as conv_ops
+
+    calls = []
+    prepare = conv_ops._conv2d_prepare
+    monkeypatch.setattr(conv_ops, "_conv2d_prepare",
+                        lambda *a: calls.append(1) or prepare(*a))
+    monkeypatch.setattr(conv_ops, "_RUNS_CHECKED", {})
+    nabla.manual_seed(3)
+    net = _stages_net((True, True, False))
+    x = nabla.randn(4, 3, 14, 13)
+    first = net(x)
+    assert len(calls) == 3
+    again = net(x)
+    assert len(calls) == 3  # kept
+    np.testing.assert_array_equal(first.data, again.data)
+    net(nabla.randn(2, 3, 14, 13))  # another batch size: checked once more
+    assert len(calls) == 6
+    net[0].padding = (3, 3)  # a constant changed: checked, and the new output shape
+    assert net(x).shape != first.shape and len(calls) > 6
+    with pytest.raises(ShapeError):
+        net(nabla.randn(4, 2, 14, 13))  # the wrong channel count raises every time
+    with pytest.raises(ShapeError):
+        net(nabla.randn(4, 2, 14, 13))
