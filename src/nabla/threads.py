@@ -138,6 +138,7 @@ def _forget_pool():
     global _in_use
     _workers.clear()
     _in_use = threading.Lock()
+    _default.clear()  # the child may be given other cores
 
 
 if hasattr(os, "register_at_fork"):

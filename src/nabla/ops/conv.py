@@ -89,8 +89,15 @@ def _kept(shape, dtype, kind):
     return a
 
 
+def _kept_zeros(shape, dtype, kind):
+    """An idle array of ``kind`` (see ``_kept``), or a new one of zeros."""
+    a = _kept(shape, dtype, kind)
+    return np.zeros(shape, dtype=dtype) if a is None else a
+
+
 def _give(a, kind=None):
-    """Hand an array from ``_take`` back once nothing refers to it any more."""
+    """Hand an array from ``_take`` or ``_kept`` back, as ``kind``, once nothing refers
+    to it any more."""
     if _pool.bytes + a.nbytes > _POOL_LIMIT:
         _pool.free.clear()
         _pool.bytes = 0
@@ -248,9 +255,7 @@ def _conv_adjoint(g, w, groups, shape, stride, dilation, out=None):
     # g with each row widened to ``span`` columns (zeros after wo), ``pre`` zeros first.
     # Only g's own columns are ever written, so a plane of this kind keeps its zeros.
     kind = ("adjoint", pre, ho, wo, span)
-    flat = _kept((n, o, pre + length), g.dtype, kind)
-    if flat is None:
-        flat = np.zeros((n, o, pre + length), g.dtype)
+    flat = _kept_zeros((n, o, pre + length), g.dtype, kind)
     flat[:, :, pre:].reshape(n, o, ho, span)[..., :wo] = g
     s0, s1, s2 = flat.strides
     # shifted[n, o, j, r*span + x] = g[n, o, r, x - j*dw], zero where that is outside g:
@@ -268,10 +273,7 @@ def _conv_adjoint(g, w, groups, shape, stride, dilation, out=None):
         # kernel row i's image, so a view whose kernel-row stride is one block less dh
         # rows lines them all up over the image's ho + m rows.
         kind = ("adjoint rows", ho, m, span)
-        size = (n, groups, cg * kh, (ho + 2 * m) * span)
-        padded = _kept(size, g.dtype, kind)
-        if padded is None:
-            padded = np.zeros(size, g.dtype)
+        padded = _kept_zeros((n, groups, cg * kh, (ho + 2 * m) * span), g.dtype, kind)
         np.matmul(wt, gs, out=padded[..., m * span:(m + ho) * span])
         _give(gs)
         _, _, p2, p3 = padded.strides
