@@ -559,11 +559,11 @@ def _taps(a, axis, k, s, d, n):
     return [a[:, :, :, j * d:j * d + span:s] for j in range(k)]
 
 
-def _max_pass(a, axis, k, s, d, n, nan, pooled=False, out=None):
+def _max_pass(a, axis, k, s, d, n, nan, pooled=False, out=None, won=None):
     """Max over k taps along one axis, and which tap won: the first maximum, except that
     a NaN wins (the last one), as in PyTorch. ``idx`` is bool for k == 2, else uint8.
     With ``pooled`` the maxima go to a workspace array (an intermediate result), with
-    ``out`` into ``out``."""
+    ``out`` into ``out``; with ``won`` (of ``idx``'s dtype) the winners go there."""
     taps = _taps(a, axis, k, s, d, n)
     if k == 1:
         if out is not None:
@@ -572,7 +572,7 @@ def _max_pass(a, axis, k, s, d, n, nan, pooled=False, out=None):
         return taps[0], None
     best = out if out is not None else _take(taps[0].shape, a.dtype) if pooled else None
     best = np.maximum(taps[0], taps[1], out=best)  # NaN-propagating, like PyTorch's max
-    idx = np.greater(taps[1], taps[0])
+    idx = np.greater(taps[1], taps[0], out=None if won is None else won.view(bool))
     if nan:
         idx |= np.isnan(taps[1])
     if k > 2:
@@ -678,13 +678,20 @@ def _pool_canvas(shape, pool):
             max(shape[3] + 2 * pw, (wo - 1) * sw + dw * (kw - 1) + 1))
 
 
-def _max_pool(x, pool, canvas, nan, out=None):
+def _winners(shape, k):
+    """An array for a max pooling pass's winners over k taps (as ``_max_pass`` makes
+    them: bool for 2 taps, uint8 for more), or None for one tap, which needs none."""
+    return None if k == 1 else np.empty(shape, bool if k == 2 else np.uint8)
+
+
+def _max_pool(x, pool, canvas, nan, out=None, won=(None, None)):
     """``(maxima, row winners, column winners)`` of a max pooling of ``x``, in two
-    separable passes (see MaxPool2d); with ``out`` the maxima are written there."""
+    separable passes (see MaxPool2d); with ``out`` the maxima are written there, with
+    ``won`` the winners (``_winners``' arrays)."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (ho, wo) = pool
     xp = _canvas(x, ph, pw, *canvas, -np.inf)
-    cols, ci = _max_pass(xp, 3, kw, sw, dw, wo, nan, pooled=kh > 1)
-    out, ri = _max_pass(cols, 2, kh, sh, dh, ho, nan, out=out)
+    cols, ci = _max_pass(xp, 3, kw, sw, dw, wo, nan, pooled=kh > 1, won=won[1])
+    out, ri = _max_pass(cols, 2, kh, sh, dh, ho, nan, out=out, won=won[0])
     if kh > 1 and kw > 1:
         _give(cols)
     return out, ri, ci
@@ -723,23 +730,26 @@ class _Stage:
         n, o, ho, wo = x.shape[0], w.shape[0], self.geom[4], self.geom[5]
         self.canvas = _pool_canvas((n, o, ho, wo), pool)
         self.out = np.empty((n, o) + pool[4], np.result_type(x, w))
-        self.idx = None
+        # The pooling's row and column winners, for the whole batch: each part writes
+        # its own samples' (no concatenating after the split).
+        (kh, kw), (_, wp) = pool[0], pool[4]
+        self.idx = (_winners((n, o) + pool[4], kh), _winners((n, o, self.canvas[0], wp), kw))
 
     def forward(self, x, lo, hi):
-        """Samples lo..hi of ``x``: convolved, pooled into ``out``; the pooling's winners."""
+        """Samples lo..hi of ``x``: convolved, pooled into ``out``, winners into ``idx``."""
         geom = self.geom
         conv = _take((hi - lo, self.w.shape[0], geom[4], geom[5]), self.out.dtype)
         _conv_part(x, self.w, self.b, geom, self.params, self.ws, self.cols, lo, hi, conv)
         out = self.out[lo:hi]
-        _, ri, ci = _max_pool(conv, self.pool, self.canvas, False, out=out)
+        won = tuple(None if a is None else a[lo:hi] for a in self.idx)
+        _max_pool(conv, self.pool, self.canvas, False, out=out, won=won)
         if out.size and np.isnan(out.max()):
             # A window held a NaN (its maximum is NaN): the winners again, NaN winning.
             # Checking the pooled maxima, not every input, reads a quarter as much.
-            _, ri, ci = _max_pool(conv, self.pool, self.canvas, True, out=out)
+            _max_pool(conv, self.pool, self.canvas, True, out=out, won=won)
         if self.relu:
             np.maximum(out, 0, out=out)
         _give(conv)
-        return ri, ci
 
     def backward(self, g, needs, gxp, lo, hi):
         """Samples lo..hi, given the gradient ``g`` of their pooled output: through the
@@ -803,14 +813,12 @@ class Conv2dMaxPool2d(Function):
         inputs = [x] + [st.out for st in chain[:-1]]
 
         def part(lo, hi):  # samples lo..hi through every stage
-            return [st.forward(a, lo, hi) for st, a in zip(chain, inputs)]
+            for st, a in zip(chain, inputs):
+                st.forward(a, lo, hi)
 
-        parts = split(part, x.shape[0], _min_rows(*[st.geom for st in chain]))
+        split(part, x.shape[0], _min_rows(*[st.geom for st in chain]))
         needs = _needs(ctx)
         for j, st in enumerate(chain):
-            if needs is not None:
-                st.idx = [None if p[0] is None else np.concatenate(p)
-                          for p in zip(*[found[j] for found in parts])]
             if needs is None or not needs[1 + j]:  # no weight gradient: no columns kept
                 if st.ws is not None:
                     _give(st.ws)
