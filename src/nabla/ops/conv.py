@@ -276,10 +276,9 @@ def _conv_adjoint(g, w, groups, shape, stride, dilation, out=None):
         padded = _kept_zeros((n, groups, cg * kh, (ho + 2 * m) * span), g.dtype, kind)
         np.matmul(wt, gs, out=padded[..., m * span:(m + ho) * span])
         _give(gs)
-        _, _, p2, p3 = padded.strides
+        p0, _, p2, p3 = padded.strides
         blocks = _view(padded, (n, c, kh, ho + m, span),
-                       (padded.strides[0], kh * p2, p2 - dh * span * p3, span * p3, p3),
-                       m * span * p3)
+                       (p0, kh * p2, p2 - dh * span * p3, span * p3, p3), m * span * p3)
         if out is None:
             out = np.empty(shape, dtype=g.dtype)
         np.add.reduce(blocks, axis=2, out=out)
@@ -732,8 +731,13 @@ class _Stage:
         self.out = np.empty((n, o) + pool[4], np.result_type(x, w))
         # The pooling's row and column winners, for the whole batch: each part writes
         # its own samples' (no concatenating after the split).
-        (kh, kw), (_, wp) = pool[0], pool[4]
-        self.idx = (_winners((n, o) + pool[4], kh), _winners((n, o, self.canvas[0], wp), kw))
+        (kh, kw), (_, pooled_w) = pool[0], pool[4]
+        self.idx = (_winners(self.out.shape, kh),
+                    _winners((n, o, self.canvas[0], pooled_w), kw))
+
+    def _won(self, lo, hi):
+        """Samples lo..hi's (row, column) winners: views of ``idx``."""
+        return tuple(None if a is None else a[lo:hi] for a in self.idx)
 
     def forward(self, x, lo, hi):
         """Samples lo..hi of ``x``: convolved, pooled into ``out``, winners into ``idx``."""
@@ -741,7 +745,7 @@ class _Stage:
         conv = _take((hi - lo, self.w.shape[0], geom[4], geom[5]), self.out.dtype)
         _conv_part(x, self.w, self.b, geom, self.params, self.ws, self.cols, lo, hi, conv)
         out = self.out[lo:hi]
-        won = tuple(None if a is None else a[lo:hi] for a in self.idx)
+        won = self._won(lo, hi)
         _max_pool(conv, self.pool, self.canvas, False, out=out, won=won)
         if out.size and np.isnan(out.max()):
             # A window held a NaN (its maximum is NaN): the winners again, NaN winning.
@@ -757,7 +761,6 @@ class _Stage:
         ho, wo = self.geom[4], self.geom[5]
         if self.relu:
             g = _relu_grad(g, self.out[lo:hi])
-        ri, ci = self.idx
         gb = finite = None
         if self.canvas == (ho, wo) and needs[2]:
             # Every gradient goes into the convolution's output (the pooling has no
@@ -768,8 +771,7 @@ class _Stage:
             gb, needs = _bias_grad(g), needs[:2]
             finite = bool(np.isfinite(gb.sum()))
         gc = _take((hi - lo, g.shape[1]) + self.canvas, g.dtype)
-        _max_pool_grad(g, None if ri is None else ri[lo:hi], None if ci is None else ci[lo:hi],
-                       self.pool, self.canvas, out=gc, finite=finite)
+        _max_pool_grad(g, *self._won(lo, hi), self.pool, self.canvas, out=gc, finite=finite)
         ph, pw = self.pool[2]
         gconv = gc[:, :, ph:ph + ho, pw:pw + wo]
         if gconv.shape != gc.shape:
@@ -879,8 +881,6 @@ def _wanted(needs, k):
         wants.append(want)
         want = want or needs[1 + j] or (len(needs) > 1 + k and needs[1 + k + j])
     return wants
-
-
 
 
 def _flat_indices(ri, ci, stride, padding, dilation, ohw, width):
@@ -1288,12 +1288,23 @@ def _conv_max_pool_run(input, stages):
     LeNet step inside training, where the checks' Python runs on cold caches).
     """
     key = _run_key(input, stages)
-    if key is not None and key in _RUNS_CHECKED:
-        consts = _RUNS_CHECKED[key]
-        k = len(consts)
+    consts = None if key is None else _RUNS_CHECKED.get(key)
+    if consts is None:
+        first, weights, biases, consts = _check_stages(input, stages)
+        if key is not None and first is input:
+            if len(_RUNS_CHECKED) >= 64:  # many configurations: start over, not grow
+                _RUNS_CHECKED.clear()
+            _RUNS_CHECKED[key] = consts
+    else:  # this configuration passed before: its Tensors go in as they are
+        first, k = input, len(consts)
         weights = [stage[0] for stage in stages[:k]]
         biases = [stage[1] for stage in stages[:k]] if stages[0][1] is not None else []
-        return Conv2dMaxPool2d.apply(input, *weights, *biases, consts), k
+    return Conv2dMaxPool2d.apply(first, *weights, *biases, consts), len(consts)
+
+
+def _check_stages(input, stages):
+    """``_conv_max_pool_run``'s checks: ``(x, weights, biases, constants)`` of the stages
+    that join (``biases`` empty where the first stage has none)."""
     x = first = input
     weights, biases, consts, shape = [], [], [], None
     for j, (weight, bias, st, pad, dil, groups, pk, ps, pp, pd, ceil, relu) in \
@@ -1319,13 +1330,7 @@ def _conv_max_pool_run(input, stages):
         biases.append(bias)
         consts.append(args + (pool, bool(relu)))
         shape = (x.shape[0], weight.shape[0]) + pool[4]  # this stage's output
-    if key is not None and first is input:
-        if len(_RUNS_CHECKED) >= 64:  # many configurations: start over rather than grow
-            _RUNS_CHECKED.clear()
-        _RUNS_CHECKED[key] = tuple(consts)
-    if biases[0] is None:
-        return Conv2dMaxPool2d.apply(first, *weights, tuple(consts)), len(consts)
-    return Conv2dMaxPool2d.apply(first, *weights, *biases, tuple(consts)), len(consts)
+    return first, weights, biases if biases[0] is not None else [], tuple(consts)
 
 
 _RUNS_CHECKED: dict = {}  # _run_key -> the stages' checked constants
