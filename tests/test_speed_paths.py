@@ -825,3 +825,43 @@ def test_conv_pool_stage_checks_are_kept_per_configuration(monkeypatch):
         net(nabla.randn(4, 2, 14, 13))  # the wrong channel count raises every time
     with pytest.raises(ShapeError):
         net(nabla.randn(4, 2, 14, 13))
+
+
+# ------------------------------------------------- products with the sides swapped
+def test_short_wide_products_run_swapped_and_give_the_product():
+    # Batch 10 through 20 -> 40 -> 20: the forward products (10x40, 10x20 results with
+    # n >= 2m) and the input gradients run as (b.T @ a.T).T; the answer must not change.
+    from nabla.ops.linalg import _product
+
+    rng = np.random.default_rng(11)
+    a, b = rng.standard_normal((10, 20)), rng.standard_normal((20, 40))
+    swapped = _product(a, b)
+    assert swapped.flags.f_contiguous and not swapped.flags.c_contiguous  # the swap ran
+    np.testing.assert_allclose(swapped, a @ b, rtol=1e-12, atol=1e-12)
+    assert _product(b.T, a.T).flags.c_contiguous  # tall results go straight
+
+    x0, g = rng.standard_normal((10, 20)), rng.standard_normal((10, 20))
+    runs = []
+    for fuse in (True, False):
+        nabla.manual_seed(5)
+        net = nabla.nn.Sequential(nabla.nn.Linear(20, 40), nabla.nn.Sigmoid(),
+                                  nabla.nn.Linear(40, 20), nabla.nn.Sigmoid())
+        net.fuse_activations = fuse
+        x = nabla.tensor(x0, dtype=nabla.float32, requires_grad=True)
+        out = net(x)
+        out.backward(nabla.tensor(g, dtype=nabla.float32))
+        runs.append([out.data, x.grad.data] + [p.grad.data for p in net.parameters()])
+    for fused, plain in zip(*runs):  # fused or not, the same products: the same bits
+        np.testing.assert_array_equal(fused, plain)
+    # The same network in float64 NumPy, written out.
+    w1, b1, w2, b2 = (p.data.astype(np.float64) for p in net.parameters())
+    h = 1 / (1 + np.exp(-(x0 @ w1.T + b1)))
+    y = 1 / (1 + np.exp(-(h @ w2.T + b2)))
+    d2 = g * y * (1 - y)
+    d1 = (d2 @ w2) * h * (1 - h)
+    want = [y, d1 @ w1, d1.T @ x0, d1.sum(0), d2.T @ h, d2.sum(0)]
+    for got, expected in zip(runs[0], want):
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # Gradients land C-ordered, whatever the products' layout (SGD's passes need it).
+    assert all(gr.flags.c_contiguous for gr in runs[0][1:])

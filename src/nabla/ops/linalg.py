@@ -68,8 +68,25 @@ class Linear(Function):
 def _product(a, b):
     """``a @ b`` for a 2-D ``b``. For a 2-D ``a`` through ``ndarray.dot``: the same BLAS
     call without the ufunc machinery around ``matmul``, 0.3 us less on small products
-    (the layers of a small MLP run several a step)."""
-    return a.dot(b) if a.ndim == 2 else a @ b
+    (the layers of a small MLP run several a step).
+
+    A short, wide result (a small batch through a wider layer) is computed as
+    ``(b.T @ a.T).T``, the same product with BLAS's roles of the two sides swapped, and
+    comes back as a transposed (column-major) view. OpenBLAS does most such products
+    faster so, with its Haswell and its SkylakeX kernels alike (a grid of batches 8-64
+    and layers of 30-1024 measured both ways): 10x784 @ 784x30 12.7 -> 9.5 us and
+    16x128 @ 128x512 14.8 -> 12.2 us (Haswell), 16x784 @ 784x128 34 -> 16 us
+    (SkylakeX); from batch 64 up the two are on par. The values may differ in the last
+    bits (another order of the same sums), the same for every path that computes a
+    Linear layer, fused or not.
+    """
+    if a.ndim != 2:
+        return a @ b
+    m, n = a.shape[0], b.shape[1]
+    # Below 8 rows the measurements went either way: left as they were.
+    if n >= 2 * m >= 16:
+        return b.T.dot(a.T).T
+    return a.dot(b)
 
 
 def _linear_grads(needs, g, x, w):
