@@ -672,6 +672,33 @@ def test_fused_mse_matches_the_composite(reduction):
     np.testing.assert_allclose(b.grad.data, b2.grad.data, rtol=1e-12)
 
 
+
+def test_mse_module_inline_path_is_the_function():
+    # MSELoss calls the node itself for two float tensors alike; everything else goes
+    # through F.mse_loss, with its conversions, warnings and errors.
+    rng = np.random.default_rng(8)
+    F = nabla.nn.functional
+    for reduction in ("mean", "sum", "none"):
+        a = nabla.tensor(rng.standard_normal((4, 3)), dtype=nabla.float32, requires_grad=True)
+        b = nabla.tensor(rng.standard_normal((4, 3)), dtype=nabla.float32)
+        a2 = nabla.tensor(a.data.copy(), requires_grad=True)
+        got = nabla.nn.MSELoss(reduction=reduction)(a, b)
+        want = F.mse_loss(a2, b, reduction=reduction)
+        got.sum().backward()
+        want.sum().backward()
+        np.testing.assert_array_equal(got.data, want.data)
+        np.testing.assert_array_equal(a.grad.data, a2.grad.data)
+    crit = nabla.nn.MSELoss()
+    x = nabla.tensor(rng.standard_normal((4, 3)))
+    ints = nabla.tensor(rng.integers(0, 3, (4, 3)))
+    np.testing.assert_allclose(crit(x, ints).item(), F.mse_loss(x, ints).item())
+    with pytest.warns(UserWarning, match="target size"):
+        crit(x, nabla.tensor(rng.standard_normal((4, 1))))
+    crit.reduction = "avg"  # changed after construction: still refused
+    with pytest.raises(ValueError, match="reduction"):
+        crit(x, x)
+
+
 # ------------------------------------------------------------------- optimizers
 def test_plain_sgd_step_is_p_minus_lr_grad():
     rng = np.random.default_rng(4)

@@ -319,8 +319,12 @@ class Pointwise(Function):
                 # vdot: the sum of squares in one BLAS pass, no d*d temporary.
                 flat = d.reshape(-1)
                 total = np.vdot(flat, flat)
-                ctx.denom = d.size if reduction == "mean" else None
-                out = _div(total, d.size) if reduction == "mean" else total
+                n = d.size
+                ctx.denom = n if reduction == "mean" else None
+                if reduction != "mean":
+                    out = total
+                else:  # _div, inline (a Python call costs ~0.5 us in a training step)
+                    out = total / n if n else _div(total, n)
                 return np.asarray(out, dtype=dt)
             loss = d * d
         elif kind == "l1":
@@ -341,7 +345,12 @@ class Pointwise(Function):
     def backward(ctx, g):
         d, kind, param = ctx.d, ctx.kind, ctx.param
         na, nb = ctx.needs_input_grad
-        s = _float_scale(g, ctx.denom) if kind == "mse" and g.ndim == 0 else None
+        if kind == "mse" and g.ndim == 0:
+            # _float_scale(g, denom), inline for the usual mean: one Python call less.
+            denom = ctx.denom
+            s = float(g) / denom if denom else _float_scale(g, denom)
+        else:
+            s = None
         if s is not None:  # a reduced loss (s is rounded to d's dtype as it multiplies d)
             ga = d * (2.0 * s)
             return (ga if na else None), (-ga if nb else None)
