@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from ..ops import loss as _loss
 from ..tensor import Tensor, tensor
 from . import functional as F
 from .module import Module
@@ -46,12 +45,8 @@ class MSELoss(_Loss):
 
     def forward(self, input, target):
         r = self.reduction
-        if (type(input) is Tensor and type(target) is Tensor and r in F._REDUCTIONS
-                and input.data.dtype.kind == "f" and target.data.dtype == input.data.dtype
-                and target.data.shape == input.data.shape):
-            # F.mse_loss's usual call, inline: each Python call on this path costs
-            # ~0.5 us inside a training step, where caches are cold.
-            return _loss.Pointwise.apply(input, target, "mse", None, r)
+        if r in F._REDUCTIONS:  # F.mse_loss without its translation of size_average, reduce
+            return F._regression("mse_loss", input, target, "mse", None, r)
         return F.mse_loss(input, target, reduction=r)
 
 

@@ -319,12 +319,8 @@ class Pointwise(Function):
                 # vdot: the sum of squares in one BLAS pass, no d*d temporary.
                 flat = d.reshape(-1)
                 total = np.vdot(flat, flat)
-                n = d.size
-                ctx.denom = n if reduction == "mean" else None
-                if reduction != "mean":
-                    out = total
-                else:  # _div, inline (a Python call costs ~0.5 us in a training step)
-                    out = total / n if n else _div(total, n)
+                ctx.denom = d.size if reduction == "mean" else None
+                out = _div(total, d.size) if reduction == "mean" else total
                 return np.asarray(out, dtype=dt)
             loss = d * d
         elif kind == "l1":
@@ -345,12 +341,7 @@ class Pointwise(Function):
     def backward(ctx, g):
         d, kind, param = ctx.d, ctx.kind, ctx.param
         na, nb = ctx.needs_input_grad
-        if kind == "mse" and g.ndim == 0:
-            # _float_scale(g, denom), inline for the usual mean: one Python call less.
-            denom = ctx.denom
-            s = float(g) / denom if denom else _float_scale(g, denom)
-        else:
-            s = None
+        s = _float_scale(g, ctx.denom) if kind == "mse" and g.ndim == 0 else None
         if s is not None:  # a reduced loss (s is rounded to d's dtype as it multiplies d)
             ga = d * (2.0 * s)
             return (ga if na else None), (-ga if nb else None)
