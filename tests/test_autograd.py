@@ -60,8 +60,8 @@ def test_non_leaf_has_no_grad_unless_retained():
     assert c.retains_grad and not b.retains_grad
     ((b * b).sum() + (c * c).sum()).backward()
     assert b.grad is None
-    np.testing.assert_allclose(c.grad.data, 2 * 3 * np.array([1.0, 2.0]))
-    np.testing.assert_allclose(a.grad.data, 8 * np.array([1.0, 2.0]) + 18 * np.array([1.0, 2.0]))
+    np.testing.assert_allclose(c.grad._data, 2 * 3 * np.array([1.0, 2.0]))
+    np.testing.assert_allclose(a.grad._data, 8 * np.array([1.0, 2.0]) + 18 * np.array([1.0, 2.0]))
 
 
 def test_retain_grad_matches_torch():
@@ -94,24 +94,24 @@ def test_gradients_accumulate_over_backward_calls():
     x = np.array([1.0, -2.0, 3.0])
     a = leaf(x)
     (a * a).sum().backward()
-    np.testing.assert_allclose(a.grad.data, 2 * x)
+    np.testing.assert_allclose(a.grad._data, 2 * x)
     (a * a * a).sum().backward()
-    np.testing.assert_allclose(a.grad.data, 2 * x + 3 * x**2)
+    np.testing.assert_allclose(a.grad._data, 2 * x + 3 * x**2)
     a.grad = None
     (a * 5).sum().backward()
-    np.testing.assert_allclose(a.grad.data, [5.0, 5.0, 5.0])
+    np.testing.assert_allclose(a.grad._data, [5.0, 5.0, 5.0])
     a.grad.zero_()
     (a * 5).sum().backward()
-    np.testing.assert_allclose(a.grad.data, [5.0, 5.0, 5.0])
+    np.testing.assert_allclose(a.grad._data, [5.0, 5.0, 5.0])
 
 
 def test_a_tensor_used_twice_gets_both_contributions():
     a = leaf([1.0, 2.0])
     (a + a).sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(a.grad._data, [2.0, 2.0])
     b = leaf([1.0, 2.0])
     (b * b + b).sum().backward()
-    np.testing.assert_array_equal(b.grad.data, [3.0, 5.0])
+    np.testing.assert_array_equal(b.grad._data, [3.0, 5.0])
 
 
 def test_leaf_gradients_never_alias():
@@ -120,7 +120,7 @@ def test_leaf_gradients_never_alias():
     a, b = leaf([1.0, 2.0]), leaf([1.0, 2.0])
     (a + b).sum().backward()
     a.grad += 1
-    np.testing.assert_array_equal(b.grad.data, [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad._data, [1.0, 1.0])
 
     g = nabla.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=nabla.float64)
     p, q, r, s = (leaf(np.ones(4)) for _ in range(4))
@@ -128,15 +128,15 @@ def test_leaf_gradients_never_alias():
     out = (p.reshape(2, 2) + q.reshape(2, 2).T + r.reshape(2, 2).clone() + s[:].reshape(2, 2)
            + u.expand(2, 2) + v)
     out.backward(g)
-    grads = [t.grad.data for t in (p, q, r, s, u, v)]
+    grads = [t.grad._data for t in (p, q, r, s, u, v)]
     for i, x in enumerate(grads):
         assert x.flags.writeable and x.flags.c_contiguous
-        assert not np.shares_memory(x, g.data), f"grad {i} aliases the given gradient"
+        assert not np.shares_memory(x, g._data), f"grad {i} aliases the given gradient"
         for j in range(i):
             assert not np.shares_memory(x, grads[j]), f"grads {j} and {i} alias"
     before = [x.copy() for x in grads]
     p.grad += 1  # the optimizer's kind of in-place update touches p.grad alone
-    np.testing.assert_array_equal(g.data, [[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(g._data, [[1.0, 2.0], [3.0, 4.0]])
     for x, b in zip(grads[1:], before[1:]):
         np.testing.assert_array_equal(x, b)
 
@@ -146,8 +146,8 @@ def test_backward_with_gradient_on_a_leaf_does_not_alias_it():
     g = nabla.ones(3, dtype=nabla.float64)
     x.backward(g)
     x.backward(g)
-    np.testing.assert_array_equal(x.grad.data, [2.0, 2.0, 2.0])
-    np.testing.assert_array_equal(g.data, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(x.grad._data, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(g._data, [1.0, 1.0, 1.0])
 
 
 def test_retained_grad_and_leaf_grad_do_not_alias():
@@ -156,7 +156,7 @@ def test_retained_grad_and_leaf_grad_do_not_alias():
     y.retain_grad()
     (y * 3).sum().backward()
     y.grad += 100
-    np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad._data, [3.0, 3.0])
 
 
 def test_gradient_dtype_follows_the_leaf():
@@ -166,7 +166,7 @@ def test_gradient_dtype_follows_the_leaf():
     assert out.dtype == nabla.float64  # as in PyTorch
     out.sum().backward()
     assert x32.grad.dtype == nabla.float32
-    np.testing.assert_array_equal(x32.grad.data, [3.0, 4.0])
+    np.testing.assert_array_equal(x32.grad._data, [3.0, 4.0])
 
 
 # ------------------------------------------------------------ detach, grad modes
@@ -174,9 +174,9 @@ def test_detach_shares_memory_and_stops_gradients():
     a = leaf([1.0, 2.0])
     d = a.detach()
     assert not d.requires_grad and d.is_leaf and d.grad_fn is None
-    assert np.shares_memory(d.data, a.data)
+    assert np.shares_memory(d._data, a._data)
     (a * a.detach()).sum().backward()  # d(a * const)/da = const
-    np.testing.assert_array_equal(a.grad.data, [1.0, 2.0])
+    np.testing.assert_array_equal(a.grad._data, [1.0, 2.0])
     b = a * 2
     b.detach_()
     assert not b.requires_grad and b.grad_fn is None
@@ -251,7 +251,7 @@ def test_in_place_update_under_no_grad_like_an_optimizer():
     with nabla.no_grad():
         w -= 0.5 * w.grad
     assert w.is_leaf and w.requires_grad
-    np.testing.assert_allclose(w.data, [0.0, 0.0])
+    np.testing.assert_allclose(w._data, [0.0, 0.0])
 
 
 # ---------------------------------------------------------------- grad_fn names
@@ -306,10 +306,10 @@ def test_backward_with_gradient():
     g = np.array([[0.5, -1.0], [2.0, 0.0]])
     a = leaf(x)
     (a * a).backward(gradient=nabla.tensor(g, dtype=nabla.float64))
-    np.testing.assert_allclose(a.grad.data, 2 * x * g)
+    np.testing.assert_allclose(a.grad._data, 2 * x * g)
     b = leaf(x)
     (b * 3).backward(g)  # an array works too
-    np.testing.assert_allclose(b.grad.data, 3 * g)
+    np.testing.assert_allclose(b.grad._data, 3 * g)
     with pytest.raises(RuntimeError, match=r"shape \(3,\).*\(2, 2\)"):
         (b * 3).backward(nabla.ones(3))
 
@@ -319,7 +319,7 @@ def test_implicit_gradient_only_for_one_element_outputs():
     with pytest.raises(RuntimeError, match="implicitly created only for one-element"):
         (a * 2).backward()
     (a[:, :1] * 2).backward()  # shape (1, 1): one element, so the gradient is 1
-    np.testing.assert_array_equal(a.grad.data, [[2.0, 0.0]])
+    np.testing.assert_array_equal(a.grad._data, [[2.0, 0.0]])
 
 
 def test_backward_on_tensor_without_grad_raises():
@@ -341,7 +341,7 @@ def test_backward_twice_needs_retain_graph():
     z = (b * b).sum()
     z.backward(retain_graph=True)
     z.backward()
-    np.testing.assert_array_equal(b.grad.data, [4.0, 8.0])
+    np.testing.assert_array_equal(b.grad._data, [4.0, 8.0])
     # an intermediate result of a freed graph cannot be backpropagated through again
     c = leaf([1.0, 2.0])
     h = c.exp()
@@ -353,7 +353,7 @@ def test_backward_twice_needs_retain_graph():
 def test_graph_is_freed_after_backward():
     x = nabla.randn(100, requires_grad=True)
     h = (x * 2).tanh()
-    ref = weakref.ref(h.data)
+    ref = weakref.ref(h._data)
     loss = (h * h).sum()
     del h
     gc.collect()
@@ -366,14 +366,14 @@ def test_graph_is_freed_after_backward():
 def test_retain_graph_keeps_the_saved_arrays():
     x = nabla.randn(10, requires_grad=True)
     h = x.tanh()
-    ref = weakref.ref(h.data)
+    ref = weakref.ref(h._data)
     loss = (h * h).sum()
     del h
     loss.backward(retain_graph=True)
     gc.collect()
     assert ref() is not None
     loss.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * 2 * np.tanh(x.data) * (1 - np.tanh(x.data) ** 2),
+    np.testing.assert_allclose(x.grad._data, 2 * 2 * np.tanh(x._data) * (1 - np.tanh(x._data) ** 2),
                                rtol=1e-5)
 
 
@@ -417,7 +417,7 @@ def test_in_place_on_tensor_that_requires_grad_raises():
             op()
     with pytest.raises(RuntimeError, match="in-place"):
         a[0] = 3.0
-    np.testing.assert_array_equal(a.data, [1.0, 2.0])  # nothing was changed
+    np.testing.assert_array_equal(a._data, [1.0, 2.0])  # nothing was changed
 
 
 def test_in_place_with_an_operand_that_requires_grad_raises():
@@ -453,11 +453,11 @@ def test_autograd_grad_does_not_touch_dot_grad():
     a, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     y = (a * w).sum()
     ga, gw = nabla.autograd.grad(y, [a, w])
-    np.testing.assert_array_equal(ga.data, [3.0, 4.0])
-    np.testing.assert_array_equal(gw.data, [1.0, 2.0])
+    np.testing.assert_array_equal(ga._data, [3.0, 4.0])
+    np.testing.assert_array_equal(gw._data, [1.0, 2.0])
     assert a.grad is None and w.grad is None
     (g,) = nabla.autograd.grad((a * a).sum(), a)
-    np.testing.assert_array_equal(g.data, [2.0, 4.0])
+    np.testing.assert_array_equal(g._data, [2.0, 4.0])
 
 
 def test_autograd_grad_allow_unused():
@@ -466,7 +466,7 @@ def test_autograd_grad_allow_unused():
         nabla.autograd.grad((a * 2).sum(), [a, u])
     ga, gu = nabla.autograd.grad((a * 2).sum(), [a, u], allow_unused=True)
     assert gu is None
-    np.testing.assert_array_equal(ga.data, [2.0, 2.0])
+    np.testing.assert_array_equal(ga._data, [2.0, 2.0])
 
 
 def test_autograd_grad_of_non_leaf_outputs_and_grad_outputs():
@@ -475,8 +475,8 @@ def test_autograd_grad_of_non_leaf_outputs_and_grad_outputs():
     y = h * h
     (gh, ga) = nabla.autograd.grad(y, [h, a], grad_outputs=nabla.tensor([1.0, 0.5],
                                                                         dtype=nabla.float64))
-    np.testing.assert_allclose(gh.data, 2 * h.data * [1.0, 0.5])
-    np.testing.assert_allclose(ga.data, 3 * 2 * h.data * [1.0, 0.5])
+    np.testing.assert_allclose(gh._data, 2 * h._data * [1.0, 0.5])
+    np.testing.assert_allclose(ga._data, 3 * 2 * h._data * [1.0, 0.5])
     with pytest.raises(RuntimeError, match="does not require grad"):
         nabla.autograd.grad(y.sum(), [nabla.tensor([1.0])])
 
@@ -486,7 +486,7 @@ def test_autograd_grad_retain_graph():
     y = (a * a).sum()
     g1 = nabla.autograd.grad(y, a, retain_graph=True)[0]
     g2 = nabla.autograd.grad(y, a)[0]
-    np.testing.assert_array_equal(g1.data, g2.data)
+    np.testing.assert_array_equal(g1._data, g2._data)
     with pytest.raises(RuntimeError, match="second time"):
         nabla.autograd.grad(y, a)
 
@@ -495,7 +495,7 @@ def test_backward_of_several_outputs():
     a = leaf([1.0, 2.0])
     y1, y2 = (a * 2).sum(), (a * a).sum()
     nabla.autograd.backward([y1, y2])
-    np.testing.assert_array_equal(a.grad.data, [4.0, 6.0])
+    np.testing.assert_array_equal(a.grad._data, [4.0, 6.0])
 
 
 def test_create_graph_is_refused_clearly():
@@ -528,7 +528,7 @@ def test_custom_function_with_constants():
     y = ScaledCube.apply(x, 2.0)
     assert y.grad_fn.name() == "ScaledCubeBackward"
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [6.0, 24.0])
+    np.testing.assert_allclose(x.grad._data, [6.0, 24.0])
     assert nabla.gradcheck(lambda t: ScaledCube.apply(t, 0.5), leaf([0.3, -1.2]))
 
 
@@ -552,7 +552,7 @@ def test_needs_input_grad_lets_backward_skip_work():
     b = nabla.tensor([3.0, 4.0], dtype=nabla.float64)
     MulAdd.apply(a, b).sum().backward()
     assert MulAdd.asked == (True, False)
-    np.testing.assert_array_equal(a.grad.data, [4.0, 5.0])
+    np.testing.assert_array_equal(a.grad._data, [4.0, 5.0])
     assert b.grad is None
 
 
@@ -574,7 +574,7 @@ def test_a_backward_may_return_fewer_gradients_than_inputs():
     y = FirstOnly.apply(a, c)
     node = y.grad_fn
     y.sum().backward()
-    np.testing.assert_array_equal(a.grad.data, [2.0, 2.0])
+    np.testing.assert_array_equal(a.grad._data, [2.0, 2.0])
     assert b.grad is None
     # The node was released like any other, its edges kept for next_functions.
     (fa, _), (fc, _) = node.next_functions
@@ -590,18 +590,18 @@ class Split2(Function):
 
     @staticmethod
     def backward(ctx, g1, g2):
-        return g1 * 2 + g2 * 2 * ctx.inputs[0].data
+        return g1 * 2 + g2 * 2 * ctx.inputs[0]._data
 
 
 def test_function_with_two_outputs():
     x = leaf([1.0, 3.0])
     p, q = Split2.apply(x)
     (p.sum() + q.sum()).backward()
-    np.testing.assert_array_equal(x.grad.data, [4.0, 8.0])
+    np.testing.assert_array_equal(x.grad._data, [4.0, 8.0])
     y = leaf([1.0, 3.0])
     p, q = Split2.apply(y)
     q.sum().backward()  # the unused output's gradient arrives as zeros
-    np.testing.assert_array_equal(y.grad.data, [2.0, 6.0])
+    np.testing.assert_array_equal(y.grad._data, [2.0, 6.0])
 
 
 def test_max_with_dim_indices_get_no_gradient():
@@ -609,7 +609,7 @@ def test_max_with_dim_indices_get_no_gradient():
     values, indices = x.max(1)
     assert values.requires_grad and not indices.requires_grad
     values.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0.0, 1.0], [1.0, 0.0]])
+    np.testing.assert_array_equal(x.grad._data, [[0.0, 1.0], [1.0, 0.0]])
 
 
 def test_unbroadcast():
@@ -646,7 +646,7 @@ def test_gradcheck_is_a_runtime_error_naming_input_element_and_values():
 
         @staticmethod
         def backward(ctx, g):
-            a, b = (t.data for t in ctx.inputs)
+            a, b = (t._data for t in ctx.inputs)
             gb = g * a
             gb[1, 2] += 0.5
             return g * b, gb
@@ -688,11 +688,11 @@ def test_gradcheck_demands_float64_and_something_to_check():
 
 def test_gradcheck_leaves_its_inputs_as_they_were():
     x = leaf([0.5, 1.5, -2.0])
-    data = x.data
+    data = x._data
     before = data.copy()
     nabla.gradcheck(lambda t: (t * t).sum(), x)
-    assert x.data is data
-    np.testing.assert_array_equal(x.data, before)
+    assert x._data is data
+    np.testing.assert_array_equal(x._data, before)
     assert x.grad is None  # gradcheck uses autograd.grad, not .grad
 
 
@@ -704,7 +704,7 @@ def test_gradcheck_on_odd_inputs_and_outputs():
     a = np.arange(6.0).reshape(2, 3).T
     y = nabla.from_numpy(a).requires_grad_()
     assert nabla.gradcheck(lambda t: (t * t).sum(0) * t[0], y)
-    assert np.shares_memory(y.data, a) and a.tolist() == np.arange(6.0).reshape(2, 3).T.tolist()
+    assert np.shares_memory(y._data, a) and a.tolist() == np.arange(6.0).reshape(2, 3).T.tolist()
     # integer outputs (indices) are not differentiated
     z = leaf([[1.0, 5.0], [3.0, 2.0]])
     assert nabla.gradcheck(lambda t: tuple(t.max(1)), z)
@@ -736,8 +736,8 @@ def test_uneven_paths_deliver_every_contribution_before_a_node_runs():
     e = ((b * 2.0) * 3.0 + 1.0) * b  # 6b^2 + b, four nodes after b
     out = (e + b).sum()  # d/db = 12b + 2
     out.backward()
-    t = np.tanh(x.data)
-    np.testing.assert_allclose(x.grad.data, (12 * t + 2) * (1 - t * t), rtol=1e-12)
+    t = np.tanh(x._data)
+    np.testing.assert_allclose(x.grad._data, (12 * t + 2) * (1 - t * t), rtol=1e-12)
 
 
 def test_one_root_an_ancestor_of_another():
@@ -746,7 +746,7 @@ def test_one_root_an_ancestor_of_another():
     y1 = (a * a).sum()
     y2 = y1 * 3.0
     nabla.autograd.backward([y1, y2])
-    np.testing.assert_allclose(a.grad.data, (1 + 3) * 2 * a.data)
+    np.testing.assert_allclose(a.grad._data, (1 + 3) * 2 * a._data)
 
 
 def test_nodes_reached_without_a_gradient_are_released():
@@ -769,7 +769,7 @@ def test_nodes_reached_without_a_gradient_are_released():
     loss.backward()
     gc.collect()
     assert ref() is None, "a node reached with no gradient kept its saved arrays"
-    np.testing.assert_array_equal(x.grad.data, np.ones(50))
+    np.testing.assert_array_equal(x.grad._data, np.ones(50))
 
 
 def test_a_second_backward_without_gradient_flow_keeps_next_functions():

@@ -63,7 +63,7 @@ def test_tensor_dataset_wraps_numpy_without_copying():
     ds = TensorDataset(X, np.arange(3))
     X[1, 0] = 5.0
     assert ds[1][0].numpy()[0] == 5.0
-    assert ds.tensors[0].data is X
+    assert ds.tensors[0]._data is X
 
 
 def test_tensor_dataset_size_mismatch_names_the_sizes():
@@ -184,7 +184,7 @@ def test_fast_path_never_calls_getitem(monkeypatch):
 def test_fast_path_batches_are_copies():
     X = np.arange(12, dtype=np.float32).reshape(6, 2)
     x, _ = next(iter(DataLoader(TensorDataset(X, np.arange(6)), batch_size=3)))
-    x.data[:] = -1
+    x._data[:] = -1
     assert X.min() == 0.0
 
 

@@ -304,7 +304,7 @@ _SAVER = textwrap.dedent("""
     while True:
         generation += 1
         for p in model.parameters():
-            p.data.fill(generation)
+            p._data.fill(generation)
         io.save_checkpoint(path, model, opt, epoch=generation, step=generation)
         if generation == 1:
             print("ready", flush=True)

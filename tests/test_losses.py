@@ -40,13 +40,13 @@ def _run(torch, name, arrays, grad_of, dtype, tol, kwargs=None, const=None):
     out_t = getattr(torch.nn.functional, name)(*ts, **tk)
     assert out_n.shape == tuple(out_t.shape)
     assert out_n.dtype == nabla.tensor(np.zeros(1, dtype)).dtype
-    np.testing.assert_allclose(out_n.data, out_t.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(out_n._data, out_t.detach().numpy(), rtol=tol, atol=tol)
     if grad_of:
         g = np.random.default_rng(9).uniform(0.5, 1.5, out_t.shape).astype(dtype)
         out_n.backward(nabla.tensor(g))
         out_t.backward(torch.tensor(g))
         for i in grad_of:
-            np.testing.assert_allclose(ns[i].grad.data, ts[i].grad.numpy(), rtol=tol * 10,
+            np.testing.assert_allclose(ns[i].grad._data, ts[i].grad.numpy(), rtol=tol * 10,
                                        atol=tol * 10, err_msg=f"gradient of argument {i}")
     return out_n
 
@@ -123,17 +123,17 @@ def test_cross_entropy_is_one_fused_node():
     assert type(loss.grad_fn).__name__ == "ClassNLL"
     assert loss.grad_fn.inputs == (x,)  # no log_softmax / gather / mean nodes before it
     loss.backward()
-    p = x.data - x.data.max(1, keepdims=True)
+    p = x._data - x._data.max(1, keepdims=True)
     p = np.exp(p) / np.exp(p).sum(1, keepdims=True)
     onehot = np.eye(3)[[0, 1, 2, 0]]
-    np.testing.assert_allclose(x.grad.data, (p - onehot) / 4, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(x.grad._data, (p - onehot) / 4, rtol=1e-5, atol=1e-7)
 
 
 def test_cross_entropy_stable_for_huge_logits(torch):
     x = np.array([[1000.0, -1000.0, 0.0], [-5000.0, 5000.0, 5000.0]], dtype=np.float32)
     t = np.array([1, 2])
     out = _run(torch, "cross_entropy", [x, t], [0], np.float32, 1e-5)
-    assert np.isfinite(out.data) and out.item() == pytest.approx(1000.0 + math.log(2) / 2)
+    assert np.isfinite(out._data) and out.item() == pytest.approx(1000.0 + math.log(2) / 2)
     probs = np.array([[0.0, 1.0, 0.0], [0.5, 0.5, 0.0]])
     _run(torch, "cross_entropy", [x, probs], [0], np.float32, 1e-5)
 
@@ -203,7 +203,7 @@ def test_bce_with_logits(torch, reduction, weighted, pos_weighted, dtype, tol):
         const["pos_weight"] = rng.uniform(0.5, 3, 3)
     out = _run(torch, "binary_cross_entropy_with_logits", [x, y], [0, 1], dtype, tol,
                {"reduction": reduction}, const)
-    assert np.isfinite(out.data).all()
+    assert np.isfinite(out._data).all()
 
 
 def test_binary_gradcheck():
@@ -298,7 +298,7 @@ def test_loss_modules_match_functional(torch):
             x, y, pos_weight=w), (x, y)),
     ]
     for module, expected, args in cases:
-        np.testing.assert_array_equal(module(*args).data, expected.data, err_msg=repr(module))
+        np.testing.assert_array_equal(module(*args)._data, expected._data, err_msg=repr(module))
     # class weights are buffers, as in PyTorch: saved in state_dict, converted by .to()
     ce = nn.CrossEntropyLoss(weight=w)
     assert list(ce.state_dict()) == list(torch.nn.CrossEntropyLoss(
@@ -377,10 +377,10 @@ def test_other_losses_bad_input():
 
 def test_loss_inputs_unchanged_by_bad_call():
     x = nabla.randn(3, 4, requires_grad=True)
-    before = x.data.copy()
+    before = x._data.copy()
     with pytest.raises(IndexError):
         F.cross_entropy(x, nabla.tensor([0, 1, 9]))
-    assert np.array_equal(x.data, before) and x.grad is None
+    assert np.array_equal(x._data, before) and x.grad is None
 
 
 def test_empty_batch_like_torch(torch):
@@ -394,7 +394,7 @@ def test_empty_batch_like_torch(torch):
             ref = getattr(torch.nn.functional, name)(torch.tensor(x), torch.tensor(t),
                                                      reduction=reduction)
             assert out.shape == tuple(ref.shape), (name, reduction)
-            np.testing.assert_array_equal(out.data, ref.numpy(), err_msg=f"{name} {reduction}")
+            np.testing.assert_array_equal(out._data, ref.numpy(), err_msg=f"{name} {reduction}")
 
 
 # ------------------------------------------------------------------ properties

@@ -93,9 +93,9 @@ def test_several_parameters_and_tensors_updated_in_place():
     y = 2.0 * x + 1.0
     a = nabla.tensor(0.0, dtype=nabla.float64, requires_grad=True)
     b = nabla.tensor([0.0], dtype=nabla.float64)  # not requiring grad: switched on
-    arr = a.data
+    arr = a._data
     r = minimize(lambda a, b: ((a + b * x - y) ** 2).mean(), [a, b], lr=0.1, tol=1e-6)
-    assert r.converged and r.params[0] is a and r.params[1] is b and a.data is arr
+    assert r.converged and r.params[0] is a and r.params[1] is b and a._data is arr
     assert a.item() == pytest.approx(1.0, abs=1e-4) and b.item() == pytest.approx(2.0, abs=1e-4)
     assert r.path.shape == (r.steps + 1, 2) and r.path[0].tolist() == [0.0, 0.0]
     assert r.path[-1].tolist() == [a.item(), b.item()]
@@ -106,7 +106,7 @@ def test_vector_parameter_keeps_its_shape_in_the_path():
     target = nabla.tensor([[1.0, -2.0], [0.5, 4.0]], dtype=nabla.float64)
     r = minimize(lambda w: ((w - target) ** 2).sum(), np.zeros((2, 2)), lr=0.25, tol=1e-8)
     assert r.converged and r.path.shape == (r.steps + 1, 2, 2)
-    np.testing.assert_allclose(r.params.data, target.data, atol=1e-7)
+    np.testing.assert_allclose(r.params._data, target._data, atol=1e-7)
 
 
 def test_every_element_must_be_below_tol():

@@ -24,7 +24,7 @@ def _nb(arr, requires_grad=False):
 
 def _copy_to_torch(torch, module, tmodule):
     tmodule.load_state_dict(
-        {k: torch.from_numpy(np.array(v.data)) for k, v in module.state_dict().items()}
+        {k: torch.from_numpy(np.array(v._data)) for k, v in module.state_dict().items()}
     )
     return tmodule
 
@@ -39,16 +39,16 @@ def _compare_module(torch, module, tmodule, x, dtype, tol, upstream=None):
     xn = nabla.tensor(xa, requires_grad=True)
     xt = torch.tensor(xa, requires_grad=True)
     yn, yt = module(xn), tmodule(xt)
-    np.testing.assert_allclose(yn.data, yt.detach().numpy(), rtol=tol, atol=tol)
+    np.testing.assert_allclose(yn._data, yt.detach().numpy(), rtol=tol, atol=tol)
     assert yn.dtype == nabla.tensor(np.zeros(1, np_dt)).dtype
     g = np.random.default_rng(1).standard_normal(yt.shape).astype(np_dt) if upstream is None \
         else upstream
     yn.backward(nabla.tensor(g))
     yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(xn.grad.data, xt.grad.numpy(), rtol=tol * 10, atol=tol * 10)
+    np.testing.assert_allclose(xn.grad._data, xt.grad.numpy(), rtol=tol * 10, atol=tol * 10)
     tparams = dict(tmodule.named_parameters())
     for name, p in module.named_parameters():
-        np.testing.assert_allclose(p.grad.data, tparams[name].grad.numpy(), rtol=tol * 10,
+        np.testing.assert_allclose(p.grad._data, tparams[name].grad.numpy(), rtol=tol * 10,
                                    atol=tol * 10, err_msg=name)
 
 
@@ -57,14 +57,14 @@ def test_parameter_basics():
     t = nabla.ones(3)
     p = nn.Parameter(t)
     assert isinstance(p, nabla.Tensor) and p.requires_grad and p.is_leaf
-    assert p.data is t.data  # shares memory
+    assert p._data is t._data  # shares memory
     assert repr(p) == "Parameter containing:\ntensor([1., 1., 1.], requires_grad=True)"
     assert not nn.Parameter(t, requires_grad=False).requires_grad
     assert nn.Parameter().shape == (0,)
     assert nn.Parameter([1.0, 2.0]).dtype == nabla.float32  # the default dtype, as tensor()
     assert nn.Parameter(np.zeros(2)).dtype == nabla.float64  # an array keeps its dtype
     q = copy.deepcopy(p)
-    assert isinstance(q, nn.Parameter) and q.data is not p.data and q.requires_grad
+    assert isinstance(q, nn.Parameter) and q._data is not p._data and q.requires_grad
 
 
 def test_parameter_repr_matches_torch(torch):
@@ -187,21 +187,21 @@ def test_state_dict_round_trip_and_in_place():
     assert result.missing_keys == [] and result.unexpected_keys == []
     assert b.fc1.weight is w_obj  # copied in place, so optimizers keep their references
     for (k, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items()):
-        assert np.array_equal(va.data, vb.data), k
+        assert np.array_equal(va._data, vb._data), k
     # state_dict shares memory with the parameters and is detached
     sd = a.state_dict()
     assert not sd["fc1.weight"].requires_grad
-    assert np.shares_memory(sd["fc1.weight"].data, a.fc1.weight.data)
+    assert np.shares_memory(sd["fc1.weight"]._data, a.fc1.weight._data)
     # numpy arrays and other dtypes are accepted and cast
-    arrays = {k: np.array(v.data, dtype=np.float64) + 1 for k, v in a.state_dict().items()}
+    arrays = {k: np.array(v._data, dtype=np.float64) + 1 for k, v in a.state_dict().items()}
     b.load_state_dict(arrays)
     assert b.fc2.bias.dtype == nabla.float32
-    np.testing.assert_allclose(b.fc2.bias.data, a.fc2.bias.data + 1, rtol=1e-6)
+    np.testing.assert_allclose(b.fc2.bias._data, a.fc2.bias._data + 1, rtol=1e-6)
 
 
 def test_load_state_dict_strict_errors():
     m = nn.Linear(2, 3)
-    before = m.weight.data.copy()
+    before = m.weight._data.copy()
     sd = {"weight": nabla.zeros(3, 3), "foo": nabla.zeros(1)}
     with pytest.raises(RuntimeError) as e:
         m.load_state_dict(sd)
@@ -209,13 +209,13 @@ def test_load_state_dict_strict_errors():
     assert 'Missing key(s) in state_dict: "bias"' in msg
     assert 'Unexpected key(s) in state_dict: "foo"' in msg
     assert "size mismatch for weight" in msg and "(3, 3)" in msg and "(3, 2)" in msg
-    assert np.array_equal(m.weight.data, before)  # nothing was changed
+    assert np.array_equal(m.weight._data, before)  # nothing was changed
     # non-strict: keys are reported, but a shape mismatch is still an error (as PyTorch)
     with pytest.raises(RuntimeError, match="size mismatch"):
         m.load_state_dict(sd, strict=False)
     res = m.load_state_dict({"weight": np.ones((3, 2)), "foo": 1.0}, strict=False)
     assert res == (["bias"], ["foo"])
-    assert m.weight.data.sum() == 6
+    assert m.weight._data.sum() == 6
     with pytest.raises(TypeError, match="dict-like"):
         m.load_state_dict([1, 2])
 
@@ -225,7 +225,7 @@ def test_state_dict_interop_with_torch(torch):
     t = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
     m.load_state_dict({k: v.detach().numpy() for k, v in t.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
-    np.testing.assert_allclose(m(nabla.tensor(x)).data, t(torch.tensor(x)).detach().numpy(),
+    np.testing.assert_allclose(m(nabla.tensor(x))._data, t(torch.tensor(x)).detach().numpy(),
                                rtol=1e-5, atol=1e-6)
 
 
@@ -270,7 +270,7 @@ def test_zero_grad_requires_grad_apply():
     m(nabla.ones(2, 3)).sum().backward()
     buf = m.weight.grad
     m.zero_grad(set_to_none=False)
-    assert m.weight.grad is buf and not buf.data.any()
+    assert m.weight.grad is buf and not buf._data.any()
     m.zero_grad()
     assert m.weight.grad is None
     m.requires_grad_(False)
@@ -284,7 +284,7 @@ def test_zero_grad_requires_grad_apply():
             init.zeros_(mod.weight)
 
     net = nn.Sequential(nn.Linear(2, 2), nn.Linear(2, 2)).apply(reinit)
-    assert all(not layer.weight.data.any() for layer in net)
+    assert all(not layer.weight._data.any() for layer in net)
 
 
 # ------------------------------------------------------------------ containers, repr
@@ -377,10 +377,10 @@ def test_linear_init_and_dtype():
     bound = 1 / math.sqrt(400)
     assert fc.weight.shape == (300, 400) and fc.bias.shape == (300,)
     assert fc.weight.dtype == nabla.float32
-    w = fc.weight.data
+    w = fc.weight._data
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.99 * bound
     assert abs(w.std() - bound / math.sqrt(3)) < 0.02 * bound  # U(-b, b) has std b/sqrt(3)
-    assert np.abs(fc.bias.data).max() <= bound
+    assert np.abs(fc.bias._data).max() <= bound
     assert nn.Linear(2, 2, dtype=nabla.float64).weight.dtype == nabla.float64
     assert nn.Linear(3, 2, bias=False).bias is None
     assert [n for n, _ in nn.Linear(3, 2, bias=False).named_parameters()] == ["weight"]
@@ -432,10 +432,10 @@ def test_activation_functions_against_torch(torch, fn, kwargs):
     xt = torch.tensor(x, requires_grad=True)
     yn = getattr(F, fn)(xn, **kwargs)
     yt = getattr(torch.nn.functional, fn)(xt, **kwargs)
-    np.testing.assert_allclose(yn.data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(yn._data, yt.detach().numpy(), rtol=1e-10, atol=1e-12)
     (yn * yn).sum().backward()
     (yt * yt).sum().backward()
-    np.testing.assert_allclose(xn.grad.data, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(xn.grad._data, xt.grad.numpy(), rtol=1e-9, atol=1e-12)
     assert nabla.gradcheck(lambda t: getattr(F, fn)(t, **kwargs), nabla.tensor(
         x, requires_grad=True))
 
@@ -447,7 +447,7 @@ def test_softmax_implicit_dim_warns_like_torch(torch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         yt = torch.nn.Softmax()(torch.tensor(x))
-    np.testing.assert_allclose(y.data, yt.numpy())
+    np.testing.assert_allclose(y._data, yt.numpy())
 
 
 def test_step_activation():
@@ -473,13 +473,13 @@ def test_dropout_statistics_and_modes():
     x = nabla.ones(200, 500)
     d = nn.Dropout(0.3)
     y = d(x)
-    vals = y.data
+    vals = y._data
     np.testing.assert_allclose(np.unique(vals), [0.0, 1 / 0.7], rtol=1e-6)
     assert abs((vals == 0).mean() - 0.3) < 0.01
     assert abs(vals.mean() - 1.0) < 0.02  # inverted dropout keeps the expectation
     assert d.eval()(x) is x
     assert F.dropout(x, 0.3, training=False) is x
-    assert not F.dropout(x, 1.0).data.any()
+    assert not F.dropout(x, 1.0)._data.any()
     assert F.dropout(x, 0.0) is x
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)
@@ -492,9 +492,9 @@ def test_dropout_gradient_and_seed():
     nabla.manual_seed(3)
     y = F.dropout(x, 0.5)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, (y.data != 0) * 2.0)
+    np.testing.assert_allclose(x.grad._data, (y._data != 0) * 2.0)
     nabla.manual_seed(3)
-    assert np.array_equal(F.dropout(x, 0.5).data, y.data)  # the global generator decides
+    assert np.array_equal(F.dropout(x, 0.5)._data, y._data)  # the global generator decides
     assert F.dropout(x.double(), 0.5).dtype == nabla.float64
 
 
@@ -518,20 +518,20 @@ def _gen(seed=0):
 
 def test_init_distributions():
     w = init.normal_(nabla.empty(200, 300), generator=_gen())
-    assert abs(w.data.mean()) < 0.01 and abs(w.data.std() - 1) < 0.01  # standard normal
+    assert abs(w._data.mean()) < 0.01 and abs(w._data.std() - 1) < 0.01  # standard normal
     w = init.normal_(nabla.empty(100, 100), mean=2, std=0.5, generator=_gen())
-    assert abs(w.data.mean() - 2) < 0.02 and abs(w.data.std() - 0.5) < 0.01
+    assert abs(w._data.mean() - 2) < 0.02 and abs(w._data.std() - 0.5) < 0.01
     w = init.uniform_(nabla.empty(100, 100), generator=_gen())
-    assert w.data.min() >= 0 and w.data.max() < 1 and abs(w.data.mean() - 0.5) < 0.01
+    assert w._data.min() >= 0 and w._data.max() < 1 and abs(w._data.mean() - 0.5) < 0.01
     w = init.uniform_(nabla.empty(100, 100), -3, -1, generator=_gen())
-    assert w.data.min() >= -3 and w.data.max() < -1
+    assert w._data.min() >= -3 and w._data.max() < -1
     assert init.zeros_(nabla.ones(3)).tolist() == [0, 0, 0]
     assert init.ones_(nabla.zeros(3)).tolist() == [1, 1, 1]
     assert init.constant_(nabla.zeros(2), 0.25).tolist() == [0.25, 0.25]
     w = init.trunc_normal_(nabla.empty(10000), std=1.0, a=-1, b=1.5, generator=_gen())
-    assert w.data.min() >= -1 and w.data.max() <= 1.5
+    assert w._data.min() >= -1 and w._data.max() <= 1.5
     assert init.eye_(nabla.empty(2, 3)).tolist() == [[1, 0, 0], [0, 1, 0]]
-    q = init.orthogonal_(nabla.empty(3, 5, dtype=nabla.float64), generator=_gen()).data
+    q = init.orthogonal_(nabla.empty(3, 5, dtype=nabla.float64), generator=_gen())._data
     np.testing.assert_allclose(q @ q.T, np.eye(3), atol=1e-12)
 
 
@@ -540,19 +540,19 @@ def test_xavier_kaiming_bounds_vs_torch_formula(shape):
     fan_in = shape[1] * math.prod(shape[2:])
     fan_out = shape[0] * math.prod(shape[2:])
     # xavier: bound = gain * sqrt(6 / (fan_in + fan_out))
-    w = init.xavier_uniform_(nabla.empty(*shape), gain=2.0, generator=_gen()).data
+    w = init.xavier_uniform_(nabla.empty(*shape), gain=2.0, generator=_gen())._data
     bound = 2.0 * math.sqrt(6 / (fan_in + fan_out))
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.98 * bound
-    w = init.xavier_normal_(nabla.empty(*shape), generator=_gen()).data
+    w = init.xavier_normal_(nabla.empty(*shape), generator=_gen())._data
     assert w.std() == pytest.approx(math.sqrt(2 / (fan_in + fan_out)), rel=0.03)
     # kaiming: bound = gain * sqrt(3 / fan), gain = sqrt(2 / (1 + a²)) for leaky_relu
-    w = init.kaiming_uniform_(nabla.empty(*shape), a=0.1, generator=_gen()).data
+    w = init.kaiming_uniform_(nabla.empty(*shape), a=0.1, generator=_gen())._data
     bound = math.sqrt(2 / (1 + 0.01)) * math.sqrt(3 / fan_in)
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.98 * bound
     w = init.kaiming_uniform_(nabla.empty(*shape), mode="fan_out", nonlinearity="relu",
-                              generator=_gen()).data
+                              generator=_gen())._data
     assert np.abs(w).max() <= math.sqrt(6 / fan_out)
-    w = init.kaiming_normal_(nabla.empty(*shape), nonlinearity="relu", generator=_gen()).data
+    w = init.kaiming_normal_(nabla.empty(*shape), nonlinearity="relu", generator=_gen())._data
     assert w.std() == pytest.approx(math.sqrt(2 / fan_in), rel=0.03)
     with pytest.raises(ValueError, match="Mode fan_avg not supported"):
         init.kaiming_uniform_(nabla.empty(*shape), mode="fan_avg")
@@ -567,7 +567,7 @@ def test_init_matches_torch_statistics(torch):
         (lambda t: init.xavier_uniform_(t, gain=init.calculate_gain("tanh")),
          lambda t: torch.nn.init.xavier_uniform_(t, gain=torch.nn.init.calculate_gain("tanh"))),
     ]:
-        a = ours(nabla.empty(*shape)).data
+        a = ours(nabla.empty(*shape))._data
         b = theirs(torch.empty(*shape)).numpy()
         assert a.std() == pytest.approx(b.std(), rel=0.02)
         assert np.abs(a).max() == pytest.approx(np.abs(b).max(), rel=0.1)
@@ -575,10 +575,10 @@ def test_init_matches_torch_statistics(torch):
 
 def test_init_generator_in_place_and_no_grad():
     w = nn.Parameter(nabla.empty(4, 4))
-    obj = w.data
-    a = init.kaiming_uniform_(w, generator=_gen(7)).data.copy()
-    assert w.data is obj  # in place, even though w requires grad
-    b = init.kaiming_uniform_(w, generator=_gen(7)).data
+    obj = w._data
+    a = init.kaiming_uniform_(w, generator=_gen(7))._data.copy()
+    assert w._data is obj  # in place, even though w requires grad
+    b = init.kaiming_uniform_(w, generator=_gen(7))._data
     assert np.array_equal(a, b)
     assert init.normal_(w) is w
     with pytest.warns(UserWarning, match="zero-element"):
@@ -669,7 +669,7 @@ def test_clip_grad_norm_against_torch(torch, norm_type, max_norm):
     ttotal = torch.nn.utils.clip_grad_norm_(tps, max_norm, norm_type)
     assert total.item() == pytest.approx(ttotal.item(), rel=1e-5)
     for p, tp in zip(ps, tps):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(p.grad._data, tp.grad.numpy(), rtol=1e-5, atol=1e-7)
 
 
 def test_clip_grad_misc(torch):
@@ -684,7 +684,7 @@ def test_clip_grad_misc(torch):
     tp.grad = torch.tensor(g)
     nn.utils.clip_grad_value_(p, 1.0)
     torch.nn.utils.clip_grad_value_(tp, 1.0)
-    np.testing.assert_allclose(p.grad.data, tp.grad.numpy())
+    np.testing.assert_allclose(p.grad._data, tp.grad.numpy())
 
 
 def test_parameters_to_vector_round_trip(torch):
@@ -692,12 +692,12 @@ def test_parameters_to_vector_round_trip(torch):
     t = _copy_to_torch(torch, m, torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
                                                       torch.nn.Linear(4, 2)))
     v = nn.utils.parameters_to_vector(m.parameters())
-    np.testing.assert_array_equal(v.data,
+    np.testing.assert_array_equal(v._data,
                                   torch.nn.utils.parameters_to_vector(t.parameters()).detach())
     w_obj = m[0].weight
     nn.utils.vector_to_parameters(v * 2, m.parameters())
     assert m[0].weight is w_obj
-    np.testing.assert_allclose(nn.utils.parameters_to_vector(m.parameters()).data, v.data * 2)
+    np.testing.assert_allclose(nn.utils.parameters_to_vector(m.parameters())._data, v._data * 2)
     assert v.requires_grad  # differentiable, as in PyTorch
     with pytest.raises(TypeError, match="expected nabla.Tensor"):
         nn.utils.vector_to_parameters(np.zeros(26), m.parameters())

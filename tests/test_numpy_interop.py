@@ -20,18 +20,18 @@ def _t(*shape, dtype=np.float32):
 def test_asarray_shares_memory():
     t = _t(2, 3)
     a = np.asarray(t)
-    assert type(a) is np.ndarray and np.shares_memory(a, t.data)
+    assert type(a) is np.ndarray and np.shares_memory(a, t._data)
     a[0, 0] = 42.0
     assert t[0, 0].item() == 42.0
-    assert np.shares_memory(np.asarray(t, copy=False), t.data)
-    assert np.shares_memory(np.asarray(t, dtype=np.float32), t.data)  # same dtype: no copy
+    assert np.shares_memory(np.asarray(t, copy=False), t._data)
+    assert np.shares_memory(np.asarray(t, dtype=np.float32), t._data)  # same dtype: no copy
 
 
 def test_asarray_copies_when_asked_or_needed():
     t = _t(2, 3)
     for a in (np.array(t), np.asarray(t, copy=True), np.asarray(t, dtype=np.float64)):
-        assert not np.shares_memory(a, t.data)
-        np.testing.assert_array_equal(a, t.data)
+        assert not np.shares_memory(a, t._data)
+        np.testing.assert_array_equal(a, t._data)
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
     with pytest.raises(ValueError, match="copy"):
         np.asarray(t, dtype=np.float64, copy=False)
@@ -39,10 +39,10 @@ def test_asarray_copies_when_asked_or_needed():
 
 def test_asarray_of_a_view_and_a_parameter():
     t = _t(3, 4).T  # transposed: not C-contiguous
-    assert np.shares_memory(np.asarray(t), t.data)
+    assert np.shares_memory(np.asarray(t), t._data)
     np.testing.assert_array_equal(np.asarray(t), np.arange(12.0).reshape(3, 4).T - 2)
     p = nabla.nn.Parameter(_t(2))
-    assert np.shares_memory(np.asarray(p), p.data)
+    assert np.shares_memory(np.asarray(p), p._data)
 
 
 # ----------------------------------------------------------------- from_numpy
@@ -84,15 +84,15 @@ def test_unary_ufuncs_return_arrays(ufunc):
     t = _t(2, 3).abs()
     out = ufunc(t)
     assert type(out) is np.ndarray
-    np.testing.assert_allclose(out, ufunc(t.data))
+    np.testing.assert_allclose(out, ufunc(t._data))
 
 
 def test_binary_ufuncs_and_functions_return_arrays():
     t = _t(2, 3)
-    for out in (np.add(t, 1), np.maximum(t, 0), np.where(t.data > 0, t, 0), np.clip(t, 0, 1),
+    for out in (np.add(t, 1), np.maximum(t, 0), np.where(t._data > 0, t, 0), np.clip(t, 0, 1),
                 np.concatenate([t, t]), np.dot(t, t.T)):
         assert type(out) is np.ndarray
-    np.testing.assert_array_equal(np.add(t, t), 2 * t.data)
+    np.testing.assert_array_equal(np.add(t, t), 2 * t._data)
     buf = np.empty((2, 3), np.float32)
     assert np.multiply(t, 2, out=buf) is buf
 
@@ -106,7 +106,7 @@ def test_ndarray_with_tensor_gives_a_tensor(op):
     t = _t(3, 3).abs() + 1
     got = op(a, t)
     assert isinstance(got, nabla.Tensor)  # Tensor.__r*__ wins: __array_priority__
-    np.testing.assert_allclose(got.numpy(), op(a, t.data), rtol=1e-6)
+    np.testing.assert_allclose(got.numpy(), op(a, t._data), rtol=1e-6)
 
 
 def test_numpy_scalar_with_tensor_gives_a_tensor():
@@ -140,7 +140,7 @@ def test_augmented_assignment_on_an_array():
 def test_dlpack_to_numpy_shares_memory():
     t = _t(2, 3)
     a = np.from_dlpack(t)
-    assert np.shares_memory(a, t.data)
+    assert np.shares_memory(a, t._data)
     a[0, 1] = 9.0
     assert t[0, 1].item() == 9.0
     assert t.__dlpack_device__() == (1, 0)  # kDLCPU, device 0
@@ -158,7 +158,7 @@ def test_dlpack_from_numpy_shares_memory():
 def test_dlpack_between_tensors():
     t = _t(4)
     u = nabla.from_dlpack(t)
-    u.data[0] = 100.0
+    u._data[0] = 100.0
     assert t[0].item() == 100.0
 
 
@@ -166,10 +166,10 @@ def test_dlpack_to_torch_is_zero_copy(torch):
     t = _t(2, 3)
     x = torch.from_dlpack(t)
     assert x.dtype == torch.float32 and tuple(x.shape) == (2, 3)
-    assert x.data_ptr() == t.data.ctypes.data
+    assert x.data_ptr() == t._data.ctypes.data
     x[1, 2] = 77.0  # torch writes, nabla sees
     assert t[1, 2].item() == 77.0
-    t.data[0, 0] = -5.0  # nabla writes, torch sees
+    t._data[0, 0] = -5.0  # nabla writes, torch sees
     assert x[0, 0].item() == -5.0
     xt = torch.from_dlpack(t.T)  # strides travel with it
     assert torch.equal(xt, x.T)
@@ -179,8 +179,8 @@ def test_dlpack_from_torch_is_zero_copy(torch):
     x = torch.arange(12, dtype=torch.float32).reshape(3, 4)
     t = nabla.from_dlpack(x)
     assert t.dtype == nabla.float32 and t.shape == (3, 4)
-    assert t.data.ctypes.data == x.data_ptr()
-    t.data[2, 3] = -1.0
+    assert t._data.ctypes.data == x.data_ptr()
+    t._data[2, 3] = -1.0
     assert x[2, 3].item() == -1.0
     strided = nabla.from_dlpack(x[:, ::2])
     np.testing.assert_array_equal(strided.numpy(), x[:, ::2].numpy())

@@ -43,10 +43,10 @@ def _randomize(model, seed=0):
     rng = np.random.default_rng(seed)
     for m in model.modules():
         for t in m.parameters(recurse=False):
-            t.data[...] = rng.normal(0, 0.5, t.shape)
+            t._data[...] = rng.normal(0, 0.5, t.shape)
         if isinstance(m, (BatchNorm1d, BatchNorm2d)) and m.running_mean is not None:
-            m.running_mean.data[...] = rng.normal(0, 0.5, m.running_mean.shape)
-            m.running_var.data[...] = rng.uniform(0.5, 2.0, m.running_var.shape)
+            m.running_mean._data[...] = rng.normal(0, 0.5, m.running_mean.shape)
+            m.running_var._data[...] = rng.uniform(0.5, 2.0, m.running_var.shape)
     return model
 
 

@@ -63,16 +63,16 @@ def check_op(name, nabla_fn, numpy_fn, torch_fn, inputs, *, nondiff=(), grad=Tru
                 assert isinstance(g, nabla.Tensor), f"{where}: output {k} is {type(g)}"
                 assert g.shape == e.shape, f"{where}: output {k} shape {g.shape} != {e.shape}"
                 if e.dtype.kind == "f":
-                    assert g.data.dtype == dt, f"{where}: output {k} has dtype {g.dtype}"
-                    np.testing.assert_allclose(g.data, e, **TOL[dt], err_msg=where)
+                    assert g._data.dtype == dt, f"{where}: output {k} has dtype {g.dtype}"
+                    np.testing.assert_allclose(g._data, e, **TOL[dt], err_msg=where)
                 else:
-                    assert g.data.dtype == e.dtype, f"{where}: output {k} dtype {g.dtype}"
-                    np.testing.assert_array_equal(g.data, e, err_msg=where)
+                    assert g._data.dtype == e.dtype, f"{where}: output {k} dtype {g.dtype}"
+                    np.testing.assert_array_equal(g._data, e, err_msg=where)
             for t, a in zip(ts, arrays):  # an op must never write into its inputs
-                np.testing.assert_array_equal(t.data, a, err_msg=f"{where}: input changed")
+                np.testing.assert_array_equal(t._data, a, err_msg=f"{where}: input changed")
         for k, g in enumerate(got):  # integer results (indices) never carry a gradient
-            assert g.data.dtype.kind == "f" or not g.requires_grad, f"{name}: output {k}"
-        if not any(diff) or not any(g.data.dtype.kind == "f" for g in got):
+            assert g._data.dtype.kind == "f" or not g.requires_grad, f"{name}: output {k}"
+        if not any(diff) or not any(g._data.dtype.kind == "f" for g in got):
             continue
         # Backward in each dtype: gradients keep the input's shape and dtype, and the
         # float32 ones agree with the float64 ones.
@@ -84,10 +84,10 @@ def check_op(name, nabla_fn, numpy_fn, torch_fn, inputs, *, nondiff=(), grad=Tru
         for i, (t, d) in enumerate(zip(ts, diff)):
             if d:
                 assert t.grad is not None, f"{name}: input {i} got no gradient"
-                assert t.grad.shape == t.shape and t.grad.data.dtype == dt, (
+                assert t.grad.shape == t.shape and t.grad._data.dtype == dt, (
                     f"{name}: grad of input {i} is {t.grad.shape} {t.grad.dtype}"
                 )
-                grads.append(t.grad.data)
+                grads.append(t.grad._data)
         if grads64 is None:
             grads64 = grads
             rng = np.random.default_rng(seed)  # the same upstream gradients for float32
@@ -114,7 +114,7 @@ def check_op(name, nabla_fn, numpy_fn, torch_fn, inputs, *, nondiff=(), grad=Tru
         assert n.dtype.name == str(t.dtype).split(".")[1], f"{name} output {k}: {n.dtype}"
         assert n.requires_grad == t.requires_grad, f"{name} output {k}: requires_grad"
         np.testing.assert_allclose(
-            n.data, t.detach().numpy(), **TORCH_TOL, err_msg=f"{name} output {k} vs torch"
+            n._data, t.detach().numpy(), **TORCH_TOL, err_msg=f"{name} output {k} vs torch"
         )
     pairs = [(t, n) for t, n in zip(tout, nout) if t.requires_grad]
     if not pairs:
@@ -128,7 +128,7 @@ def check_op(name, nabla_fn, numpy_fn, torch_fn, inputs, *, nondiff=(), grad=Tru
             continue
         assert n.grad is not None, f"{name}: input {i} has no grad, torch has one"
         np.testing.assert_allclose(
-            n.grad.data, t.grad.numpy(), **TORCH_TOL, err_msg=f"{name}: grad of input {i}"
+            n.grad._data, t.grad.numpy(), **TORCH_TOL, err_msg=f"{name}: grad of input {i}"
         )
 
 
@@ -485,8 +485,8 @@ def test_max_min_along_dim_give_values_and_indices(op, shape, keepdim, data):
     )
     # the named fields, as in PyTorch
     res = getattr(nabla.tensor(x), op)(dim, keepdim=keepdim)
-    np.testing.assert_array_equal(res.values.data, valf(x, dim, keepdims=keepdim))
-    np.testing.assert_array_equal(res.indices.data, argf(x, dim, keepdims=keepdim))
+    np.testing.assert_array_equal(res.values._data, valf(x, dim, keepdims=keepdim))
+    np.testing.assert_array_equal(res.indices._data, argf(x, dim, keepdims=keepdim))
 
 
 @pytest.mark.parametrize("op", ["max", "min"])
@@ -840,7 +840,7 @@ def test_getitem(key, rng):
 def test_getitem_repeated_indices_accumulate(rng):
     x = nabla.tensor([1.0, 2.0, 3.0], requires_grad=True)
     (x[[0, 0, 2, 0]] * nabla.tensor([1.0, 10.0, 100.0, 1000.0])).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [1011.0, 0.0, 100.0])
+    np.testing.assert_array_equal(x.grad._data, [1011.0, 0.0, 100.0])
 
 
 def test_getitem_with_tensors_inside_the_index(rng):

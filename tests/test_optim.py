@@ -105,7 +105,7 @@ def _run_nabla(cls, kw, start, grads, groups=None):
     for k, g in enumerate(grads):
         _set_grads(params, g, skip=1 if k == 2 else None)  # one step without a grad
         opt.step()
-        history.append([p.data.copy() for p in params])
+        history.append([p._data.copy() for p in params])
     return history, opt
 
 
@@ -145,7 +145,7 @@ def test_matches_torch(cls, name, kw, dtype):
         assert list(ours_sd["state"][i]) == list(st)
         for key, val in st.items():
             np.testing.assert_allclose(
-                ours_sd["state"][i][key].data, val.numpy(), **_tol(dtype), err_msg=key
+                ours_sd["state"][i][key]._data, val.numpy(), **_tol(dtype), err_msg=key
             )
     for g, tg in zip(ours_sd["param_groups"], theirs_sd["param_groups"]):
         assert g["params"] == tg["params"]
@@ -192,7 +192,7 @@ def test_lr_changed_between_steps_matches_torch():
         opt.step()
         topt.step()
     for p, tp in zip(params, tparams):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-10)
+        np.testing.assert_allclose(p._data, tp.detach().numpy(), rtol=1e-10)
 
 
 def test_training_a_linear_layer_matches_torch():
@@ -206,8 +206,8 @@ def test_training_a_linear_layer_matches_torch():
     model = nn.Linear(3, 2, dtype=nabla.float64)
     tmodel = torch.nn.Linear(3, 2, dtype=torch.float64)
     with torch.no_grad():
-        tmodel.weight.copy_(torch.tensor(model.weight.data))
-        tmodel.bias.copy_(torch.tensor(model.bias.data))
+        tmodel.weight.copy_(torch.tensor(model.weight._data))
+        tmodel.bias.copy_(torch.tensor(model.bias._data))
     opt = AdamW(model.parameters(), lr=0.05, weight_decay=0.1, amsgrad=True)
     topt = torch.optim.AdamW(tmodel.parameters(), lr=0.05, weight_decay=0.1, amsgrad=True)
     xn, yn, xt, yt = nabla.tensor(x), nabla.tensor(y), torch.tensor(x), torch.tensor(y)
@@ -218,8 +218,8 @@ def test_training_a_linear_layer_matches_torch():
         topt.zero_grad()
         ((tmodel(xt) - yt) ** 2).mean().backward()
         topt.step()
-    np.testing.assert_allclose(model.weight.data, tmodel.weight.detach().numpy(), rtol=1e-10)
-    np.testing.assert_allclose(model.bias.data, tmodel.bias.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(model.weight._data, tmodel.weight.detach().numpy(), rtol=1e-10)
+    np.testing.assert_allclose(model.bias._data, tmodel.bias.detach().numpy(), rtol=1e-10)
 
 
 def test_torch_state_dict_loads_into_nabla():
@@ -246,7 +246,7 @@ def test_torch_state_dict_loads_into_nabla():
         opt.step()
         topt.step()
     for p, tp in zip(params, tparams):
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-10)
+        np.testing.assert_allclose(p._data, tp.detach().numpy(), rtol=1e-10)
 
 
 # ------------------------------------------------------------------ state dicts
@@ -271,7 +271,7 @@ def test_state_dict_round_trip_continues_like_uninterrupted(cls, kw):
         _set_grads(params, grads[k], skip=1 if k == 2 else None)
         opt.step()
     sd = opt.state_dict()
-    params2 = _nabla_params([p.data for p in params])
+    params2 = _nabla_params([p._data for p in params])
     opt2 = cls(params2, lr=123.0)  # a different lr: the loaded one must win
     opt2.load_state_dict(sd)
     assert opt2.param_groups[0]["lr"] == kw["lr"]
@@ -282,7 +282,7 @@ def test_state_dict_round_trip_continues_like_uninterrupted(cls, kw):
         _set_grads(params2, grads[k])
         opt2.step()
     for a, b in zip(full[-1], params2):
-        np.testing.assert_array_equal(a, b.data)
+        np.testing.assert_array_equal(a, b._data)
 
 
 def test_state_dict_structure():
@@ -365,20 +365,20 @@ def test_named_parameters_are_accepted_and_saved():
 @pytest.mark.parametrize(("cls", "kw"), ROUND_TRIP, ids=[c.__name__ for c, _ in ROUND_TRIP])
 def test_updates_in_place_and_bumps_version(cls, kw):
     p = nabla.tensor(np.ones((4, 3)), requires_grad=True)
-    arr, version = p.data, p._version
+    arr, version = p._data, p._version
     opt = cls([p], **kw)
     y = (p * p).sum()  # a graph that saved p before the step
     for _ in range(3):
         p.grad = nabla.ones(4, 3)
         opt.step()
-    assert p.data is arr
+    assert p._data is arr
     assert not np.allclose(arr, 1.0)
     assert p._version == version + 3
-    buffers = {k: v.data for k, v in opt.state[p].items()}
+    buffers = {k: v._data for k, v in opt.state[p].items()}
     p.grad = nabla.ones(4, 3)
     opt.step()
     for k, v in opt.state[p].items():
-        assert v.data is buffers[k], f"state {k!r} was replaced, not updated in place"
+        assert v._data is buffers[k], f"state {k!r} was replaced, not updated in place"
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.backward()
 
@@ -398,7 +398,7 @@ def test_step_allocates_no_parameter_sized_arrays(cls, kw):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < p.data.nbytes // 4, f"a step allocated {peak} bytes"
+    assert peak < p._data.nbytes // 4, f"a step allocated {peak} bytes"
 
 
 def test_params_without_grad_are_skipped():
@@ -416,7 +416,7 @@ def test_grad_shape_mismatch_is_clear():
     p.grad = nabla.ones(3, 2)
     with pytest.raises(ValueError, match=r"gradient of shape \(3, 2\) does not match"):
         opt.step()
-    assert p.data.tolist() == np.ones((2, 3)).tolist()
+    assert p._data.tolist() == np.ones((2, 3)).tolist()
 
 
 def test_step_with_closure():
@@ -472,11 +472,11 @@ def test_zero_grad_keeps_persistent_buffers():
     w = nabla.ones(3, requires_grad=True)
     opt = SGD([w], lr=0.1)
     (w * 2).sum().backward()
-    buf = w.grad.data
+    buf = w.grad._data
     opt.zero_grad(set_to_none=False)
-    assert w.grad.data is buf and buf.tolist() == [0.0, 0.0, 0.0]
+    assert w.grad._data is buf and buf.tolist() == [0.0, 0.0, 0.0]
     (w * 3).sum().backward()  # backward accumulates into the same buffer
-    assert w.grad.data is buf and buf.tolist() == [3.0, 3.0, 3.0]
+    assert w.grad._data is buf and buf.tolist() == [3.0, 3.0, 3.0]
 
 
 def test_zero_grad_replaces_a_read_only_grad():
@@ -585,7 +585,7 @@ def test_plain_sgd_follows_a_parameter_whose_array_was_replaced():
     opt = SGD([w], lr=0.5)
     w.grad = nabla.ones(2, 3)
     opt.step()
-    w.data = np.full((4,), 2.0, np.float32)
+    w._data = np.full((4,), 2.0, np.float32)
     w.grad = nabla.tensor([1.0, 2.0, 3.0, 4.0])
     opt.step()
-    np.testing.assert_array_equal(w.data, [1.5, 1.0, 0.5, 0.0])
+    np.testing.assert_array_equal(w._data, [1.5, 1.0, 0.5, 0.0])

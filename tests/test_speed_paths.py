@@ -75,14 +75,14 @@ def test_apply_branches_record_and_differentiate_alike(n):
     # must record the same graph and give the product rule's gradients.
     xs = _leaves(n)
     y = Affine.apply(*xs, k=2.0)
-    expected = 2.0 * np.prod([x.data for x in xs], axis=0)
-    np.testing.assert_allclose(y.data, expected)
+    expected = 2.0 * np.prod([x._data for x in xs], axis=0)
+    np.testing.assert_allclose(y._data, expected)
     assert y.requires_grad and y.grad_fn.needs_input_grad == (True,) * n
     assert y.grad_fn.next_functions == tuple((x, 0) for x in xs)
     y.sum().backward()
     for i, x in enumerate(xs):
-        others = np.prod([z.data for j, z in enumerate(xs) if j != i], axis=0) if n > 1 else 1
-        np.testing.assert_allclose(x.grad.data, 2.0 * others * np.ones((3, 4)))
+        others = np.prod([z._data for j, z in enumerate(xs) if j != i], axis=0) if n > 1 else 1
+        np.testing.assert_allclose(x.grad._data, 2.0 * others * np.ones((3, 4)))
 
 
 @pytest.mark.parametrize("n", [1, 2, 3])
@@ -95,15 +95,15 @@ def test_apply_without_recording_gives_plain_tensors(n):
     plain2 = Affine.apply(*consts)
     for t in (plain, plain2):
         assert not t.requires_grad and t.grad_fn is None and t.is_leaf
-        np.testing.assert_array_equal(t.data, recorded.data)
+        np.testing.assert_array_equal(t._data, recorded._data)
 
 
 def test_apply_with_constants_after_the_inputs():
     (x,) = _leaves(1)
     y = ScaleBy.apply(x, 3.0)
-    np.testing.assert_allclose(y.data, 3.0 * x.data)
+    np.testing.assert_allclose(y._data, 3.0 * x._data)
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, np.full((3, 4), 3.0))
+    np.testing.assert_allclose(x.grad._data, np.full((3, 4), 3.0))
 
 
 def test_mixed_inputs_send_gradients_only_where_needed():
@@ -112,8 +112,8 @@ def test_mixed_inputs_send_gradients_only_where_needed():
     y = Affine.apply(a, c, b)
     assert y.grad_fn.needs_input_grad == (True, False, True)
     y.sum().backward()
-    np.testing.assert_allclose(a.grad.data, 2.0 * b.data)
-    np.testing.assert_allclose(b.grad.data, 2.0 * a.data)
+    np.testing.assert_allclose(a.grad._data, 2.0 * b._data)
+    np.testing.assert_allclose(b.grad._data, 2.0 * a._data)
     assert c.grad is None
 
 
@@ -134,9 +134,9 @@ def test_leaf_takes_fresh_gradients_but_never_aliases_one():
     # must be copied for at least one of them.
     a, b = _leaves(2)
     (a + b).sum().backward()
-    assert a.grad.data is not b.grad.data
-    a.grad.data[0, 0] = 99.0
-    assert b.grad.data[0, 0] == 1.0
+    assert a.grad._data is not b.grad._data
+    a.grad._data[0, 0] = 99.0
+    assert b.grad._data[0, 0] == 1.0
 
 
 class Handout(Function):
@@ -160,18 +160,18 @@ def test_leaf_keeps_a_fresh_gradient_without_copying_it():
     # a needless copy of every gradient costs a memory pass per parameter per step.
     (a,) = _leaves(1)
     Handout.apply(a).sum().backward()
-    assert a.grad.data is Handout.last()
+    assert a.grad._data is Handout.last()
     (b,) = _leaves(1)
     y = Handout.apply(b)
     y.sum().backward(retain_graph=True)  # still nobody else's: kept as is
-    assert b.grad.data is Handout.last()
+    assert b.grad._data is Handout.last()
 
 
 def test_gradient_given_by_the_caller_is_never_aliased():
     (a,) = _leaves(1)
     g = np.ones((3, 4))
     (a * 1).backward(g)
-    a.grad.data += 1  # accumulating into .grad must not change the caller's array
+    a.grad._data += 1  # accumulating into .grad must not change the caller's array
     np.testing.assert_array_equal(g, np.ones((3, 4)))
 
 
@@ -183,11 +183,11 @@ def test_sigmoid_matches_the_textbook_formula_everywhere():
         y = a.sigmoid()
         with np.errstate(over="ignore"):
             ref = 1 / (1 + np.exp(-x))
-        np.testing.assert_allclose(y.data, ref.astype(dt), rtol=2e-7 if dt == np.float32
+        np.testing.assert_allclose(y._data, ref.astype(dt), rtol=2e-7 if dt == np.float32
                                    else 1e-15, atol=1e-38)
         y.sum().backward()
         # float32 rounds sigmoid(30) to 1, so its slope is 0 there, as in PyTorch
-        np.testing.assert_allclose(a.grad.data, (ref * (1 - ref)).astype(dt), rtol=1e-5,
+        np.testing.assert_allclose(a.grad._data, (ref * (1 - ref)).astype(dt), rtol=1e-5,
                                    atol=1e-12 if dt == np.float32 else 1e-300)
     assert nabla.tensor(0.0).sigmoid().item() == 0.5  # 0-d input
 
@@ -200,8 +200,8 @@ def test_linear_bias_gradient_is_the_batch_sum():
         b = nabla.tensor(rng.standard_normal(2), requires_grad=True)
         g = rng.standard_normal(shape[:-1] + (2,))
         nabla.linear(x, w, b).backward(g)
-        np.testing.assert_allclose(b.grad.data, g.reshape(-1, 2).sum(axis=0), atol=1e-12)
-        np.testing.assert_allclose(w.grad.data, g.reshape(-1, 2).T @ x.data.reshape(-1, 3))
+        np.testing.assert_allclose(b.grad._data, g.reshape(-1, 2).sum(axis=0), atol=1e-12)
+        np.testing.assert_allclose(w.grad._data, g.reshape(-1, 2).T @ x._data.reshape(-1, 3))
 
 
 # ------------------------------------------------- Sequential's fused Linear+activation
@@ -233,9 +233,9 @@ def test_fused_linear_activation_is_bitwise_the_two_ops(act, bias, dtype, shape)
         x = nabla.tensor(x0, dtype=dtype, requires_grad=True)
         out = net(x)
         out.backward(nabla.tensor(g, dtype=dtype))
-        outs.append(out.data)
+        outs.append(out._data)
         names.append(out.grad_fn.next_functions[0][0].name())
-        grads.append([x.grad.data] + [p.grad.data for p in net.parameters()])
+        grads.append([x.grad._data] + [p.grad._data for p in net.parameters()])
     # Each net records what it should: the fused node, or the Linear then the activation.
     assert names[0] == "Linear" + act.capitalize() + "Backward"
     assert names[1] == "LinearBackward"
@@ -273,10 +273,10 @@ def test_fused_linear_records_directly_the_node_apply_records(op, needs):
         assert node._seq > 0 and out._vc == [0] and out.requires_grad
         assert node.inputs[0] is x and node.inputs[1] is w and node.inputs[2] is b
         assert node.needs_input_grad == needs
-        saved = [a is t for a, t in zip(node.saved_tensors, (x.data, w.data, out.data))]
+        saved = [a is t for a, t in zip(node.saved_tensors, (x._data, w._data, out._data))]
         checks = [(vc[0], version, a.shape) for vc, version, a in node._checks]
         out.backward(nabla.tensor(g))
-        results.append((out.data, [None if t.grad is None else t.grad.data for t in (x, w, b)],
+        results.append((out._data, [None if t.grad is None else t.grad._data for t in (x, w, b)],
                         saved, checks))
     (o1, g1, s1, c1), (o2, g2, s2, c2) = results
     np.testing.assert_array_equal(o1, o2)
@@ -337,9 +337,9 @@ def test_relu_then_max_pool_runs_reordered_with_the_same_bits(pool):
         if g is None:
             g = nabla.tensor(rng.standard_normal(out.shape).astype(np.float32))
         out.backward(g)
-        outs.append(out.data)
+        outs.append(out._data)
         names.append(out.grad_fn.name())
-        grads.append(x.grad.data)
+        grads.append(x.grad._data)
     reordered = not pool().return_indices
     assert names == (["MaxPool2dBackward", "ReluBackward"] if reordered
                      else ["MaxPool2dBackward"] * 2)
@@ -387,7 +387,7 @@ def test_conv_then_max_pool_fused_matches_the_two_layers(conv, pool, relu, batch
         g = np.nan_to_num(np.sin(np.arange(out.numel(), dtype=dtype))).reshape(out.shape)
         out.backward(nabla.tensor(g))
         names.append(out.grad_fn.name())
-        results.append([out.data, x.grad.data, net[0].weight.grad.data, net[0].bias.grad.data])
+        results.append([out._data, x.grad._data, net[0].weight.grad._data, net[0].bias.grad._data])
     assert names[0] == "Conv2dMaxPool2dBackward"
     (o1, gx1, gw1, gb1), (o2, gx2, gw2, gb2) = results
     np.testing.assert_array_equal(o1, o2)
@@ -409,9 +409,9 @@ def test_conv_then_max_pool_fused_with_frozen_weights_and_no_input_grad():
     out.sum().backward()
     assert net[0].weight.grad is None and net[0].bias.grad is not None
     net.fuse_activations = False
-    x2 = nabla.tensor(x.data, requires_grad=True)
+    x2 = nabla.tensor(x._data, requires_grad=True)
     net(x2).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, x2.grad.data)
+    np.testing.assert_array_equal(x.grad._data, x2.grad._data)
     net[0].weight.requires_grad_(True)
     net[0].bias.requires_grad_(False)
     net.fuse_activations = True
@@ -463,8 +463,8 @@ def _run_both(make, x0, dtype=np.float32):
         out = net(x)
         g = np.cos(np.arange(out.numel(), dtype=dtype)).reshape(out.shape)
         out.backward(nabla.tensor(g))
-        grads = [p.grad.data if p.grad is not None else None for p in net.parameters()]
-        results.append((_nodes(out), [out.data, x.grad.data] + grads))
+        grads = [p.grad._data if p.grad is not None else None for p in net.parameters()]
+        results.append((_nodes(out), [out._data, x.grad._data] + grads))
     return results
 
 
@@ -528,7 +528,7 @@ def test_conv_pool_stages_with_frozen_stages_and_no_input_grad():
             p.requires_grad_(False)  # the first stage frozen, the second one's bias too
         out = net(nabla.tensor(x0))  # the input takes no gradient
         out.sum().backward()
-        grads.append([None if p.grad is None else p.grad.data for p in net.parameters()])
+        grads.append([None if p.grad is None else p.grad._data for p in net.parameters()])
     assert [g is None for g in grads[0]] == [True, True, False, True, False, False]
     for a, b in zip(grads[0], grads[1]):
         if a is not None:
@@ -551,7 +551,7 @@ def test_conv_pool_fused_routes_an_infinite_gradient_exactly():
         g = np.ones(out.shape, np.float32)
         g[1, 2, 3, 1] = np.inf
         out.backward(nabla.tensor(g))
-        results.append((x.grad.data, net[0].bias.grad.data))
+        results.append((x.grad._data, net[0].bias.grad._data))
     (gx, gb), (want_gx, want_gb) = results
     assert np.isinf(gx).any() and not np.isnan(gx[0]).any()
     np.testing.assert_array_equal(gx, want_gx)
@@ -568,7 +568,7 @@ def test_conv2d_max_pool2d_takes_unbatched_input_of_any_kind():
     for given in (x.tolist(), nabla.tensor(x)):
         got = conv2d_max_pool2d(given, w, padding=1, relu=True)
         assert got.shape == (2, 3, 3)
-        np.testing.assert_array_equal(got.data, want.data)
+        np.testing.assert_array_equal(got._data, want._data)
 
 
 def test_sequential_does_not_fuse_subclasses_or_wrapped_forwards():
@@ -607,7 +607,7 @@ def test_fused_cross_entropy_matches_the_composite(n, c, reduction):
         la.backward()
         lb.backward()
         np.testing.assert_allclose(la.item(), lb.item(), rtol=1e-5, atol=1e-5)
-        np.testing.assert_allclose(a.grad.data, b.grad.data, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(a.grad._data, b.grad._data, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -625,7 +625,7 @@ def test_fused_cross_entropy_op_paths_agree(reduction):
         loss = ClassNLL.apply(x, t, None, ignore, 0.0, reduction, True)
         loss.backward()
         losses.append(loss.item())
-        grads.append(x.grad.data)
+        grads.append(x.grad._data)
     np.testing.assert_allclose(losses[0], losses[1], rtol=1e-6)
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-7)
 
@@ -648,7 +648,7 @@ def test_cross_entropy_falls_back_on_non_finite_logits():
     ref = (0.0 + (np.log(np.exp([1.0, 2.0, 3.0]).sum()) - 3.0)) / 2
     np.testing.assert_allclose(loss.item(), ref, rtol=1e-6)
     loss.backward()
-    assert np.isfinite(a.grad.data).all()
+    assert np.isfinite(a.grad._data).all()
     b = nabla.tensor(x[1:].repeat(3, 0), requires_grad=True)
     ignored = nabla.nn.functional.cross_entropy(b, nabla.tensor([2, -100, 0]))
     kept = nabla.nn.functional.cross_entropy(b[[0, 2]], nabla.tensor([2, 0]))
@@ -660,16 +660,16 @@ def test_fused_mse_matches_the_composite(reduction):
     rng = np.random.default_rng(3)
     a = nabla.tensor(rng.standard_normal((10, 7)), requires_grad=True)
     b = nabla.tensor(rng.standard_normal((10, 7)), requires_grad=True)
-    a2 = nabla.tensor(a.data.copy(), requires_grad=True)
-    b2 = nabla.tensor(b.data.copy(), requires_grad=True)
+    a2 = nabla.tensor(a._data.copy(), requires_grad=True)
+    b2 = nabla.tensor(b._data.copy(), requires_grad=True)
     fused = nabla.nn.functional.mse_loss(a, b, reduction=reduction)
     d = a2 - b2
     composite = (d * d).mean() if reduction == "mean" else (d * d).sum()
     fused.backward()
     composite.backward()
     np.testing.assert_allclose(fused.item(), composite.item(), rtol=1e-12)
-    np.testing.assert_allclose(a.grad.data, a2.grad.data, rtol=1e-12)
-    np.testing.assert_allclose(b.grad.data, b2.grad.data, rtol=1e-12)
+    np.testing.assert_allclose(a.grad._data, a2.grad._data, rtol=1e-12)
+    np.testing.assert_allclose(b.grad._data, b2.grad._data, rtol=1e-12)
 
 
 
@@ -681,13 +681,13 @@ def test_mse_module_inline_path_is_the_function():
     for reduction in ("mean", "sum", "none"):
         a = nabla.tensor(rng.standard_normal((4, 3)), dtype=nabla.float32, requires_grad=True)
         b = nabla.tensor(rng.standard_normal((4, 3)), dtype=nabla.float32)
-        a2 = nabla.tensor(a.data.copy(), requires_grad=True)
+        a2 = nabla.tensor(a._data.copy(), requires_grad=True)
         got = nabla.nn.MSELoss(reduction=reduction)(a, b)
         want = F.mse_loss(a2, b, reduction=reduction)
         got.sum().backward()
         want.sum().backward()
-        np.testing.assert_array_equal(got.data, want.data)
-        np.testing.assert_array_equal(a.grad.data, a2.grad.data)
+        np.testing.assert_array_equal(got._data, want._data)
+        np.testing.assert_array_equal(a.grad._data, a2.grad._data)
     crit = nabla.nn.MSELoss()
     x = nabla.tensor(rng.standard_normal((4, 3)))
     ints = nabla.tensor(rng.integers(0, 3, (4, 3)))
@@ -704,25 +704,25 @@ def test_plain_sgd_step_is_p_minus_lr_grad():
     rng = np.random.default_rng(4)
     params = [nabla.tensor(rng.standard_normal(s).astype(dt), requires_grad=True)
               for s, dt in [((3, 4), np.float32), ((4,), np.float64), ((2, 2), np.float32)]]
-    expected = [p.data.copy() for p in params]
+    expected = [p._data.copy() for p in params]
     opt = nabla.optim.SGD(params, lr=0.1)
     for step in range(3):
         for i, p in enumerate(params):
             if i == 2 and step == 1:
                 p.grad = None  # a parameter without a gradient is left alone
                 continue
-            g = rng.standard_normal(p.shape).astype(p.data.dtype)
+            g = rng.standard_normal(p.shape).astype(p._data.dtype)
             p.grad = nabla.tensor(g)
-            expected[i] = expected[i] - p.data.dtype.type(0.1) * g
+            expected[i] = expected[i] - p._data.dtype.type(0.1) * g
         opt.step()
         for p, e in zip(params, expected):
-            np.testing.assert_array_equal(p.data, e)
-            assert p.data.dtype == e.dtype
+            np.testing.assert_array_equal(p._data, e)
+            assert p._data.dtype == e.dtype
     # a parameter given new data of another shape gets a scratch array of that shape
-    params[0].data = np.ones((5,), np.float32)
+    params[0]._data = np.ones((5,), np.float32)
     params[0].grad = nabla.tensor(np.full(5, 2.0, np.float32))
     opt.step()
-    np.testing.assert_allclose(params[0].data, np.full(5, 0.8, np.float32))
+    np.testing.assert_allclose(params[0]._data, np.full(5, 0.8, np.float32))
     params[0].grad = nabla.tensor(np.ones(3, np.float32))
     with pytest.raises(ValueError, match="does not match"):
         opt.step()
@@ -733,7 +733,7 @@ def test_plain_sgd_step_equals_the_general_path():
     # (weight_decay=0.0 and maximize=False but spelled so that the general loop runs).
     rng = np.random.default_rng(5)
     a = nabla.tensor(rng.standard_normal((6, 3)).astype(np.float32), requires_grad=True)
-    b = nabla.tensor(a.data.copy(), requires_grad=True)
+    b = nabla.tensor(a._data.copy(), requires_grad=True)
     fast = nabla.optim.SGD([a], lr=0.05)
     general = nabla.optim.SGD([b], lr=0.05, weight_decay=1e-300)  # wd * p underflows to 0
     for _ in range(3):
@@ -741,7 +741,7 @@ def test_plain_sgd_step_equals_the_general_path():
         a.grad, b.grad = nabla.tensor(g), nabla.tensor(g.copy())
         fast.step()
         general.step()
-    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(a._data, b._data)
 
 
 def test_gradients_into_kept_buffers_equal_fresh_ones():
@@ -762,13 +762,13 @@ def test_gradients_into_kept_buffers_equal_fresh_ones():
             opt.zero_grad(set_to_none=(k == 0))
             nabla.nn.functional.cross_entropy(net(x), y).backward()
             opt.step()
-        kept = [p.grad.data for p in nets[1].parameters()]
+        kept = [p.grad._data for p in nets[1].parameters()]
         if buffers is not None:
             assert all(a is b for a, b in zip(kept, buffers))  # the same arrays each step
         buffers = kept
     for a, b in zip(nets[0].parameters(), nets[1].parameters()):
-        np.testing.assert_array_equal(a.data, b.data)
-        np.testing.assert_array_equal(a.grad.data, b.grad.data)
+        np.testing.assert_array_equal(a._data, b._data)
+        np.testing.assert_array_equal(a.grad._data, b.grad._data)
 
 
 # -------------------------------------------------------------------- allocator
@@ -843,7 +843,7 @@ def test_conv_pool_stage_checks_are_kept_per_configuration(monkeypatch):
     assert len(calls) == 3
     again = net(x)
     assert len(calls) == 3  # kept
-    np.testing.assert_array_equal(first.data, again.data)
+    np.testing.assert_array_equal(first._data, again._data)
     net(nabla.randn(2, 3, 14, 13))  # another batch size: checked once more
     assert len(calls) == 6
     net[0].padding = (3, 3)  # a constant changed: checked, and the new output shape
@@ -877,11 +877,11 @@ def test_short_wide_products_run_swapped_and_give_the_product():
         x = nabla.tensor(x0, dtype=nabla.float32, requires_grad=True)
         out = net(x)
         out.backward(nabla.tensor(g, dtype=nabla.float32))
-        runs.append([out.data, x.grad.data] + [p.grad.data for p in net.parameters()])
+        runs.append([out._data, x.grad._data] + [p.grad._data for p in net.parameters()])
     for fused, plain in zip(*runs):  # fused or not, the same products: the same bits
         np.testing.assert_array_equal(fused, plain)
     # The same network in float64 NumPy, written out.
-    w1, b1, w2, b2 = (p.data.astype(np.float64) for p in net.parameters())
+    w1, b1, w2, b2 = (p._data.astype(np.float64) for p in net.parameters())
     h = 1 / (1 + np.exp(-(x0 @ w1.T + b1)))
     y = 1 / (1 + np.exp(-(h @ w2.T + b2)))
     d2 = g * y * (1 - y)

@@ -44,7 +44,7 @@ def libs():
 def test_tensor_infers_dtype_like_torch(data, expected):
     t = nabla.tensor(data)
     assert dtype_name(t) == expected
-    np.testing.assert_array_equal(t.data, np.asarray(data))
+    np.testing.assert_array_equal(t._data, np.asarray(data))
     if torch is not None:
         assert dtype_name(torch.tensor(data)) == expected
 
@@ -55,7 +55,7 @@ def test_tensor_copies_its_data():
     a[0] = 1
     assert t[0].item() == 0
     u = nabla.tensor(t)
-    t.data[1] = 5
+    t._data[1] = 5
     assert u[1].item() == 0
 
 
@@ -102,7 +102,7 @@ def test_creation_functions_match_torch(make):
         pytest.skip("torch not installed")
     ref = make(torch)
     assert t.shape == tuple(ref.shape) and dtype_name(t) == dtype_name(ref)
-    np.testing.assert_allclose(t.data, ref.numpy(), rtol=1e-7)
+    np.testing.assert_allclose(t._data, ref.numpy(), rtol=1e-7)
 
 
 @pytest.mark.parametrize("fn", ["rand", "randn"])
@@ -114,9 +114,9 @@ def test_random_creation(fn):
     like = getattr(nabla, fn + "_like")(nabla.zeros(3, 4, dtype=nabla.float64))
     assert like.shape == (3, 4) and like.dtype == nabla.float64
     if fn == "rand":
-        assert 0 <= t.data.min() and t.data.max() < 1
+        assert 0 <= t._data.min() and t._data.max() < 1
     else:
-        assert abs(t.data.mean()) < 0.3 and 0.7 < t.data.std() < 1.3
+        assert abs(t._data.mean()) < 0.3 and 0.7 < t._data.std() < 1.3
     with pytest.raises(TypeError, match="floating point"):
         getattr(nabla, fn)(3, dtype=nabla.int64)
 
@@ -124,9 +124,9 @@ def test_random_creation(fn):
 def test_randint_and_randperm():
     t = nabla.randint(0, 10, (500,))
     assert t.dtype == nabla.int64 and t.shape == (500,)
-    assert t.data.min() >= 0 and t.data.max() <= 9 and len(np.unique(t.data)) == 10
+    assert t._data.min() >= 0 and t._data.max() <= 9 and len(np.unique(t._data)) == 10
     u = nabla.randint(3, (4, 2))
-    assert u.shape == (4, 2) and u.data.max() < 3
+    assert u.shape == (4, 2) and u._data.max() < 3
     assert nabla.randint(2, 5, (3,), dtype=nabla.int32).dtype == nabla.int32
     p = nabla.randperm(6)
     assert sorted(p.tolist()) == list(range(6)) and p.dtype == nabla.int64
@@ -163,7 +163,7 @@ def test_from_numpy_shares_memory():
     a = np.zeros(3, dtype=np.float32)
     t = nabla.from_numpy(a)
     a[0] = 5
-    t.data[1] = 7
+    t._data[1] = 7
     assert t.tolist() == [5.0, 7.0, 0.0] and a[1] == 7
     assert t.dtype == nabla.float32
     assert nabla.from_numpy(np.arange(3)).dtype == nabla.int64
@@ -173,7 +173,7 @@ def test_from_numpy_shares_memory():
 
 def test_as_tensor_shares_when_it_can():
     a = np.ones(2)
-    assert np.shares_memory(nabla.as_tensor(a).data, a)
+    assert np.shares_memory(nabla.as_tensor(a)._data, a)
     t = nabla.tensor([1.0])
     assert nabla.as_tensor(t) is t
     assert nabla.as_tensor([1, 2]).dtype == nabla.int64
@@ -182,7 +182,7 @@ def test_as_tensor_shares_when_it_can():
 def test_numpy_item_tolist():
     t = nabla.tensor([[1.5, 2.0], [3.0, 4.0]])
     n = t.numpy()
-    assert isinstance(n, np.ndarray) and np.shares_memory(n, t.data)
+    assert isinstance(n, np.ndarray) and np.shares_memory(n, t._data)
     assert nabla.tensor([[2.5]]).item() == 2.5 and isinstance(nabla.tensor([3]).item(), int)
     assert t.tolist() == [[1.5, 2.0], [3.0, 4.0]]
     assert nabla.tensor(2).tolist() == 2
@@ -200,10 +200,10 @@ def test_numpy_item_tolist():
 
 def test_array_protocol_with_numpy2_copy_keyword():
     t = nabla.tensor([1.0, 2.0])
-    assert np.shares_memory(np.asarray(t), t.data)
-    assert np.shares_memory(np.array(t, copy=False), t.data)
+    assert np.shares_memory(np.asarray(t), t._data)
+    assert np.shares_memory(np.array(t, copy=False), t._data)
     c = np.array(t, copy=True)
-    assert not np.shares_memory(c, t.data) and c.tolist() == [1.0, 2.0]
+    assert not np.shares_memory(c, t._data) and c.tolist() == [1.0, 2.0]
     d = np.asarray(t, dtype=np.float64)
     assert d.dtype == np.float64 and d.tolist() == [1.0, 2.0]
     with pytest.raises(ValueError, match="copy"):
@@ -214,12 +214,12 @@ def test_array_protocol_with_numpy2_copy_keyword():
 def test_dlpack():
     t = nabla.tensor([1.0, 2.0, 3.0])
     a = np.from_dlpack(t)
-    assert np.shares_memory(a, t.data) and a.tolist() == [1.0, 2.0, 3.0]
+    assert np.shares_memory(a, t._data) and a.tolist() == [1.0, 2.0, 3.0]
     u = nabla.from_dlpack(np.arange(3.0))
     assert u.tolist() == [0.0, 1.0, 2.0]
     if torch is not None:
         tt = torch.from_dlpack(t)
-        t.data[0] = 9
+        t._data[0] = 9
         assert tt[0].item() == 9  # zero copy into PyTorch
         assert nabla.from_dlpack(torch.tensor([4.0, 5.0])).tolist() == [4.0, 5.0]
 
@@ -328,12 +328,12 @@ def test_cuda_raises_clearly(make):
 # -------------------------------------------------------------- in-place, setitem
 def test_in_place_ops_without_grad():
     t = nabla.tensor([1.0, 2.0, 3.0])
-    data = t.data
+    data = t._data
     t += 1
     t -= nabla.tensor([1.0, 1.0, 1.0])
     t *= 2
     t /= 4
-    assert t.data is data and t.tolist() == [0.5, 1.0, 1.5]
+    assert t._data is data and t.tolist() == [0.5, 1.0, 1.5]
     t.add_(1, alpha=2).sub_(nabla.ones(3)).mul_(2).div_(2)
     assert t.tolist() == [1.5, 2.0, 2.5]
     t.clamp_(min=1.8, max=2.2)
@@ -344,7 +344,7 @@ def test_in_place_ops_without_grad():
     assert t.tolist() == [1.0, 2.0, 3.0] and t.dtype == nabla.float32
     t.uniform_(2, 3)
     assert ((t >= 2) & (t < 3)).all()
-    assert t.data is data  # every one of them wrote into the same memory
+    assert t._data is data  # every one of them wrote into the same memory
 
 
 def test_in_place_errors_leave_the_tensor_unchanged():
@@ -399,10 +399,10 @@ def test_setitem():
     ref[ref > 5] = -1
     ref[1, [0, 2]] = [7.0, 8.0]
     ref[..., -1:] += 0.5
-    np.testing.assert_array_equal(t.data, ref)
+    np.testing.assert_array_equal(t._data, ref)
     with pytest.raises(nabla.ShapeError, match=r"\(4,\)"):
         t[0] = nabla.zeros(4)
-    np.testing.assert_array_equal(t.data, ref)
+    np.testing.assert_array_equal(t._data, ref)
 
 
 def test_views_share_memory_with_their_base():
@@ -410,7 +410,7 @@ def test_views_share_memory_with_their_base():
     t[0].fill_(1)
     t.reshape(6)[5:].fill_(2)
     t.T[0].fill_(3)
-    np.testing.assert_array_equal(t.data, [[3, 1, 1], [3, 0, 2]])
+    np.testing.assert_array_equal(t._data, [[3, 1, 1], [3, 0, 2]])
 
 
 # -------------------------------------------------------------------- comparisons
@@ -420,7 +420,7 @@ def test_comparisons_give_bool_without_grad(op):
     b = nabla.tensor([[2.0], [1.0]])
     out = getattr(a, op)(b)
     assert out.dtype == nabla.bool and not out.requires_grad and out.grad_fn is None
-    np.testing.assert_array_equal(out.data, getattr(a.data, op)(b.data))
+    np.testing.assert_array_equal(out._data, getattr(a._data, op)(b._data))
     assert getattr(a, op)(2.0).dtype == nabla.bool
     assert getattr(nabla.tensor([1, 2]), op)(1).dtype == nabla.bool
 

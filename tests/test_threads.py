@@ -92,7 +92,7 @@ def test_convolution_is_the_same_on_one_or_two_threads(padding, stride, monkeypa
             if g0 is None:
                 g0 = rng.standard_normal(out.shape).astype(np.float32)
             out.backward(nabla.tensor(g0))
-            results.append((out.data, x.grad.data, w.grad.data, b.grad.data))
+            results.append((out._data, x.grad._data, w.grad._data, b.grad._data))
     finally:
         nabla.set_num_threads(before)
     assert [len(parts) for parts in calls] == [1, 1, 2, 2]  # forward, backward; 1 then 2
@@ -119,7 +119,7 @@ def test_two_user_threads_share_the_pool_without_deadlock(two_threads):
         w = nabla.tensor(w0, requires_grad=True)
         out = nabla.nn.functional.conv2d(x, w, padding=2)
         out.sum().backward()
-        return out.data, x.grad.data, w.grad.data
+        return out._data, x.grad._data, w.grad._data
 
     expected = run(None)
     with ThreadPoolExecutor(2) as users:

@@ -313,8 +313,8 @@ class _SetWeights(Callback):
 
     def on_epoch_begin(self, epoch, logs=None):
         with nabla.no_grad():
-            self.model.weight.data[...] = 1.0 + self.offsets[epoch - 1]
-            self.model.bias.data[...] = 0.0
+            self.model.weight._data[...] = 1.0 + self.offsets[epoch - 1]
+            self.model.bias._data[...] = 0.0
 
 
 def _regression():

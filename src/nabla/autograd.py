@@ -181,21 +181,21 @@ class Function:
         if n == len(args):
             inputs = args
             if n == 1:
-                arrays = (args[0].data,)
+                arrays = (args[0]._data,)
             elif n == 2:
-                arrays = (args[0].data, args[1].data)
+                arrays = (args[0]._data, args[1]._data)
             elif n == 3:  # Linear with a bias, the most common three-input op
-                arrays = (args[0].data, args[1].data, args[2].data)
+                arrays = (args[0]._data, args[1]._data, args[2]._data)
             else:
-                arrays = [t.data for t in args]
+                arrays = [t._data for t in args]
         else:  # constants follow the inputs (axes, shapes, a loss's kind)
             inputs = args[:n]
             if n == 1:
-                arrays = (args[0].data,) + args[1:]
+                arrays = (args[0]._data,) + args[1:]
             elif n == 2:
-                arrays = (args[0].data, args[1].data) + args[2:]
+                arrays = (args[0]._data, args[1]._data) + args[2:]
             else:
-                arrays = [t.data for t in inputs]
+                arrays = [t._data for t in inputs]
                 arrays += args[n:]
         ctx = _new(cls)
         if _grad_enabled[0]:
@@ -219,7 +219,7 @@ class Function:
             if type(out) is tuple:
                 return tuple(Tensor._wrap(o) for o in out)
             t = _new(Tensor)
-            t.data = out if type(out) is _ndarray else np.asarray(out)
+            t._data = out if type(out) is _ndarray else np.asarray(out)
             t.grad = t.grad_fn = None
             t.requires_grad = False
             t._output_nr = 0
@@ -231,7 +231,7 @@ class Function:
         out = cls.forward(ctx, *arrays, **params) if params else cls.forward(ctx, *arrays)
         if type(out) is not tuple:
             t = _new(Tensor)
-            t.data = out if type(out) is _ndarray else np.asarray(out)
+            t._data = out if type(out) is _ndarray else np.asarray(out)
             t.grad = None
             t.requires_grad = True
             t.grad_fn = ctx
@@ -319,13 +319,13 @@ def _version_checks(saved, inputs, outputs):
         if s is None:
             continue
         for t in inputs:
-            if t.data is s:
+            if t._data is s:
                 vc = t._vc
                 checks.append((vc, vc[0], s))
                 break
         else:
             for t in outputs:
-                if t.data is s:
+                if t._data is s:
                     vc = t._vc
                     checks.append((vc, vc[0], s))
                     break
@@ -441,7 +441,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 edges.append((t, 0) if t.requires_grad else _NO_EDGE)
             if g is None:
                 continue
-            data = t.data
+            data = t._data
             if g.dtype is not data.dtype and g.dtype != data.dtype:
                 g = g.astype(data.dtype)
             if g.shape != data.shape:
@@ -518,13 +518,13 @@ def _capture_node(capture, node, slots):
 
 def _fix_shape(g, t, node):
     try:
-        if g.ndim >= t.data.ndim:
-            return unbroadcast(g, t.data.shape)
-        return np.broadcast_to(g, t.data.shape)
+        if g.ndim >= t._data.ndim:
+            return unbroadcast(g, t._data.shape)
+        return np.broadcast_to(g, t._data.shape)
     except ValueError:
         raise RuntimeError(
             f"{node.name()} returned a gradient of shape {g.shape} for an input of shape "
-            f"{t.data.shape}"
+            f"{t._data.shape}"
         ) from None
 
 
@@ -545,7 +545,7 @@ def _accumulate(t, g):
             g = np.array(g, copy=True, order="C")
         t.grad = Tensor._wrap(g)
     else:
-        buf = t.grad.data
+        buf = t.grad._data
         if buf.shape == g.shape and buf.flags.writeable:
             # Accumulate into the persistent buffer: no fresh allocation per step.
             np.add(buf, g, out=buf)
@@ -583,19 +583,19 @@ def _initial_grad(t, g):
             "backward() needs a tensor computed from tensors with requires_grad=True"
         )
     if g is None:
-        if t.data.size != 1:
+        if t._data.size != 1:
             raise RuntimeError(
                 f"grad can be implicitly created only for one-element outputs, but the "
                 f"output has shape {tuple(t.shape)}: pass backward(gradient=...)"
             )
-        return np.ones(t.data.shape, dtype=t.data.dtype)
-    garr = g.data if hasattr(g, "data") and not isinstance(g, np.ndarray) else np.asarray(g)
-    if garr.shape != t.data.shape:
+        return np.ones(t._data.shape, dtype=t._data.dtype)
+    garr = g._data if hasattr(g, "_data") and not isinstance(g, np.ndarray) else np.asarray(g)
+    if garr.shape != t._data.shape:
         raise RuntimeError(
             f"gradient has shape {tuple(garr.shape)} but the output has shape "
-            f"{tuple(t.data.shape)}: they must match"
+            f"{tuple(t._data.shape)}: they must match"
         )
-    return garr.astype(t.data.dtype, copy=False)
+    return garr.astype(t._data.dtype, copy=False)
 
 
 def grad(
@@ -641,7 +641,7 @@ def grad(
                 f"input {i} was not used in the graph of the outputs; "
                 "pass allow_unused=True to get None for it"
             )
-        result.append(None if g is None else Tensor._wrap(np.array(g, dtype=t.data.dtype)))
+        result.append(None if g is None else Tensor._wrap(np.array(g, dtype=t._data.dtype)))
     return tuple(result)
 
 

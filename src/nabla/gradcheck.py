@@ -63,7 +63,7 @@ def _float_outputs(out):
         if not isinstance(o, Tensor):
             raise TypeError(f"gradcheck: output {k} of the function is a {type(o).__name__}, "
                             "not a Tensor")
-    return [(k, o) for k, o in enumerate(outs) if o.data.dtype.kind == "f"]
+    return [(k, o) for k, o in enumerate(outs) if o._data.dtype.kind == "f"]
 
 
 def _numerical(fn, inputs, i, eps, out_sizes):
@@ -73,11 +73,11 @@ def _numerical(fn, inputs, i, eps, out_sizes):
     put back, so the caller's tensor ends up exactly as it was.
     """
     t = inputs[i]
-    original = t.data
+    original = t._data
     # order="C": a transposed input would otherwise be copied in its own memory order,
     # and reshape(-1) would then return a copy that perturbs nothing.
     work = np.array(original, dtype=np.float64, copy=True, order="C")
-    t.data = work
+    t._data = work
     flat = work.reshape(-1)  # a view: writing to it perturbs the tensor's data
     cols = []
     try:
@@ -85,15 +85,15 @@ def _numerical(fn, inputs, i, eps, out_sizes):
             for j in range(flat.size):
                 x = flat[j]
                 flat[j] = x + eps
-                plus = [np.array(o.data, np.float64) for _, o in _float_outputs(fn(*inputs))]
+                plus = [np.array(o._data, np.float64) for _, o in _float_outputs(fn(*inputs))]
                 flat[j] = x - eps
-                minus = [np.array(o.data, np.float64) for _, o in _float_outputs(fn(*inputs))]
+                minus = [np.array(o._data, np.float64) for _, o in _float_outputs(fn(*inputs))]
                 flat[j] = x
                 cols.append(
                     [((p - m) / (2 * eps)).reshape(-1) for p, m in zip(plus, minus)]
                 )
     finally:
-        t.data = original
+        t._data = original
     # jac[k] has shape (input elements, output k elements)
     return [
         np.stack([c[k] for c in cols]) if cols else np.zeros((0, n))
@@ -106,11 +106,11 @@ def _analytical(outputs, diff, n_inputs):
     jac = {}
     for k, o in outputs:
         for i in diff:
-            jac[k, i] = np.zeros((n_inputs[i], o.data.size))
+            jac[k, i] = np.zeros((n_inputs[i], o._data.size))
         if not o.requires_grad:
             continue  # the output does not depend on any input: its Jacobian is zero
-        for e in range(o.data.size):
-            onehot = np.zeros(o.data.shape, dtype=o.data.dtype)
+        for e in range(o._data.size):
+            onehot = np.zeros(o._data.shape, dtype=o._data.dtype)
             onehot.reshape(-1)[e] = 1
             grads = autograd.grad(
                 o,
@@ -127,7 +127,7 @@ def _analytical(outputs, diff, n_inputs):
                         f"the gradient of input {i} has shape {tuple(g.shape)}, but the input "
                         f"has shape {tuple(diff[i].shape)}"
                     )
-                jac[k, i][:, e] = g.data.reshape(-1)
+                jac[k, i][:, e] = g._data.reshape(-1)
     return jac
 
 
@@ -157,7 +157,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
     diff = {}
     for i, t in enumerate(inputs):
         if isinstance(t, Tensor) and t.requires_grad:
-            if t.data.dtype != np.float64:
+            if t._data.dtype != np.float64:
                 raise TypeError(
                     f"gradcheck: input {i} has dtype {t.dtype}, but finite differences need "
                     "float64 (with eps=1e-6, float32 rounding swamps the difference): "
@@ -173,10 +173,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True) 
         raise ValueError("gradcheck: no input tensor has requires_grad=True, nothing to check")
 
     outputs = _float_outputs(fn(*inputs))
-    n_inputs = {i: t.data.size for i, t in diff.items()}
+    n_inputs = {i: t._data.size for i, t in diff.items()}
     analytical = _analytical(outputs, diff, n_inputs)
-    out_sizes = [o.data.size for _, o in outputs]
-    shapes = {k: o.data.shape for k, o in outputs}
+    out_sizes = [o._data.size for _, o in outputs]
+    shapes = {k: o._data.shape for k, o in outputs}
     for i in diff:
         numerical = _numerical(fn, inputs, i, eps, out_sizes)
         for (k, _), num in zip(outputs, numerical):

@@ -101,13 +101,13 @@ class Tensor:
     ((3,), nabla.float64)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_output_nr", "_vc", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_output_nr", "_vc", "__weakref__")
     __array_priority__ = 1000  # so ndarray + Tensor hands over to Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False):
-        arr = data.data if isinstance(data, Tensor) else np.asarray(data)
+        arr = data._data if isinstance(data, Tensor) else np.asarray(data)
         backend.from_np(arr.dtype)
-        self.data = arr
+        self._data = arr
         self.grad = None
         self.grad_fn = None
         self._output_nr = 0
@@ -120,7 +120,7 @@ class Tensor:
     def _wrap(cls, arr, requires_grad=False, grad_fn=None, output_nr=0):
         """Make a tensor around ``arr`` without checks: the engine's fast path."""
         t = object.__new__(cls)
-        t.data = arr if type(arr) is _ndarray else np.asarray(arr)
+        t._data = arr if type(arr) is _ndarray else np.asarray(arr)
         t.grad = None
         t.requires_grad = requires_grad
         t.grad_fn = grad_fn
@@ -130,16 +130,24 @@ class Tensor:
 
     # ----------------------------------------------------------------- properties
     @property
+    def data(self):
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value
+
+    @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     @property
     def dtype(self) -> backend.DType:
-        return backend.from_np(self.data.dtype)
+        return backend.from_np(self._data.dtype)
 
     @property
     def device(self) -> backend.Device:
@@ -164,30 +172,30 @@ class Tensor:
     def size(self, dim=None):
         """The shape, or the length of one dimension."""
         if dim is None:
-            return self.data.shape
-        return self.data.shape[_dim(dim, self.ndim)]
+            return self._data.shape
+        return self._data.shape[_dim(dim, self.ndim)]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self._data.size)
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self._data.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self._data.dtype.kind == "f"
 
     def __len__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self._data.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self._data.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self._data.shape[0]))
 
     # Identity, as in PyTorch (== is elementwise); the C slot, not a Python call, since
     # optimizers look parameters up in dicts on every step.
@@ -200,37 +208,37 @@ class Tensor:
             raise RuntimeError(
                 "can't call numpy() on a tensor that requires grad: use tensor.detach().numpy()"
             )
-        return self.data
+        return self._data
 
     def item(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(
-                f"a tensor with {self.data.size} elements cannot be converted to a Python scalar"
+                f"a tensor with {self._data.size} elements cannot be converted to a Python scalar"
             )
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
-        return self.data.tolist()
+        return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
         if copy is True:
-            return np.array(self.data, dtype=dtype, copy=True)
-        if copy is False and dtype is not None and np.dtype(dtype) != self.data.dtype:
+            return np.array(self._data, dtype=dtype, copy=True)
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
             raise ValueError("a copy is needed to convert the tensor to the requested dtype")
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __dlpack__(self, *args, **kwargs):
-        return self.data.__dlpack__(*args, **kwargs)
+        return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self._data.__dlpack_device__()
 
     def __bool__(self):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise RuntimeError(
-                f"the truth value of a tensor with {self.data.size} elements is ambiguous"
+                f"the truth value of a tensor with {self._data.size} elements is ambiguous"
             )
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self):
         return float(self.item())
@@ -239,9 +247,9 @@ class Tensor:
         return int(self.item())
 
     def __index__(self):
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
             raise TypeError("only integer tensors of a single element can be used as an index")
-        return int(self.data.item())
+        return int(self._data.item())
 
     def to(self, *args, dtype=None, device=None, copy=False) -> Tensor:
         """Convert to another dtype (and/or device): ``t.to(nabla.float64)``, ``t.to("cpu")``."""
@@ -258,10 +266,10 @@ class Tensor:
         if dtype is None:
             return self.clone() if copy else self
         dt = backend.dtype(dtype).np
-        if dt == self.data.dtype:
+        if dt == self._data.dtype:
             return self.clone() if copy else self
         if self.requires_grad and dt.kind != "f":
-            return Tensor._wrap(self.data.astype(dt))
+            return Tensor._wrap(self._data.astype(dt))
         return Cast.apply(self, dt)
 
     def type(self, dtype=None):
@@ -305,7 +313,7 @@ class Tensor:
 
         ``gradient`` may be omitted only for one-element tensors (it is then 1).
         """
-        data = self.data
+        data = self._data
         if gradient is None and self.grad_fn is not None and data.size == 1 and not create_graph:
             # loss.backward(), once per training step: straight to the engine. (A 0-d
             # seed from np.array costs 0.1 us, from np.ones 0.6 us.)
@@ -316,7 +324,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same values (shared memory), cut off from the graph."""
-        t = Tensor._wrap(self.data)
+        t = Tensor._wrap(self._data)
         t._vc = self._vc
         return t
 
@@ -326,7 +334,7 @@ class Tensor:
         return self
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self._data.dtype.kind not in "fc":
             raise RuntimeError(
                 f"only tensors of floating point dtype can require gradients, got {self.dtype}"
             )
@@ -364,11 +372,11 @@ class Tensor:
         if isinstance(x, np.ndarray):
             return Tensor._wrap(x)
         if isinstance(x, (bool, np.bool_)):
-            dt = self.data.dtype
+            dt = self._data.dtype
         elif isinstance(x, numbers.Integral):
-            dt = self.data.dtype if self.data.dtype.kind != "b" else np.int64
+            dt = self._data.dtype if self._data.dtype.kind != "b" else np.int64
         elif isinstance(x, numbers.Real):
-            dt = self.data.dtype if self.data.dtype.kind == "f" else backend._default_float[0].np
+            dt = self._data.dtype if self._data.dtype.kind == "f" else backend._default_float[0].np
         else:
             try:
                 arr = np.asarray(x)
@@ -382,7 +390,7 @@ class Tensor:
     def _binary(self, fn, other, reverse=False):
         other = self._other(other)
         a, b = (other, self) if reverse else (self, other)
-        if a.data.dtype != b.data.dtype and (a.data.ndim == 0) != (b.data.ndim == 0):
+        if a._data.dtype != b._data.dtype and (a._data.ndim == 0) != (b._data.ndim == 0):
             a, b = _zero_dim_follows(a, b)
         try:
             out = fn.apply(a, b)
@@ -393,9 +401,9 @@ class Tensor:
                     f"for {fn.__name__.lower()}"
                 ) from None
             raise
-        dt = out.data.dtype
-        if dt is not a.data.dtype and dt == _float64 and a.data.dtype != _float64 and (
-            b.data.dtype != _float64
+        dt = out._data.dtype
+        if dt is not a._data.dtype and dt == _float64 and a._data.dtype != _float64 and (
+            b._data.dtype != _float64
         ):
             # NumPy makes float64 from ints (int / int, int * 0.5); PyTorch makes float32.
             return out.to(backend._default_float[0])
@@ -427,7 +435,7 @@ class Tensor:
 
     def __pow__(self, o):
         if isinstance(o, numbers.Real) and not isinstance(o, bool):
-            x = self if self.data.dtype.kind == "f" or (
+            x = self if self._data.dtype.kind == "f" or (
                 isinstance(o, numbers.Integral) and o >= 0
             ) else self.float()
             return _ew.PowScalar.apply(x, o)
@@ -452,19 +460,19 @@ class Tensor:
         return self.abs()
 
     def __floordiv__(self, o):
-        return Tensor._wrap(np.floor_divide(self.data, self._other(o).data))
+        return Tensor._wrap(np.floor_divide(self._data, self._other(o)._data))
 
     def __rfloordiv__(self, o):
-        return Tensor._wrap(np.floor_divide(self._other(o).data, self.data))
+        return Tensor._wrap(np.floor_divide(self._other(o)._data, self._data))
 
     def __mod__(self, o):
-        return Tensor._wrap(np.mod(self.data, self._other(o).data))
+        return Tensor._wrap(np.mod(self._data, self._other(o)._data))
 
     # comparisons and logic: no gradient flows through them
     def _compare(self, ufunc, o):
-        other = self._other(o).data
+        other = self._other(o)._data
         try:
-            return Tensor._wrap(ufunc(self.data, other))
+            return Tensor._wrap(ufunc(self._data, other))
         except ValueError:
             raise ShapeError(
                 f"shapes {tuple(self.shape)} and {tuple(np.shape(other))} cannot be broadcast "
@@ -499,7 +507,7 @@ class Tensor:
         return self._compare(np.bitwise_xor, o)
 
     def __invert__(self):
-        return Tensor._wrap(np.invert(self.data))
+        return Tensor._wrap(np.invert(self._data))
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
     add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
@@ -507,37 +515,37 @@ class Tensor:
 
     def equal(self, other) -> bool:
         """True when both tensors have the same shape and values."""
-        return self.shape == other.shape and bool(np.array_equal(self.data, other.data))
+        return self.shape == other.shape and bool(np.array_equal(self._data, other._data))
 
     def allclose(self, other, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
-        return bool(np.allclose(self.data, self._other(other).data, rtol, atol, equal_nan))
+        return bool(np.allclose(self._data, self._other(other)._data, rtol, atol, equal_nan))
 
     def isnan(self):
-        return Tensor._wrap(np.isnan(self.data))
+        return Tensor._wrap(np.isnan(self._data))
 
     def isinf(self):
-        return Tensor._wrap(np.isinf(self.data))
+        return Tensor._wrap(np.isinf(self._data))
 
     def isfinite(self):
-        return Tensor._wrap(np.isfinite(self.data))
+        return Tensor._wrap(np.isfinite(self._data))
 
     def all(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.all(self.data, axis=_dims(dim, self.ndim), keepdims=keepdim))
+        return Tensor._wrap(np.all(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
 
     def any(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.any(self.data, axis=_dims(dim, self.ndim), keepdims=keepdim))
+        return Tensor._wrap(np.any(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
 
     def sign(self):
-        return Tensor._wrap(np.sign(self.data))
+        return Tensor._wrap(np.sign(self._data))
 
     def floor(self):
-        return Tensor._wrap(np.floor(self.data))
+        return Tensor._wrap(np.floor(self._data))
 
     def ceil(self):
-        return Tensor._wrap(np.ceil(self.data))
+        return Tensor._wrap(np.ceil(self._data))
 
     def round(self):
-        return Tensor._wrap(np.round(self.data))
+        return Tensor._wrap(np.round(self._data))
 
     # --------------------------------------------------------------- in-place ops
     def _check_inplace(self, operand=None):
@@ -554,7 +562,7 @@ class Tensor:
                 "record in-place ops, so its gradient would be lost; write `t = t + x` "
                 "instead, or detach() the operand"
             )
-        if not self.data.flags.writeable:
+        if not self._data.flags.writeable:
             # expand() gives a read-only view: one element stands for many
             raise RuntimeError(
                 f"in-place operation on a read-only tensor of shape {tuple(self.shape)} (an "
@@ -563,12 +571,12 @@ class Tensor:
 
     def _inplace(self, ufunc, other):
         self._check_inplace(other)
-        o = other.data if isinstance(other, Tensor) else other
+        o = other._data if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, o, out=self.data, casting="same_kind")
+            ufunc(self._data, o, out=self._data, casting="same_kind")
         except TypeError as e:
             raise TypeError(
-                f"in-place result of dtype {np.result_type(self.data, o)} cannot be stored in "
+                f"in-place result of dtype {np.result_type(self._data, o)} cannot be stored in "
                 f"a tensor of dtype {self.dtype}: {e}"
             ) from None
         except ValueError:
@@ -605,15 +613,15 @@ class Tensor:
 
     def clamp_(self, min=None, max=None):
         self._check_inplace()
-        np.clip(self.data, min, max, out=self.data)
+        np.clip(self._data, min, max, out=self._data)
         self._vc[0] += 1
         return self
 
     def copy_(self, src):
         self._check_inplace(src)
-        s = src.data if isinstance(src, Tensor) else np.asarray(src)
+        s = src._data if isinstance(src, Tensor) else np.asarray(src)
         try:
-            np.copyto(self.data, s, casting="unsafe")
+            np.copyto(self._data, s, casting="unsafe")
         except ValueError:
             raise ShapeError(
                 f"copy_: source of shape {tuple(np.shape(s))} does not broadcast to "
@@ -624,7 +632,7 @@ class Tensor:
 
     def fill_(self, value):
         self._check_inplace()
-        self.data.fill(value.item() if isinstance(value, Tensor) else value)
+        self._data.fill(value.item() if isinstance(value, Tensor) else value)
         self._vc[0] += 1
         return self
 
@@ -639,16 +647,16 @@ class Tensor:
 
     def __setitem__(self, index, value):
         self._check_inplace(value)
-        v = value.data if isinstance(value, Tensor) else value
+        v = value._data if isinstance(value, Tensor) else value
         try:
-            self.data[_index(index)] = v
+            self._data[_index(index)] = v
         except ValueError as e:
             raise ShapeError(f"cannot assign a value of shape {np.shape(v)}: {e}") from None
         self._vc[0] += 1
 
     # ----------------------------------------------------------------- elementwise
     def _unary(self, fn, *params):
-        x = self if self.data.dtype.kind == "f" else self.float()
+        x = self if self._data.dtype.kind == "f" else self.float()
         return fn.apply(x, *params)
 
     def exp(self):
@@ -664,8 +672,8 @@ class Tensor:
         return 1 / self.sqrt()
 
     def abs(self):
-        if self.data.dtype.kind != "f":
-            return Tensor._wrap(np.abs(self.data))
+        if self._data.dtype.kind != "f":
+            return Tensor._wrap(np.abs(self._data))
         return _ew.Abs.apply(self)
 
     def sin(self):
@@ -736,20 +744,20 @@ class Tensor:
     # ------------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
-        if x.data.dtype.kind == "b":
+        if x._data.dtype.kind == "b":
             x = x.long()
         return _rd.Sum.apply(x, _dims(dim, self.ndim), keepdim)
 
     def mean(self, dim=None, keepdim=False, dtype=None):
         x = self if dtype is None else self.to(dtype)
-        if x.data.dtype.kind != "f":
+        if x._data.dtype.kind != "f":
             raise TypeError(
                 f"mean() needs a floating point tensor, got {x.dtype}: convert with .float()"
             )
         return _rd.Mean.apply(x, _dims(dim, self.ndim), keepdim)
 
     def _maxmin(self, dim, keepdim, is_max):
-        if self.data.size == 0:
+        if self._data.size == 0:
             raise RuntimeError(f"{'max' if is_max else 'min'}() of an empty tensor")
         if dim is None:
             return _rd.MaxMinAll.apply(self, None, False, is_max)
@@ -773,15 +781,15 @@ class Tensor:
 
     def argmax(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._wrap(np.asarray(np.argmax(self.data), dtype=np.int64))
+            return Tensor._wrap(np.asarray(np.argmax(self._data), dtype=np.int64))
         d = _dim(dim, self.ndim)
-        return Tensor._wrap(np.argmax(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+        return Tensor._wrap(np.argmax(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
     def argmin(self, dim=None, keepdim=False):
         if dim is None:
-            return Tensor._wrap(np.asarray(np.argmin(self.data), dtype=np.int64))
+            return Tensor._wrap(np.asarray(np.argmin(self._data), dtype=np.int64))
         d = _dim(dim, self.ndim)
-        return Tensor._wrap(np.argmin(self.data, axis=d, keepdims=keepdim).astype(np.int64))
+        return Tensor._wrap(np.argmin(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
     def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
         """Variance; ``correction=1`` (Bessel's, the default) or ``unbiased=False`` for 0."""
@@ -807,7 +815,7 @@ class Tensor:
     def norm(self, p=2, dim=None, keepdim=False):
         """The p-norm (2, 1, inf, -inf or any p > 0); its gradient at 0 is 0, not nan."""
         if p == 2:
-            x = self if self.data.dtype.kind == "f" else self.float()
+            x = self if self._data.dtype.kind == "f" else self.float()
             return _ew.Sqrt.apply((x * x).sum(dim, keepdim), True)
         if p == 1:
             return self.abs().sum(dim, keepdim)
@@ -827,13 +835,13 @@ class Tensor:
         # cumsum = x @ upper-triangular ones: composite, so its gradient comes for free.
         d = _dim(dim, self.ndim)
         n = self.shape[d]
-        tri = Tensor._wrap(np.triu(np.ones((n, n), dtype=self.data.dtype)))
+        tri = Tensor._wrap(np.triu(np.ones((n, n), dtype=self._data.dtype)))
         return (self.transpose(d, -1) @ tri).transpose(d, -1)
 
     # ------------------------------------------------------------------- movement
     def reshape(self, *shape):
         shape = _shape_arg(shape)
-        if shape == self.data.shape:
+        if shape == self._data.shape:
             return self
         try:
             return _mv.Reshape.apply(self, shape)
@@ -1013,8 +1021,8 @@ def _pow_zero_safe(x, p):
 def _zero_dim_follows(a, b):
     """PyTorch's promotion: a 0-d tensor does not raise the dtype of a dimensioned one of
     the same category (float32 vector * float64 0-d gives float32, not NumPy's float64)."""
-    zero, full = (a, b) if a.data.ndim == 0 else (b, a)
-    kz, kf = zero.data.dtype.kind, full.data.dtype.kind
+    zero, full = (a, b) if a._data.ndim == 0 else (b, a)
+    kz, kf = zero._data.dtype.kind, full._data.dtype.kind
     if kz == kf == "f" or (kz in "iu" and kf in "iu"):
         zero = zero.to(full.dtype)
     return (zero, full) if a is zero else (full, zero)
@@ -1029,7 +1037,7 @@ def _index(index):
 
 def _index_item(i):
     if isinstance(i, Tensor):
-        return i.data
+        return i._data
     if isinstance(i, list):
         return np.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
     return i
@@ -1083,7 +1091,7 @@ def linear(x, weight, bias=None) -> Tensor:
 
 def _linear(op, x, weight, bias):
     """``linear`` through ``op``: ``Linear`` or a fused Linear+activation node."""
-    if x.data.shape[-1] != weight.data.shape[-1]:
+    if x._data.shape[-1] != weight._data.shape[-1]:
         raise ShapeError(
             f"linear: input of shape {tuple(x.shape)} does not fit weight of shape "
             f"{tuple(weight.shape)} (expected last dim {weight.shape[-1]})"
@@ -1100,7 +1108,7 @@ def where(condition, x, y) -> Tensor:
     >>> where(nabla.tensor([True, False]), 1.0, nabla.tensor([5.0, 6.0])).tolist()
     [1.0, 6.0]
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if cond.dtype != np.bool_:
         cond = cond.astype(bool)
     if not isinstance(x, Tensor) and not isinstance(y, Tensor):
@@ -1214,9 +1222,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:
     """
     backend.device(device)
     if isinstance(data, Tensor):
-        arr = data.data.copy()
+        arr = data._data.copy()
     elif isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in data):
-        arr = np.array([np.asarray(x.data if isinstance(x, Tensor) else x) for x in data])
+        arr = np.array([np.asarray(x._data if isinstance(x, Tensor) else x) for x in data])
     else:
         try:
             arr = np.array(data)
@@ -1481,7 +1489,7 @@ def _array_str(arr, indent, summarize, fmt) -> str:
 
 
 def _format(t: Tensor) -> str:
-    arr, prefix = t.data, "tensor("
+    arr, prefix = t._data, "tensor("
     indent = len(prefix)
     suffixes = []
     default_float = backend._default_float[0].np

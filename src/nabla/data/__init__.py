@@ -1,6 +1,6 @@
 """Data loading: datasets, the DataLoader that batches them, ready-made datasets.
 
-The shape is PyTorch's ``torch.utils.data``: a ``Dataset`` maps an index to a sample, a
+The shape is PyTorch's ``torch.utils._data``: a ``Dataset`` maps an index to a sample, a
 ``DataLoader`` turns it into shuffled, collated batches.
 
 >>> import numpy as np

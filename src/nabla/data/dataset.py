@@ -40,7 +40,7 @@ def _array_of(x) -> np.ndarray:
     from .. import Tensor
 
     if isinstance(x, Tensor):
-        return x.data
+        return x._data
     raise TypeError(f"expected a nabla Tensor or a NumPy array, got {type(x).__name__}")
 
 

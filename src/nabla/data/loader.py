@@ -46,7 +46,7 @@ def default_collate(batch: list):
     from .. import Tensor
 
     if isinstance(elem, Tensor):
-        return _from_numpy(_stack([t.data for t in batch], "tensors"))
+        return _from_numpy(_stack([t._data for t in batch], "tensors"))
     if isinstance(elem, np.ndarray):
         return _from_numpy(_stack(batch, "arrays"))
     if isinstance(elem, (bool, np.bool_)):

@@ -95,7 +95,7 @@ def _array(value, name: str) -> np.ndarray:
     from ..tensor import Tensor
 
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     if not isinstance(value, np.ndarray):
         raise TypeError(f"cannot save {name!r}: expected a Tensor or NumPy array, got "
                         f"{type(value).__name__}")

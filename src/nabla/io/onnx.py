@@ -137,7 +137,7 @@ class _Graph:
         return name
 
     def const(self, value, base: str, dtype=None) -> str:
-        arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
         if dtype is not None:
             arr = arr.astype(dtype)
         if not arr.flags.c_contiguous:  # not np.ascontiguousarray: it makes 0-d into 1-d
@@ -177,8 +177,8 @@ def _float_dtype(x: _Value, m: Module) -> np.dtype:
     """The dtype constants of layer ``m`` should have: its parameters' (or the input's)."""
     p = next(iter(m.parameters()), None)
     if p is not None:
-        return p.data.dtype
-    return x.tensor.data.dtype if x.tensor.data.dtype.kind == "f" else np.dtype(np.float32)
+        return p._data.dtype
+    return x.tensor._data.dtype if x.tensor._data.dtype.kind == "f" else np.dtype(np.float32)
 
 
 # ----------------------------------------------------------------------------- layers
@@ -193,7 +193,7 @@ def _linear(g, m, x, out, path):
             inputs.append(g.const(m.bias, _join(path, "bias")))
         return g.node("Gemm", inputs, path, transB=1)
     # Gemm takes matrices only; a batch of sequences goes through MatMul with W^T.
-    y = g.node("MatMul", [x.name, g.const(m.weight.data.T, _join(path, "weight_t"))], path)
+    y = g.node("MatMul", [x.name, g.const(m.weight._data.T, _join(path, "weight_t"))], path)
     if m.bias is not None:
         y = g.node("Add", [y, g.const(m.bias, _join(path, "bias"))], path)
     return y
@@ -311,7 +311,7 @@ def _batch_norm(g, m, x, out, path):
             f"{_where(path, m)}: track_running_stats=False normalises with the statistics "
             "of each batch even in evaluation mode; ONNX BatchNormalization needs running "
             "statistics")
-    dt = m.running_mean.data.dtype
+    dt = m.running_mean._data.dtype
     c = m.num_features
     scale = m.weight if m.weight is not None else np.ones(c, dt)
     bias = m.bias if m.bias is not None else np.zeros(c, dt)
@@ -361,10 +361,10 @@ def _group_norm(g, m, x, out, path):
     y = g.node("Reshape", [normed, g.node("Shape", [x.name], path)], path)
     per_channel = (m.num_channels,) + (1,) * (x.ndim - 2)
     if m.weight is not None:
-        y = g.node("Mul", [y, g.const(m.weight.data.reshape(per_channel), _join(path, "weight"))],
+        y = g.node("Mul", [y, g.const(m.weight._data.reshape(per_channel), _join(path, "weight"))],
                    path)
     if m.bias is not None:
-        y = g.node("Add", [y, g.const(m.bias.data.reshape(per_channel), _join(path, "bias"))],
+        y = g.node("Add", [y, g.const(m.bias._data.reshape(per_channel), _join(path, "bias"))],
                    path)
     return y
 
@@ -380,7 +380,7 @@ def _leaky_relu(g, m, x, out, path):
 
 
 def _scalar(g, value, x, path, base):
-    return g.const(np.asarray(value, x.tensor.data.dtype), _join(path, base))
+    return g.const(np.asarray(value, x.tensor._data.dtype), _join(path, base))
 
 
 def _softplus(g, m, x, out, path):
@@ -471,9 +471,9 @@ def _identity(g, m, x, out, path):
 
 
 def _embedding(g, m, x, out, path):
-    if x.tensor.data.dtype.kind not in "iu":
+    if x.tensor._data.dtype.kind not in "iu":
         raise UnsupportedModuleError(f"{_where(path, m)}: expects integer ids, got "
-                                     f"{x.tensor.data.dtype}")
+                                     f"{x.tensor._data.dtype}")
     return g.node("Gather", [g.const(m.weight, _join(path, "weight")), x.name], path, axis=0)
 
 
@@ -504,13 +504,13 @@ def _recurrent(g, m, x, out, path):
     h_parts, c_parts = [], []
     for layer in range(m.num_layers):
         sfx = [f"_l{layer}" + ("_reverse" if d else "") for d in range(dirs)]
-        W = np.stack([_gates(getattr(m, "weight_ih" + s).data, mode) for s in sfx])
-        Rw = np.stack([_gates(getattr(m, "weight_hh" + s).data, mode) for s in sfx])
+        W = np.stack([_gates(getattr(m, "weight_ih" + s)._data, mode) for s in sfx])
+        Rw = np.stack([_gates(getattr(m, "weight_hh" + s)._data, mode) for s in sfx])
         base = _join(path, f"l{layer}")
         inputs = [seq, g.const(W, base + ".W"), g.const(Rw, base + ".R")]
         if m.bias:
-            B = np.stack([np.concatenate([_gates(getattr(m, "bias_ih" + s).data, mode),
-                                          _gates(getattr(m, "bias_hh" + s).data, mode)])
+            B = np.stack([np.concatenate([_gates(getattr(m, "bias_ih" + s)._data, mode),
+                                          _gates(getattr(m, "bias_hh" + s)._data, mode)])
                           for s in sfx])
             inputs.append(g.const(B, base + ".B"))
         outs = g.node(op, inputs, base, outputs=3 if op == "LSTM" else 2, **attrs)
@@ -597,7 +597,7 @@ def _convert(g, m: Module, x, path: str):
 
 
 def _close(a: Tensor, b: Tensor) -> bool:
-    return a.shape == b.shape and np.allclose(a.data, b.data, rtol=1e-5, atol=1e-6)
+    return a.shape == b.shape and np.allclose(a._data, b._data, rtol=1e-5, atol=1e-6)
 
 
 def _rnn_classifier(g, m: Module, x: _Value, path: str):
@@ -699,7 +699,7 @@ def _value_info(helper, name: str, v: _Value, dynamic: bool):
         else:
             dims = [None] * len(dims)  # the batch is merged into some axis: unknown sizes
     return helper.make_tensor_value_info(
-        name, helper.np_dtype_to_tensor_dtype(v.tensor.data.dtype), dims)
+        name, helper.np_dtype_to_tensor_dtype(v.tensor._data.dtype), dims)
 
 
 # Layers that keep the axes of their input where they are (the batch included).

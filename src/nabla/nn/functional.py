@@ -40,8 +40,8 @@ def step(input, threshold: float = 0.0) -> Tensor:
     tensor([0., 1.])
     """
     x = _t(input)
-    dt = x.data.dtype if x.data.dtype.kind == "f" else np.float32
-    return Tensor._wrap((x.data > threshold).astype(dt))
+    dt = x._data.dtype if x._data.dtype.kind == "f" else np.float32
+    return Tensor._wrap((x._data > threshold).astype(dt))
 
 
 heaviside = step
@@ -172,7 +172,7 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False,
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
-    dt = input.data.dtype
+    dt = input._data.dtype
     if p == 1.0:
         mask = np.zeros(input.shape, dtype=dt)
     else:
@@ -192,7 +192,7 @@ def one_hot(input, num_classes: int = -1) -> Tensor:
     tensor([[1, 0, 0],
             [0, 0, 1]])
     """
-    idx = _t(input).data
+    idx = _t(input)._data
     if idx.dtype.kind not in "iu":
         raise TypeError(f"one_hot is only applicable to index tensors, got {idx.dtype}")
     if num_classes < 0:
@@ -228,7 +228,7 @@ def _reduction(reduction: str, size_average=None, reduce=None) -> str:
 
 def _float_input(name: str, input) -> Tensor:
     x = _t(input)
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         raise TypeError(
             f"{name}: input must be a floating-point tensor, got {x.dtype}: convert with .float()"
         )
@@ -237,18 +237,18 @@ def _float_input(name: str, input) -> Tensor:
 
 def _regression(name, input, target, kind, param, reduction):
     if (type(input) is Tensor and type(target) is Tensor
-            and input.data.dtype.kind == "f" and target.data.dtype == input.data.dtype
-            and target.data.shape == input.data.shape):
+            and input._data.dtype.kind == "f" and target._data.dtype == input._data.dtype
+            and target._data.shape == input._data.shape):
         # The usual call (two float tensors alike): nothing to convert or warn about.
         return _loss.Pointwise.apply(input, target, kind, param, reduction)
     x = _float_input(name, input)
     t = _t(target)
-    if t.data.dtype.kind != "f":
+    if t._data.dtype.kind != "f":
         # Integer targets are fine for regression: compute in the input's dtype.
         t = t.to(x.dtype)
-    if t.data.shape != x.data.shape:
+    if t._data.shape != x._data.shape:
         try:
-            np.broadcast_shapes(x.data.shape, t.data.shape)
+            np.broadcast_shapes(x._data.shape, t._data.shape)
         except ValueError:
             raise ShapeError(
                 f"{name}: target of shape {tuple(t.shape)} does not match (or broadcast with) "
@@ -317,7 +317,7 @@ def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction: str
 def _class_weight(name: str, weight, n_classes: int, dtype) -> np.ndarray | None:
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    w = weight._data if isinstance(weight, Tensor) else np.asarray(weight)
     if w.shape != (n_classes,):
         raise ShapeError(
             f"{name}: weight should be a 1-D tensor with one entry per class ({n_classes}), "
@@ -336,7 +336,7 @@ def _class_targets(name: str, x: Tensor, t: Tensor, ignore_index: int):
         raise ShapeError(f"{name}: input must have a class dimension, got a 0-d tensor")
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     expected = () if x.ndim == 1 else (x.shape[0],) + tuple(x.shape[2:])
-    td = t.data
+    td = t._data
     kind = td.dtype.kind
     if kind not in "iu":
         if kind == "f" and td.shape == expected:
@@ -393,7 +393,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         # The usual call: (N, C) float logits, int64 class indices. One reduction checks
         # the targets: negative ones wrap to huge values in the unsigned view, so
         # max < C means 0 <= t < C for all (and none can equal a negative ignore_index).
-        xd, td = input.data, target.data
+        xd, td = input._data, target._data
         if (xd.ndim == 2 and xd.dtype.kind == "f" and td.dtype == np.int64
                 and td.shape == xd.shape[:1] and td.size
                 and td.view(np.uint64).max() < xd.shape[1]):
@@ -406,9 +406,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
     if x.ndim == 0:
         raise ShapeError("cross_entropy: input must have a class dimension, got a 0-d tensor")
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
-    w = _class_weight("cross_entropy", weight, n_classes, x.data.dtype)
-    if t.data.shape == x.data.shape:
-        if t.data.dtype.kind != "f":
+    w = _class_weight("cross_entropy", weight, n_classes, x._data.dtype)
+    if t._data.shape == x._data.shape:
+        if t._data.dtype.kind != "f":
             raise TypeError(
                 "cross_entropy: a target with the input's shape holds class probabilities and "
                 f"must be floating point, got {t.dtype}"
@@ -437,34 +437,34 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     t = _t(target)
     td, ignore = _class_targets("nll_loss", x, t, ignore_index)
     n_classes = x.shape[0] if x.ndim == 1 else x.shape[1]
-    w = _class_weight("nll_loss", weight, n_classes, x.data.dtype)
+    w = _class_weight("nll_loss", weight, n_classes, x._data.dtype)
     return _loss.ClassNLL.apply(x, td, w, ignore, 0.0, reduction, False)
 
 
 def _binary_args(name, input, target, weight):
     x = _float_input(name, input)
     t = _t(target)
-    if t.data.dtype.kind != "f":
+    if t._data.dtype.kind != "f":
         raise TypeError(
             f"{name}: target must be floating point (probabilities in [0, 1]), got {t.dtype}: "
             "convert with target.float()"
         )
-    if t.data.shape != x.data.shape:
+    if t._data.shape != x._data.shape:
         raise ShapeError(
             f"{name}: target size {tuple(t.shape)} must be the same as input size "
             f"{tuple(x.shape)}"
         )
     w = None
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+        w = weight._data if isinstance(weight, Tensor) else np.asarray(weight)
         try:
-            np.broadcast_shapes(w.shape, x.data.shape)
+            np.broadcast_shapes(w.shape, x._data.shape)
         except ValueError:
             raise ShapeError(
                 f"{name}: weight of shape {tuple(w.shape)} does not broadcast to the input's "
                 f"shape {tuple(x.shape)}"
             ) from None
-        w = w.astype(x.data.dtype, copy=False)
+        w = w.astype(x._data.dtype, copy=False)
     return x, t, w
 
 
@@ -481,14 +481,14 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     """
     reduction = _reduction(reduction, size_average, reduce)
     x, t, w = _binary_args("binary_cross_entropy", input, target, weight)
-    xd = x.data
+    xd = x._data
     if xd.size and not (xd.min() >= 0 and xd.max() <= 1):
         raise ValueError(
             "binary_cross_entropy: all elements of input should be between 0 and 1 (found "
             f"values in [{xd.min()}, {xd.max()}]); pass logits to "
             "binary_cross_entropy_with_logits instead"
         )
-    td = t.data
+    td = t._data
     if td.size and not (td.min() >= 0 and td.max() <= 1):
         raise ValueError("binary_cross_entropy: all elements of target should be between 0 and 1")
     return _loss.BinaryCrossEntropy.apply(x, t, w, reduction)
@@ -511,16 +511,16 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     x, t, w = _binary_args(name, input, target, weight)
     pw = None
     if pos_weight is not None:
-        pw = pos_weight.data if isinstance(pos_weight, Tensor) else np.asarray(pos_weight)
+        pw = pos_weight._data if isinstance(pos_weight, Tensor) else np.asarray(pos_weight)
         try:
-            np.broadcast_shapes(pw.shape, x.data.shape)
+            np.broadcast_shapes(pw.shape, x._data.shape)
         except ValueError:
             raise ShapeError(
                 f"{name}: pos_weight of shape {tuple(pw.shape)} does not broadcast to the "
                 f"input's shape {tuple(x.shape)} (it should have one entry per class, the "
                 "last dim)"
             ) from None
-        pw = pw.astype(x.data.dtype, copy=False)
+        pw = pw.astype(x._data.dtype, copy=False)
     return _loss.BCEWithLogits.apply(x, t, w, pw, reduction)
 
 

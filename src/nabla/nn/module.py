@@ -70,9 +70,9 @@ class Parameter(Tensor):
     def __deepcopy__(self, memo):
         if id(self) in memo:
             return memo[id(self)]
-        result = Parameter(self.data.copy(), self.requires_grad)
+        result = Parameter(self._data.copy(), self.requires_grad)
         if self.grad is not None:
-            result.grad = Tensor._wrap(self.grad.data.copy())
+            result.grad = Tensor._wrap(self.grad._data.copy())
         memo[id(self)] = result
         return result
 
@@ -454,7 +454,7 @@ class Module:
                 missing.append(key)
                 continue
             value = state_dict[key]
-            arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+            arr = value._data if isinstance(value, Tensor) else np.asarray(value)
             if arr.dtype == object:
                 errors.append(f'value for "{key}" is not numeric ({type(value).__name__})')
             elif tuple(arr.shape) != tuple(target.shape):
@@ -514,10 +514,10 @@ class Module:
                 continue
             if set_to_none:
                 p.grad = None
-            elif g.data.flags.writeable:
-                g.data.fill(0)
+            elif g._data.flags.writeable:
+                g._data.fill(0)
             else:
-                p.grad = Tensor._wrap(np.zeros_like(g.data))
+                p.grad = Tensor._wrap(np.zeros_like(g._data))
 
     def apply(self, fn) -> Module:
         """Call ``fn`` on every sub-module (children first) and on this module.
@@ -543,12 +543,12 @@ class Module:
             for t in list(m._parameters.values()) + list(m._buffers.values()):
                 if t is None:
                     continue
-                new = fn(t.data)
-                if new is not t.data:
-                    t.data = new
+                new = fn(t._data)
+                if new is not t._data:
+                    t._data = new
                     t._vc[0] += 1
                 if t.grad is not None:
-                    t.grad.data = fn(t.grad.data)
+                    t.grad._data = fn(t.grad._data)
         return self
 
     def to(self, *args, dtype=None, device=None, **kwargs) -> Module:

@@ -46,15 +46,15 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     max_norm, norm_type = float(max_norm), float(norm_type)
     if not grads:
         return Tensor._wrap(np.asarray(0.0, dtype=np.float32))
-    dt = grads[0].data.dtype
+    dt = grads[0]._data.dtype
     if norm_type == math.inf:
-        total = max(float(np.abs(g.data).max()) if g.data.size else 0.0 for g in grads)
+        total = max(float(np.abs(g._data).max()) if g._data.size else 0.0 for g in grads)
     elif norm_type == 2.0:
         # vdot is one BLAS pass per gradient and makes no |g|² temporary.
-        total = math.sqrt(sum(float(np.vdot(g.data.reshape(-1), g.data.reshape(-1)))
+        total = math.sqrt(sum(float(np.vdot(g._data.reshape(-1), g._data.reshape(-1)))
                               for g in grads))
     else:
-        total = sum(float((np.abs(g.data) ** norm_type).sum()) for g in grads)
+        total = sum(float((np.abs(g._data) ** norm_type).sum()) for g in grads)
         total = total ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
         raise RuntimeError(
@@ -65,10 +65,10 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
     coef = max_norm / (total + 1e-6)
     if coef < 1.0:
         for g in grads:
-            if g.data.flags.writeable:
-                g.data *= dt.type(coef)
+            if g._data.flags.writeable:
+                g._data *= dt.type(coef)
             else:
-                g.data = g.data * dt.type(coef)
+                g._data = g._data * dt.type(coef)
     return Tensor._wrap(np.asarray(total, dtype=dt))
 
 
@@ -84,10 +84,10 @@ def clip_grad_value_(parameters, clip_value: float, foreach=None) -> None:
     for p in _param_list(parameters):
         g = p.grad
         if g is not None:
-            if g.data.flags.writeable:
-                np.clip(g.data, -clip_value, clip_value, out=g.data)
+            if g._data.flags.writeable:
+                np.clip(g._data, -clip_value, clip_value, out=g._data)
             else:
-                g.data = np.clip(g.data, -clip_value, clip_value)
+                g._data = np.clip(g._data, -clip_value, clip_value)
 
 
 def parameters_to_vector(parameters) -> Tensor:
@@ -126,6 +126,6 @@ def vector_to_parameters(vec, parameters) -> None:
     offset = 0
     for p in params:
         n = p.numel()
-        np.copyto(p.data, vec.data[offset:offset + n].reshape(p.shape), casting="unsafe")
+        np.copyto(p._data, vec._data[offset:offset + n].reshape(p.shape), casting="unsafe")
         p._vc[0] += 1
         offset += n

@@ -1127,11 +1127,11 @@ def _check_float(fn, **tensors):
     for name, t in tensors.items():
         if t is None:
             continue
-        if t.data.dtype.kind != "f":
+        if t._data.dtype.kind != "f":
             raise TypeError(f"{fn}: {name} must be a floating-point tensor, got {t.dtype}")
         if ref is None:
             ref = (name, t)
-        elif t.data.dtype != ref[1].data.dtype:
+        elif t._data.dtype != ref[1]._data.dtype:
             raise RuntimeError(
                 f"{fn}: {name} has dtype {t.dtype} but {ref[0]} has dtype {ref[1].dtype}; "
                 "they must match"
@@ -1312,7 +1312,7 @@ def _check_stages(input, stages):
         if j:
             # This stage is checked against the last one's output, which does not exist
             # yet: a stand-in of its shape and dtype (one broadcast element, no memory).
-            x = Tensor._wrap(np.broadcast_to(np.zeros((), weights[-1].data.dtype), shape))
+            x = Tensor._wrap(np.broadcast_to(np.zeros((), weights[-1]._data.dtype), shape))
         try:
             x, weight, bias, args, _ = _conv2d_prepare(x, weight, bias, st, pad, dil, groups)
             _, _, ho, wo = _conv_size(x.shape, weight.shape, *args[:3])
@@ -1341,12 +1341,12 @@ def _run_key(input, stages):
     is not a Tensor (it is converted, and checked, every time) or a constant unhashable."""
     if not isinstance(input, Tensor):
         return None
-    key = [input.data.shape, input.data.dtype]
+    key = [input._data.shape, input._data.dtype]
     for weight, bias, *constants in stages:
         if not isinstance(weight, Tensor) or not (bias is None or isinstance(bias, Tensor)):
             return None
-        key += [weight.data.shape, weight.data.dtype,
-                None if bias is None else (bias.data.shape, bias.data.dtype), *constants]
+        key += [weight._data.shape, weight._data.dtype,
+                None if bias is None else (bias._data.shape, bias._data.dtype), *constants]
     key = tuple(key)
     try:
         hash(key)
@@ -1588,7 +1588,7 @@ def _pool_args(fn, shape, kernel_size, stride, padding, dilation, ceil_mode):
 def _pool_input(fn, input, ndim):
     x = _as(input, fn)
     x, unbatched = _batched(x, ndim, fn, "(N, C, H, W)" if ndim == 4 else "(N, C, L)")
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype}")
     return x, unbatched
 
@@ -1656,11 +1656,11 @@ def _avg(fn, x, k, s, p, ceil_mode, count_include_pad, divisor_override):
     if divisor_override is not None:
         if divisor_override == 0:
             raise ValueError(f"{fn}: divisor must be not zero")
-        divisor = np.asarray(divisor_override, dtype=x.data.dtype)
+        divisor = np.asarray(divisor_override, dtype=x._data.dtype)
     else:
         dh = _avg_divisor(x.shape[2], k[0], s[0], p[0], ohw[0], count_include_pad)
         dw = _avg_divisor(x.shape[3], k[1], s[1], p[1], ohw[1], count_include_pad)
-        divisor = np.outer(dh, dw).astype(x.data.dtype)
+        divisor = np.outer(dh, dw).astype(x._data.dtype)
         if (divisor == divisor.flat[0]).all():
             divisor = divisor.dtype.type(divisor.flat[0])  # one scalar divides faster
     return AvgPool2d.apply(x, k, s, p, ohw, divisor)
@@ -1739,9 +1739,9 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     ho, wo = _output_size(fn, output_size, (h, w))
     if h % ho == 0 and w % wo == 0:
         k = (h // ho, w // wo)  # equal windows: an ordinary average pool
-        out = AvgPool2d.apply(x, k, k, (0, 0), (ho, wo), x.data.dtype.type(k[0] * k[1]))
+        out = AvgPool2d.apply(x, k, k, (0, 0), (ho, wo), x._data.dtype.type(k[0] * k[1]))
     else:
-        dt = x.data.dtype
+        dt = x._data.dtype
         out = Separable2d.apply(x, _averaging_matrix(h, ho, dt), _averaging_matrix(w, wo, dt))
     return _unbatch(out, unbatched)
 
@@ -1845,7 +1845,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             f"{fn}: expected a 3D (N, C, L) or 4D (N, C, H, W) input, but got input of size "
             f"{list(x.shape)}"
         )
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype}")
     spatial = x.ndim - 2
     modes = ("nearest", "nearest-exact", "linear", "bilinear")
@@ -1888,7 +1888,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
             and all(s == f32(n) / f32(o) for s, n, o in zip(scales4, hw4, out4)):
         y = RepeatInterleave2d.apply(x4, out4[0] // hw4[0], out4[1] // hw4[1])
     else:
-        dt = x.data.dtype
+        dt = x._data.dtype
         if mode.startswith("nearest"):
             mats = [_nearest_matrix(n, o, s, mode == "nearest-exact", dt)
                     for n, o, s in zip(hw4, out4, scales4)]
@@ -1931,7 +1931,7 @@ def _channel_dropout(fn, input, p, training, generator, batched_ndim):
     # one as an unbatched (C, L).
     lead = 2 if x.ndim == batched_ndim or batched_ndim == 4 else 1
     shape = x.shape[:lead] + (1,) * (x.ndim - lead)
-    dt = x.data.dtype
+    dt = x._data.dtype
     if p == 1.0:
         mask = np.zeros(shape, dtype=dt)
     else:

@@ -54,7 +54,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
     if max_norm is not None or scale_grad_by_freq or sparse:
         raise NotImplementedError(
             "embedding: max_norm, scale_grad_by_freq and sparse are not supported")
-    idx = input.data if hasattr(input, "data") and not isinstance(input, np.ndarray) \
+    idx = input._data if hasattr(input, "_data") and not isinstance(input, np.ndarray) \
         else np.asarray(input)
     if idx.dtype.kind not in "iu":
         raise TypeError(

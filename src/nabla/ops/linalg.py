@@ -151,7 +151,7 @@ class _LinearAct(Function):
 
     @classmethod
     def _record(cls, x, w, b, tensor):
-        xa, wa = x.data, w.data
+        xa, wa = x._data, w._data
         ctx = _new(cls)
         ctx.inputs = (x, w, b)
         ctx.needs_input_grad = (x.requires_grad, w.requires_grad, b.requires_grad)
@@ -163,7 +163,7 @@ class _LinearAct(Function):
             out = wa.dot(xa.T).T if n >= 2 * len(xa) >= 16 else xa.dot(wa.T)  # _product
         else:
             out = xa @ wa.T
-        out += b.data
+        out += b._data
         out = cls.act(out, out)
         t = tensor._wrap(out, True, ctx)
         ctx.saved_tensors = (xa, wa, out)

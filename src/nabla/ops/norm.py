@@ -188,7 +188,7 @@ def _affine(fn, x, weight, bias, shape, what):
                 f"{fn}: expected {name} of shape {tuple(shape)} ({what}), but got {name} of "
                 f"size {list(t.shape)} for input of size {list(x.shape)}"
             )
-        if t.data.dtype != x.data.dtype:
+        if t._data.dtype != x._data.dtype:
             raise RuntimeError(
                 f"{fn}: {name} has dtype {t.dtype} but the input has dtype {x.dtype}; they "
                 "must match"
@@ -215,7 +215,7 @@ def _float_input(fn, x, min_ndim, what):
             f"{fn}: expected an input with at least {min_ndim} dimensions {what}, but got "
             f"input of size {list(x.shape)}"
         )
-    if x.data.dtype.kind != "f":
+    if x._data.dtype.kind != "f":
         raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype}")
     return x
 
@@ -251,7 +251,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                     f"{fn}: expected {name} of shape ({c},) for input of size "
                     f"{list(x.shape)} with {c} channels, but got {list(t.shape)}"
                 )
-        stats.append(None if t is None else t.data)
+        stats.append(None if t is None else t._data)
     if not training and (stats[0] is None or stats[1] is None):
         raise ValueError(f"{fn}: running_mean and running_var are needed when training=False")
     if training and x.numel() // max(c, 1) <= 1:

@@ -72,7 +72,7 @@ class Adagrad(Optimizer):
     def _init_state(self, p, group):
         state = self.state[p]
         state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
-        state["sum"] = Tensor._wrap(np.full_like(p.data, group["initial_accumulator_value"]))
+        state["sum"] = Tensor._wrap(np.full_like(p._data, group["initial_accumulator_value"]))
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss."""
@@ -86,14 +86,14 @@ class Adagrad(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                d = p.data
+                d = p._data
                 if not self.state.get(p):  # a group added after construction
                     self._init_state(p, group)
                 state, step = self._state_for(p)
 
                 g = self._grad(p, weight_decay, maximize)
                 clr = lr / (1 + (step - 1) * lr_decay)
-                total = state["sum"].data
+                total = state["sum"]._data
                 std = self._buf(d, 1)
                 np.multiply(g, g, out=std)
                 np.add(total, std, out=total)

@@ -83,7 +83,7 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                d = p.data
+                d = p._data
                 state, step = self._state_for(p, ("exp_avg", "exp_avg_sq"))
 
                 if decoupled:
@@ -93,8 +93,8 @@ class Adam(Optimizer):
                 else:
                     g = self._grad(p, weight_decay, maximize)
 
-                exp_avg = state["exp_avg"].data
-                exp_avg_sq = state["exp_avg_sq"].data
+                exp_avg = state["exp_avg"]._data
+                exp_avg_sq = state["exp_avg_sq"]._data
                 t = self._buf(d, 1)
                 _lerp_(exp_avg, g, 1 - beta1, t)
                 np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)

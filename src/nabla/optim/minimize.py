@@ -113,8 +113,8 @@ def minimize(
 
     def snapshot():
         if single:
-            return np.array(ps[0].data, dtype=np.float64)
-        return np.concatenate([p.data.ravel().astype(np.float64) for p in ps])
+            return np.array(ps[0]._data, dtype=np.float64)
+        return np.concatenate([p._data.ravel().astype(np.float64) for p in ps])
 
     def cost_of():
         cost = f(*ps)
@@ -148,10 +148,10 @@ def minimize(
         for p in ps:
             if p.grad is None:  # f does not depend on p: derivative 0
                 continue
-            step = np.multiply(p.grad.data, rate)
+            step = np.multiply(p.grad._data, rate)
             if step.size:
                 biggest = max(biggest, float(np.max(np.abs(step))))
-            np.subtract(p.data, step, out=p.data, casting="same_kind")
+            np.subtract(p._data, step, out=p._data, casting="same_kind")
             p._vc[0] += 1
         lrs.append(rate)
         step_sizes.append(biggest)
@@ -200,7 +200,7 @@ def _param(p, i: int) -> Tensor:
     if not isinstance(p, Tensor):
         arr = np.array(p, dtype=np.float64)
         return Tensor._wrap(arr, requires_grad=True)
-    if p.data.dtype.kind != "f":
+    if p._data.dtype.kind != "f":
         raise TypeError(f"parameter {i} has dtype {p.dtype}: minimize needs floating-point tensors")
     if not p.is_leaf:
         raise ValueError(

@@ -172,9 +172,9 @@ class Optimizer:
         >>> from nabla.optim import SGD
         >>> w = nabla.ones(2, requires_grad=True)
         >>> w.sum().backward()
-        >>> buf = w.grad.data
+        >>> buf = w.grad._data
         >>> SGD([w]).zero_grad(set_to_none=False)
-        >>> w.grad.data is buf, w.grad.tolist()
+        >>> w.grad._data is buf, w.grad.tolist()
         (True, [0.0, 0.0])
         """
         for group in self.param_groups:
@@ -189,11 +189,11 @@ class Optimizer:
                     g.detach_()
                 else:
                     g.requires_grad = False
-                if g.data.flags.writeable:
-                    g.data.fill(0)
+                if g._data.flags.writeable:
+                    g._data.fill(0)
                     g._vc[0] += 1
                 else:
-                    p.grad = Tensor._wrap(np.zeros_like(g.data))
+                    p.grad = Tensor._wrap(np.zeros_like(g._data))
 
     def step(self, closure=None):
         """Update the parameters once; ``closure`` re-evaluates the loss and returns it."""
@@ -322,8 +322,8 @@ class Optimizer:
         if "step" not in state:
             state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
             for name in names:
-                state[name] = Tensor._wrap(np.zeros_like(p.data))
-        step_t = state["step"].data
+                state[name] = Tensor._wrap(np.zeros_like(p._data))
+        step_t = state["step"]._data
         np.add(step_t, 1, out=step_t)
         return state, float(step_t)
 
@@ -339,18 +339,18 @@ class Optimizer:
     def _grad(self, p: Tensor, weight_decay: float, maximize: bool) -> np.ndarray:
         """The gradient with maximize and (L2) weight decay applied, as PyTorch orders it.
 
-        Returns ``p.grad.data`` itself when nothing applies: the gradient is never
+        Returns ``p.grad._data`` itself when nothing applies: the gradient is never
         modified, so the caller must not write into the result unless it is scratch.
         """
-        grad = p.grad.data
-        if grad.shape != p.data.shape:
+        grad = p.grad._data
+        if grad.shape != p._data.shape:
             raise ValueError(
                 f"gradient of shape {grad.shape} does not match its parameter of shape "
-                f"{p.data.shape}"
+                f"{p._data.shape}"
             )
         if weight_decay != 0:
-            g = self._buf(p.data, 0)
-            np.multiply(p.data, weight_decay, out=g)
+            g = self._buf(p._data, 0)
+            np.multiply(p._data, weight_decay, out=g)
             # (-grad) + wd * p == wd * p - grad exactly: negation does not round.
             if maximize:
                 np.subtract(g, grad, out=g)
@@ -358,7 +358,7 @@ class Optimizer:
                 np.add(g, grad, out=g)
             return g
         if maximize:
-            g = self._buf(p.data, 0)
+            g = self._buf(p._data, 0)
             np.negative(grad, out=g)
             return g
         return grad
@@ -390,7 +390,7 @@ def _check_param(p, i: int) -> None:
             f"can't optimize a non-leaf Tensor (parameter {i} was computed by "
             f"{type(p.grad_fn).__name__}); optimize the leaf it came from, or detach() it"
         )
-    if p.data.dtype.kind != "f":
+    if p._data.dtype.kind != "f":
         raise TypeError(
             f"optimizer can only optimize floating-point tensors, but parameter {i} has "
             f"dtype {p.dtype}"
@@ -399,7 +399,7 @@ def _check_param(p, i: int) -> None:
 
 def _as_array(value) -> np.ndarray:
     if isinstance(value, Tensor):
-        return value.data
+        return value._data
     return np.asarray(value)
 
 
@@ -415,12 +415,12 @@ def _cast_state(p: Tensor, index, name, value):
         return Tensor._wrap(np.array(arr, copy=True))
     if isinstance(value, (Tensor, np.ndarray)):
         arr = _as_array(value)
-        if arr.ndim and arr.shape != p.data.shape:
+        if arr.ndim and arr.shape != p._data.shape:
             raise ValueError(
                 f"state '{name}' of parameter {index} has shape {arr.shape}, but the "
-                f"parameter has shape {p.data.shape}"
+                f"parameter has shape {p._data.shape}"
             )
-        dtype = p.data.dtype if arr.dtype.kind == "f" else arr.dtype
+        dtype = p._data.dtype if arr.dtype.kind == "f" else arr.dtype
         return Tensor._wrap(np.array(arr, dtype=dtype, copy=True, order="K"))
     if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
         return type(value)(_cast_state(p, index, None, v) for v in value)
@@ -432,7 +432,7 @@ def _state_buf(state: dict, name: str, like: np.ndarray) -> np.ndarray:
     t = state.get(name)
     if t is None:
         t = state[name] = Tensor._wrap(np.zeros_like(like))
-    return t.data
+    return t._data
 
 
 def _lerp_(a: np.ndarray, b: np.ndarray, w: float, tmp: np.ndarray) -> None:

@@ -80,11 +80,11 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                d = p.data
+                d = p._data
                 state, _ = self._state_for(p, names)
 
                 g = self._grad(p, weight_decay, maximize)
-                square_avg = state["square_avg"].data
+                square_avg = state["square_avg"]._data
                 avg = self._buf(d, 1)
                 np.multiply(square_avg, alpha, out=square_avg)
                 self._add_square(square_avg, g, 1 - alpha, avg)

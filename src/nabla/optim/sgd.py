@@ -80,9 +80,9 @@ class SGD(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                d = p.data
+                d = p._data
                 g = self._grad(p, weight_decay, maximize)
-                scratch = g is not p.grad.data  # may we overwrite g?
+                scratch = g is not p.grad._data  # may we overwrite g?
                 if momentum != 0:
                     state = self.state[p]
                     mb = state.get("momentum_buffer")
@@ -90,7 +90,7 @@ class SGD(Optimizer):
                         buf = np.array(g, dtype=d.dtype, copy=True, order="K")
                         state["momentum_buffer"] = Tensor._wrap(buf)
                     else:
-                        buf = mb.data
+                        buf = mb._data
                         np.multiply(buf, momentum, out=buf)
                         if dampening == 0:
                             np.add(buf, g, out=buf)
@@ -120,7 +120,7 @@ class SGD(Optimizer):
             grad = p.grad
             if grad is None:
                 continue
-            g, d = grad.data, p.data
+            g, d = grad._data, p._data
             if g.shape != d.shape:
                 self._grad(p, 0, False)  # raises the shape error, worded as everywhere
             # The scratch is kept with the array it was made for: one identity test.

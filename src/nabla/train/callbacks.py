@@ -94,7 +94,7 @@ class _Improvement:
 
 
 def _snapshot(model) -> dict:
-    return {k: np.array(v.data, copy=True) for k, v in model.state_dict().items()}
+    return {k: np.array(v._data, copy=True) for k, v in model.state_dict().items()}
 
 
 def _restore(model, snapshot: dict) -> None:

@@ -222,7 +222,7 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
                 seen += n
                 batch_i += 1
                 step += 1
-                out_data, y_data = output.data, getattr(y, "data", y)
+                out_data, y_data = output._data, getattr(y, "_data", y)
                 for m in train_metrics:
                     m.update(out_data, y_data)
                 if batch_callbacks:
@@ -315,7 +315,7 @@ def evaluate(model, loss_fn, data, metrics: Sequence = ("accuracy",), *,
             if loss_fn is not None:
                 loss_sum += loss_fn(output, y).item() * n
             seen += n
-            out_data, y_data = output.data, getattr(y, "data", y)
+            out_data, y_data = output._data, getattr(y, "_data", y)
             for m in ms:
                 m.update(out_data, y_data)
     results = {}
@@ -343,7 +343,7 @@ def predict(model, data, *, batch_size: int | None = None, classes: bool = False
     from .metrics import to_labels
 
     if isinstance(data, (Tensor, np.ndarray)):
-        arr = data.data if isinstance(data, Tensor) else data
+        arr = data._data if isinstance(data, Tensor) else data
         step = batch_size or 256
         batches: Iterable = (from_numpy(arr[i:i + step]) for i in range(0, len(arr), step))
     elif _is_pair(data):
@@ -354,7 +354,7 @@ def predict(model, data, *, batch_size: int | None = None, classes: bool = False
     with _EvalMode(model):
         for batch in batches:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            outputs.append(model(x).data)
+            outputs.append(model(x)._data)
     if not outputs:
         raise ValueError("predict got no data")
     out = np.concatenate(outputs)

@@ -30,7 +30,7 @@ import numpy as np
 def _np(x) -> np.ndarray:
     if isinstance(x, np.ndarray):  # checked first: an ndarray's .data is a memoryview
         return x
-    data = getattr(x, "data", None)  # a Tensor's array
+    data = getattr(x, "_data", None)  # a Tensor's array
     return data if isinstance(data, np.ndarray) else np.asarray(x)
 
 

@@ -221,7 +221,7 @@ def _tensor_rows(out, names):
     if out.grad_fn is None:
         raise ValueError("explain: this tensor was not computed from tensors that "
                          "require grad, so it has no backward graph")
-    if out.data.size != 1:
+    if out._data.size != 1:
         raise ValueError(f"explain follows the gradient of a one-element output, got shape "
                          f"{tuple(out.shape)} (reduce it first, e.g. .sum())")
     # Kahn's algorithm, as the engine runs it: count the edges into every node first.
@@ -250,10 +250,10 @@ def _tensor_rows(out, names):
     top = label[out.grad_fn]
     leaf_names, k = {}, 0
     slots = {out.grad_fn: [None] * out.grad_fn._n_outputs}
-    slots[out.grad_fn][out._output_nr] = np.ones(out.data.shape, out.data.dtype)
-    rows = [{"node": top, "op": out.grad_fn.name(), "value": out.data.copy(), "parent": None,
+    slots[out.grad_fn][out._output_nr] = np.ones(out._data.shape, out._data.dtype)
+    rows = [{"node": top, "op": out.grad_fn.name(), "value": out._data.copy(), "parent": None,
              "local": None, "rule": "", "upstream": None, "product": None,
-             "grad": np.ones_like(out.data)}]
+             "grad": np.ones_like(out._data)}]
     grads = {}
     ready = [out.grad_fn]
     while ready:
@@ -267,7 +267,7 @@ def _tensor_rows(out, names):
         in_grads = fn.backward(fn, *g)
         if type(in_grads) is not tuple:
             in_grads = (in_grads,)
-        scalar = all(t.data.size == 1 for t in fn.inputs) and len(g) == 1 and g[0].size == 1
+        scalar = all(t._data.size == 1 for t in fn.inputs) and len(g) == 1 and g[0].size == 1
         ones = None
         if scalar:  # a 1x1 Jacobian: backward with incoming gradient 1 gives it exactly
             ones = fn.backward(fn, np.ones_like(g[0]))
@@ -277,7 +277,7 @@ def _tensor_rows(out, names):
             if not fn.needs_input_grad[i] or i >= len(in_grads) or in_grads[i] is None:
                 continue
             product = in_grads[i]
-            if product.shape != t.data.shape:
+            if product.shape != t._data.shape:
                 product = _fix_shape(product, t, fn)
             if t.grad_fn is None:
                 if id(t) not in leaf_names:
@@ -291,7 +291,7 @@ def _tensor_rows(out, names):
             grads[key] = total
             local = (float(np.asarray(ones[i]).reshape(())) if ones is not None
                      else _LOCAL.get(fn.name().removesuffix("Backward"), ""))
-            rows.append({"node": node, "op": op, "value": t.data.copy(),
+            rows.append({"node": node, "op": op, "value": t._data.copy(),
                          "parent": label[fn], "local": local,
                          "rule": _LOCAL.get(fn.name().removesuffix("Backward"), ""),
                          "upstream": upstream, "product": product, "grad": total})
@@ -516,29 +516,29 @@ def _nudge_tensor(f, leaf, h, index):
         raise ValueError("nudge moves a leaf tensor that requires grad (the thing backprop "
                          "computes a gradient for)")
     if index is None:
-        if leaf.data.size != 1:
-            raise ValueError(f"the leaf has {leaf.data.size} elements: pass index= to say "
+        if leaf._data.size != 1:
+            raise ValueError(f"the leaf has {leaf._data.size} elements: pass index= to say "
                              "which one to nudge")
-        index = (0,) * leaf.data.ndim
+        index = (0,) * leaf._data.ndim
     index = tuple(np.atleast_1d(index)) if not isinstance(index, tuple) else index
 
     def value(out):
-        if not isinstance(out, Tensor) or out.data.size != 1:
+        if not isinstance(out, Tensor) or out._data.size != 1:
             raise TypeError("f() must return a one-element Tensor")
-        return float(out.data.reshape(()))
+        return float(out._data.reshape(()))
 
     out = f()
     f0 = value(out)
     (g,) = grad(out, leaf)
-    analytic = float(g.data[index])
-    x = float(leaf.data[index])
+    analytic = float(g._data[index])
+    x = float(leaf._data[index])
     try:
         with no_grad():
-            leaf.data[index] = x + h
+            leaf._data[index] = x + h
             f_plus = value(f())
-            leaf.data[index] = x - h
+            leaf._data[index] = x - h
             f_minus = value(f())
     finally:
-        leaf.data[index] = x
+        leaf._data[index] = x
     return Nudge(f"x{list(index)}", x, h, f0, f_plus, f_minus, (f_plus - f0) / h,
                  (f_plus - f_minus) / (2 * h), analytic)

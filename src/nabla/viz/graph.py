@@ -223,11 +223,11 @@ def _is_tensor(obj) -> bool:
 def _tensor_dot(root, rankdir, max_nodes, show_grad, names):
     lines = ["digraph {", f"  rankdir={rankdir};", _HEADER]
     root_label = [names.get(id(root), "output"),
-                  f"shape {_shape(root.shape)} {root.data.dtype.name}"]
-    if root.data.size == 1:
-        root_label.append(f"data {_summary(root.data)}")
+                  f"shape {_shape(root.shape)} {root._data.dtype.name}"]
+    if root._data.size == 1:
+        root_label.append(f"data {_summary(root._data)}")
     if show_grad and root.grad is not None:
-        root_label.append(f"grad {_summary(root.grad.data)}")
+        root_label.append(f"grad {_summary(root.grad._data)}")
     if root.grad_fn is None:
         lines.append(_line("out", _OUTPUT if not root.requires_grad else _LEAF, root_label))
         lines.append("}")
@@ -271,13 +271,13 @@ def _tensor_dot(root, rankdir, max_nodes, show_grad, names):
 
 def _node_label(obj, shapes, show_grad, names):
     if _is_tensor(obj):  # a leaf that requires grad
-        label = [f"shape {_shape(obj.shape)} {obj.data.dtype.name}"]
+        label = [f"shape {_shape(obj.shape)} {obj._data.dtype.name}"]
         if id(obj) in names:
             label.insert(0, names[id(obj)])
-        if obj.data.size == 1:
-            label.append(f"data {_summary(obj.data)}")
+        if obj._data.size == 1:
+            label.append(f"data {_summary(obj._data)}")
         if show_grad and obj.grad is not None:
-            label.append(f"grad {_summary(obj.grad.data)}")
+            label.append(f"grad {_summary(obj.grad._data)}")
         return _LEAF, label
     label = [obj.name()]
     retained = obj._retained or {}
@@ -292,7 +292,7 @@ def _node_label(obj, shapes, show_grad, names):
         if shape is not None:
             label.append(f"{prefix}shape {_shape(shape)}")
         if show_grad and t is not None and t.grad is not None:
-            label.append(f"{prefix}grad {_summary(t.grad.data)}")
+            label.append(f"{prefix}grad {_summary(t.grad._data)}")
     return _OP, label
 
 

@@ -145,7 +145,7 @@ def plot_confusion_matrix(cm, class_names=None, path=None, normalize: bool = Fal
 
 def _np(x) -> np.ndarray:
     """A Tensor (detached), a Value list or anything array-like as a NumPy array."""
-    data = getattr(x, "data", None)
+    data = getattr(x, "_data", None)
     if isinstance(data, np.ndarray):
         return data
     return np.asarray(x)
@@ -379,7 +379,7 @@ def _cost_grid(f, W, B, vectorized: bool) -> np.ndarray:
     from ..tensor import Tensor
 
     def number(out):
-        return float(out.data.reshape(())) if isinstance(out, Tensor) else float(out)
+        return float(out._data.reshape(())) if isinstance(out, Tensor) else float(out)
 
     with no_grad():
         if vectorized:

@@ -54,12 +54,12 @@ class Embedding(Module):
                 raise ValueError(
                     f"Embedding: _weight has shape {tuple(w.shape)}, expected "
                     f"{(self.num_embeddings, self.embedding_dim)}")
-            self.weight = Parameter(w.data, requires_grad=not _freeze)
+            self.weight = Parameter(w._data, requires_grad=not _freeze)
 
     def reset_parameters(self, generator=None) -> None:
         init.normal_(self.weight, generator=generator)
         if self.padding_idx is not None:
-            self.weight.data[self.padding_idx] = 0
+            self.weight._data[self.padding_idx] = 0
 
     def forward(self, input):
         return embedding(input, self.weight, self.padding_idx)

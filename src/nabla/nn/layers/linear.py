@@ -67,7 +67,7 @@ class Linear(Module):
         if op is None or "forward" in act.__dict__:
             return None
         w, b = self.weight, self.bias
-        if b is None or input.data.shape[-1] != w.data.shape[-1]:
+        if b is None or input._data.shape[-1] != w._data.shape[-1]:
             return _linear(op, input, w, b), 2  # no bias, or the shape error
         return op.apply(input, w, b), 2
 

@@ -57,7 +57,7 @@ class PerceptronResult:
 
 
 def _as_array(x, name: str) -> np.ndarray:
-    arr = x.data if isinstance(x, Tensor) else np.asarray(x)
+    arr = x._data if isinstance(x, Tensor) else np.asarray(x)
     if arr.dtype == object or arr.dtype.kind not in "biuf":
         raise TypeError(f"Perceptron: {name} must be numeric, got {arr.dtype}")
     return arr
@@ -112,10 +112,10 @@ class Perceptron(Module):
     @property
     def threshold(self) -> float:
         """The course's threshold: the unit fires when ``w·x > threshold``."""
-        return -float(self.bias.data)
+        return -float(self.bias._data)
 
     def _inputs(self, X) -> tuple[np.ndarray, bool]:
-        x = _as_array(X, "X").astype(self.weight.data.dtype, copy=False)
+        x = _as_array(X, "X").astype(self.weight._data.dtype, copy=False)
         single = x.ndim == 1
         if single:
             x = x[None]
@@ -129,7 +129,7 @@ class Perceptron(Module):
     def decision_function(self, X) -> Tensor:
         """The net input ``w·x + b`` (positive means output 1)."""
         x, single = self._inputs(X)
-        z = x @ self.weight.data + self.bias.data
+        z = x @ self.weight._data + self.bias._data
         return Tensor._wrap(z[0] if single else z)
 
     def forward(self, x):
@@ -138,7 +138,7 @@ class Perceptron(Module):
 
     def predict(self, X) -> Tensor:
         """Class labels 0 or 1 (int64), for one sample ``(n_inputs,)`` or a batch."""
-        return Tensor._wrap((self.decision_function(X).data > 0).astype(np.int64))
+        return Tensor._wrap((self.decision_function(X)._data > 0).astype(np.int64))
 
     def fit(self, X, y, epochs: int = 100, raise_on_failure: bool = False,
             warn: bool = True) -> PerceptronResult:
@@ -166,7 +166,7 @@ class Perceptron(Module):
             raise ValueError(
                 f"Perceptron.fit: labels must be 0 or 1, got values {np.unique(t).tolist()}"
             )
-        w, b, lr = self.weight.data, self.bias.data, self.lr
+        w, b, lr = self.weight._data, self.bias._data, self.lr
         errors = []
         seen = set()
         converged = cycled = False
