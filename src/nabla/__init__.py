@@ -28,15 +28,9 @@ from .backend import (
     uint8,
 )
 from .backend import device as device
-from .gradcheck import GradcheckError, gradcheck
-from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
-from .tensor import (
-    ShapeError,
-    Tensor,
+from .creation import (
     arange,
     as_tensor,
-    cat,
-    concatenate,
     empty,
     empty_like,
     eye,
@@ -44,14 +38,9 @@ from .tensor import (
     from_numpy,
     full,
     full_like,
-    linear,
     linspace,
-    matmul,
-    maximum,
-    minimum,
     ones,
     ones_like,
-    pad,
     rand,
     rand_like,
     randint,
@@ -59,12 +48,14 @@ from .tensor import (
     randn,
     randn_like,
     randperm,
-    stack,
     tensor,
-    where,
     zeros,
     zeros_like,
 )
+from .functions import cat, concatenate, linear, matmul, maximum, minimum, pad, stack, where
+from .gradcheck import GradcheckError, gradcheck
+from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
+from .tensor import ShapeError, Tensor
 from .threads import get_num_threads, set_num_threads
 
 bool = bool_  # noqa: A001 - nabla.bool mirrors torch.bool

@@ -264,7 +264,7 @@ class MSEOnClasses:
         self.mse = nn.MSELoss()
 
     def __call__(self, output, target):
-        from .tensor import from_numpy
+        from .creation import from_numpy
 
         return self.mse(output, from_numpy(self.eye[target.numpy()]))
 
@@ -638,7 +638,7 @@ def _read_npy(path: str, shape: tuple) -> np.ndarray:
 
 
 def _predict(args) -> int:
-    from .tensor import from_numpy
+    from .creation import from_numpy
     from .train import predict
 
     model, data_meta, train_meta = _load_model(args.model)
@@ -719,7 +719,7 @@ def save_plots(out: Path, model, data: Data, norm: Normalizer, history, confusio
                                   path=out / "feature_maps.png")
             saved += ["filters.png", "feature_maps.png"]
     elif data.X_test.ndim == 2 and data.X_test.shape[1] == 2:
-        from .tensor import from_numpy
+        from .creation import from_numpy
 
         def classify(points):  # the model sees standardised points, the plot raw ones
             return model(from_numpy(norm(points.numpy())))

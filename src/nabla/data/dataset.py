@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .. import random as _random
-from ..tensor import from_numpy as _from_numpy  # every batch goes through it: no call layer
+from ..creation import from_numpy as _from_numpy  # every batch goes through it: no call layer
 
 
 def _rng(generator) -> np.random.Generator:

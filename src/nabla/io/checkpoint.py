@@ -271,7 +271,7 @@ def load(path) -> dict:
     Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` (a
     ``ValueError``) for a malformed one. Nothing in the file is ever executed.
     """
-    from ..tensor import from_numpy
+    from ..creation import from_numpy
 
     arrays, _ = load_file(path)
     return {name: from_numpy(a) for name, a in arrays.items()}
@@ -286,7 +286,7 @@ def read_metadata(path) -> dict:
 def _fit_model(model, arrays: dict, path, prefix: str = "") -> None:
     """Load ``arrays`` (names without ``prefix``) into ``model`` after checking that
     the names and shapes are exactly those of the model."""
-    from ..tensor import from_numpy
+    from ..creation import from_numpy
 
     expected = model.state_dict()
     missing = [k for k in expected if k not in arrays]
@@ -376,7 +376,7 @@ def _encode(obj, prefix: str, arrays: dict):
 
 
 def _decode(obj, arrays: dict, path):
-    from ..tensor import from_numpy
+    from ..creation import from_numpy
 
     if isinstance(obj, list):
         return [_decode(v, arrays, path) for v in obj]

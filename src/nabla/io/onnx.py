@@ -62,6 +62,8 @@ import sys
 import numpy as np
 
 from ..autograd import no_grad
+from ..creation import as_tensor
+from ..functions import cat
 from ..nn.layers import activation as A
 from ..nn.layers import container as K
 from ..nn.layers import conv as C
@@ -72,7 +74,7 @@ from ..nn.layers import normalization as N
 from ..nn.layers import pooling as P
 from ..nn.layers import recurrent as R
 from ..nn.module import Module, Sequential
-from ..tensor import Tensor, as_tensor, cat
+from ..tensor import Tensor
 from .checkpoint import atomic_write_bytes
 
 __all__ = ["export_onnx", "export_main", "UnsupportedModuleError", "MIN_OPSET"]
@@ -879,7 +881,7 @@ def export_main(model_file, onnx_path, input_shape=None, opset: int = 17) -> int
     that is standardised data; the mean and std are copied into the ONNX metadata
     (``nabla_data``).
     """
-    from ..tensor import zeros
+    from ..creation import zeros
     from .checkpoint import load_model
 
     try:

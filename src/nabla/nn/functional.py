@@ -14,10 +14,11 @@ import warnings
 
 import numpy as np
 
+from ..creation import tensor
+from ..functions import linear as linear  # F.linear, the fused x @ W.T + b
 from ..ops import loss as _loss
 from ..random import _np as _rng
-from ..tensor import ShapeError, Tensor, tensor
-from ..tensor import linear as linear  # F.linear, the fused x @ W.T + b
+from ..tensor import ShapeError, Tensor
 
 
 def _t(x) -> Tensor:

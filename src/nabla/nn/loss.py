@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from ..tensor import Tensor, tensor
+from ..creation import tensor
+from ..tensor import Tensor
 from . import functional as F
 from .module import Module
 

@@ -37,7 +37,8 @@ import numpy as np
 
 from .. import backend
 from ..autograd import no_grad
-from ..tensor import Tensor, tensor
+from ..creation import tensor
+from ..tensor import Tensor
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Buffer"]
 

@@ -16,7 +16,8 @@ import math
 
 import numpy as np
 
-from ..tensor import Tensor, cat
+from ..functions import cat
+from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 

@@ -33,8 +33,9 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
+from ..creation import tensor
 from ..random import _np as _rng
-from ..tensor import ShapeError, Tensor, tensor
+from ..tensor import ShapeError, Tensor
 from ..threads import split
 from .elementwise import _relu_grad
 from .linalg import _ones

@@ -22,7 +22,8 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
-from ..tensor import ShapeError, Tensor, ones, tensor
+from ..creation import ones, tensor
+from ..tensor import ShapeError, Tensor
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 

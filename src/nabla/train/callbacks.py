@@ -98,7 +98,7 @@ def _snapshot(model) -> dict:
 
 
 def _restore(model, snapshot: dict) -> None:
-    from ..tensor import from_numpy
+    from ..creation import from_numpy
 
     model.load_state_dict({k: from_numpy(a.copy()) for k, a in snapshot.items()})
 

@@ -339,7 +339,8 @@ def predict(model, data, *, batch_size: int | None = None, classes: bool = False
     >>> predict(model, nabla.ones(10, 3), batch_size=4).shape
     (10, 2)
     """
-    from ..tensor import Tensor, from_numpy
+    from ..creation import from_numpy
+    from ..tensor import Tensor
     from .metrics import to_labels
 
     if isinstance(data, (Tensor, np.ndarray)):

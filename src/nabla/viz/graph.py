@@ -423,7 +423,7 @@ def draw_model(model, input_shape=None, rankdir: str = "TB", format: str | None 
         raise TypeError(f"draw_model takes an nn.Module, got {type(model).__name__}")
     _check(rankdir, None)
     if input_shape is not None:
-        from ..tensor import zeros
+        from ..creation import zeros
 
         shape = tuple(int(n) for n in input_shape)
         calls, out_shape = _record_calls(model, zeros(*shape))

@@ -196,7 +196,7 @@ def plot_activations(names=None, x_range=(-5.0, 5.0), points: int = 401, path=No
     >>> np.round(ax.lines[1].get_ydata(), 4).tolist()  # sigmoid * (1 - sigmoid)
     [0.0066, 0.0701, 0.25, 0.0701, 0.0066]
     """
-    from ..tensor import from_numpy
+    from ..creation import from_numpy
 
     table = _activations()
     names = list(names) if names is not None else ["step", "sigmoid", "tanh", "relu",
@@ -476,8 +476,8 @@ def _scores_to_labels(model, X, threshold):
 def _scores(model, points: np.ndarray) -> np.ndarray:
     """The model's outputs for (M, 2) points as an (M, k) float array."""
     from ..autograd import no_grad
+    from ..creation import from_numpy
     from ..scalar.nn import Module as ScalarModule
-    from ..tensor import from_numpy
 
     if isinstance(model, ScalarModule):
         rows = []
@@ -742,7 +742,7 @@ def plot_feature_maps(model_or_layers, image, layers=None, max_maps: int = 8, pa
     >>> fig.axes[-1].images[0].get_array().shape  # after pooling: 4x4
     (4, 4)
     """
-    from ..tensor import from_numpy
+    from ..creation import from_numpy
 
     img = np.asarray(_np(image), dtype=np.float32)
     if img.ndim == 2:

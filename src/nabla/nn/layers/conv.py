@@ -19,8 +19,8 @@ import math
 import numbers
 
 from ... import backend
+from ...creation import empty
 from ...ops import conv as C
-from ...tensor import empty
 from .. import init
 from ..module import Module, Parameter, _plain
 from .activation import ReLU

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ... import backend
+from ...creation import empty
 from ...ops.embedding import embedding
-from ...tensor import Tensor, empty
+from ...tensor import Tensor
 from .. import init
 from ..module import Module, Parameter
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 
 from ... import backend
-from ...tensor import _linear, empty, linear
+from ...creation import empty
+from ...functions import _linear, linear
 from .. import init
 from ..module import Module, Parameter
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 import numbers
 
 from ... import backend
+from ...creation import empty, ones, tensor, zeros
 from ...ops import norm as N
-from ...tensor import ShapeError, empty, ones, tensor, zeros
+from ...tensor import ShapeError
 from .. import init
 from ..module import Module, Parameter
 

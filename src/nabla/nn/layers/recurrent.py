@@ -18,8 +18,10 @@ from __future__ import annotations
 import math
 
 from ... import backend
+from ...creation import empty
+from ...functions import cat, stack
 from ...ops import recurrent as R
-from ...tensor import Tensor, cat, empty, stack
+from ...tensor import Tensor
 from .. import functional as F
 from .. import init
 from ..module import Module, Parameter
