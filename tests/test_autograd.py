@@ -411,27 +411,32 @@ def test_version_counter_counts_in_place_ops():
 
 
 def test_in_place_on_tensor_that_requires_grad_raises():
+    # PyTorch's errors, word for word
     a = leaf([1.0, 2.0])
     for op in (lambda: a.add_(1), lambda: a.mul_(2), lambda: a.__iadd__(1), lambda: a.zero_()):
-        with pytest.raises(RuntimeError, match="in-place operation on a leaf"):
+        with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad is being"):
             op()
-    with pytest.raises(RuntimeError, match="in-place"):
+    with pytest.raises(RuntimeError, match="^a view of a leaf Variable that requires grad"):
         a[0] = 3.0
     np.testing.assert_array_equal(a._data, [1.0, 2.0])  # nothing was changed
 
 
-def test_in_place_with_an_operand_that_requires_grad_raises():
-    # In-place ops are not recorded, so `total += loss` would drop loss's gradient.
+def test_in_place_with_an_operand_that_requires_grad_is_recorded():
+    # In-place ops are recorded as in PyTorch: `total += loss` keeps loss's gradient (this
+    # test asserted the old refusal before in-place ops were recorded).
     w = leaf([1.0, 2.0])
     total = nabla.zeros(2, dtype=nabla.float64)
-    for op in (lambda: total.__iadd__(w * 2), lambda: total.add_(w), lambda: total.copy_(w),
-               lambda: total.__setitem__(0, w[1]), lambda: total.mul_(w)):
-        with pytest.raises(RuntimeError, match="operand that requires grad"):
-            op()
-    assert total.tolist() == [0.0, 0.0]
+    total += w * 2
+    total.mul_(w)
+    total[0] = w[1] * 5
+    assert total.requires_grad and not total.is_leaf
+    total.sum().backward()
+    # total = [5 w1, 2 w1^2]: d/dw0 = 0, d/dw1 = 5 + 4 w1
+    np.testing.assert_allclose(w.grad._data, [0.0, 13.0])
+    assert total.tolist() == [10.0, 8.0]
     with nabla.no_grad():  # outside of recording it is an ordinary update
         total += w
-    assert total.tolist() == [1.0, 2.0] and not total.requires_grad
+    assert total.tolist() == [11.0, 10.0] and total.grad_fn is not None
 
 
 def test_100000_node_chain_has_no_recursion_limit():

@@ -145,7 +145,9 @@ class Function:
 
     # Hot attributes live in slots; the rest default at class level, so that recording
     # a node stores only what differs (every store costs on every op of every step).
-    __slots__ = ("inputs", "needs_input_grad", "_seq", "__dict__")
+    # _prior (unset but on nodes made by in-place ops): the (grad_fn, output_nr) that the
+    # node's output tensor had before it was rebased onto this node (see _history).
+    __slots__ = ("inputs", "needs_input_grad", "_seq", "_prior", "__dict__")
     differentiable_outputs = None  # None: all outputs; else a tuple of output indices
     # False: an output that got no gradient reaches backward as None instead of zeros
     # (PyTorch's ctx.set_materialize_grads(False)); for ops that can skip the work.
@@ -281,11 +283,12 @@ class Function:
         """
         if self._freed:
             return self.__dict__.get("_next", ())
-        return tuple([
-            (t.grad_fn, t._output_nr) if t.grad_fn is not None
-            else (t, 0) if t.requires_grad else (None, 0)
-            for t in (self.inputs or ())
-        ])
+        edges = []
+        for t in self.inputs or ():
+            fn, nr = _history(t, self._seq) if t.grad_fn is not None else (None, 0)
+            edges.append((fn, nr) if fn is not None else (t, 0)
+                         if t.requires_grad and t.grad_fn is None else (None, 0))
+        return tuple(edges)
 
     def _release(self):
         # Drop everything forward kept for backward, and the input tensors too: they hold
@@ -342,9 +345,11 @@ def _check_saved(node):
     for vc, version, array in node._checks:
         if vc[0] != version:
             raise RuntimeError(
-                f"one of the tensors needed by {node.name()} for its gradient was modified "
-                f"by an in-place operation after it was saved: its shape is {array.shape}, "
-                f"its version is {vc[0]} but {version} was saved"
+                "one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: [{array.dtype} {list(array.shape)}], saved by "
+                f"{node.name()}, is at version {vc[0]}; expected version {version} instead. "
+                "Hint: it was modified by an in-place operation after it was saved for "
+                "backward; clone() it before changing it, or change it out of place."
             )
 
 
@@ -427,12 +432,20 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             node._release()
         needs = node.needs_input_grad
         edges = []
+        seq = node._seq
         for i in range(n):
             t = inputs[i]
             fn = t.grad_fn
             g = in_grads[i] if needs[i] else None
             if fn is not None:
-                edges.append((fn, t._output_nr))
+                if fn._seq < seq:
+                    nr = t._output_nr
+                else:  # t was changed in place after this node took it: its history then
+                    fn, nr = _history(t, seq)
+                    if fn is None:
+                        edges.append(_NO_EDGE)
+                        continue
+                edges.append((fn, nr))
                 prev = pending.get(fn, _ABSENT)
                 if prev is _ABSENT:  # first reached: schedule it (it runs, if only to
                     heappush(heap, (-fn._seq, fn))  # release, once its newer
@@ -450,7 +463,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 if fn._n_outputs == 1:
                     pending[fn] = g if prev is None else prev + g
                 else:
-                    _add_pending(pending, fn, t._output_nr, g)
+                    _add_pending(pending, fn, nr, g)
             elif capture is None and t.requires_grad:
                 if t.grad is None:
                     # The usual leaf: it keeps the array as its .grad if nothing else holds
@@ -475,6 +488,19 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
             d["_freed"] = True
             node.inputs = ()
         in_grads = node = None
+
+
+def _history(t, seq):
+    """``(grad_fn, output_nr)`` that ``t`` had before node number ``seq`` was recorded:
+    an in-place op rebased ``t`` since, and each rebasing node keeps the one it replaced
+    in ``_prior``. ``(None, 0)`` when ``t`` was then a tensor outside the graph."""
+    fn, nr = t.grad_fn, t._output_nr
+    while fn is not None and fn._seq > seq:
+        prior = getattr(fn, "_prior", None)
+        if prior is None:
+            break
+        fn, nr = prior
+    return fn, nr
 
 
 def _special_backward(node, g, capture):

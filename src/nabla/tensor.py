@@ -21,14 +21,15 @@ import numpy as np
 
 from . import autograd as _autograd
 from . import backend
-from .autograd import Function, is_grad_enabled
+from . import inplace as _ip
+from .autograd import Function, _grad_enabled
 from .autograd import backward as _backward
 from .ops import elementwise as _ew
 from .ops import linalg as _la
 from .ops import movement as _mv
 from .printing import _format
 from .random import _np as _rng
-from .shapes import ShapeError, _dim, _dims
+from .shapes import ShapeError, _dim, _dims, _shape_arg
 from .tensor_math import TensorMath
 from .tensor_shape import TensorShape
 
@@ -68,7 +69,9 @@ class Tensor(TensorMath, TensorShape):
     ((3,), nabla.float64)
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "grad_fn", "_output_nr", "_vc", "__weakref__")
+    __slots__ = (
+        "_data", "grad", "requires_grad", "grad_fn", "_output_nr", "_vc", "_base", "__weakref__"
+    )
     __array_priority__ = 1000  # so ndarray + Tensor hands over to Tensor.__radd__
 
     def __init__(self, data, requires_grad: bool = False):
@@ -97,12 +100,32 @@ class Tensor(TensorMath, TensorShape):
 
     # ----------------------------------------------------------------- properties
     @property
-    def data(self):
-        return self._data
+    def data(self) -> Tensor:
+        """The values as a tensor cut off from the graph, as PyTorch's ``.data``: it shares
+        the storage but not the version counter, so changes through it go unnoticed by
+        autograd. ``t.data = other`` makes ``other``'s storage this tensor's (any shape).
+
+        >>> import nabla
+        >>> p = nabla.ones(2, requires_grad=True)
+        >>> p.data += 1
+        >>> p.data.requires_grad, p.tolist()
+        (False, [2.0, 2.0])
+        """
+        return Tensor._wrap(self._data)
 
     @data.setter
     def data(self, value):
-        self._data = value
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"Tensor.data must be set to a Tensor, got {type(value).__name__} (wrap it "
+                "in nabla.tensor(...) first)"
+            )
+        if self.requires_grad and value._data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "data set to a tensor that requires gradients must be floating point or "
+                f"complex dtype, got {value.dtype}"
+            )
+        self._data = value._data
 
     @property
     def shape(self) -> tuple:
@@ -147,6 +170,54 @@ class Tensor(TensorMath, TensorShape):
 
     def numel(self) -> int:
         return int(self._data.size)
+
+    nelement = numel
+
+    is_cuda = False
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a 0-d tensor's value; others format only as ``str``."""
+        if self._data.ndim == 0:
+            return self._data.item().__format__(spec)
+        if spec:
+            raise TypeError(
+                f"unsupported format string {spec!r} for a tensor of shape {tuple(self.shape)}:"
+                " only 0-d tensors take one (format t.item() or t.tolist() instead)"
+            )
+        return str(self)
+
+    # new_*: tensors with this one's dtype (unless given), as PyTorch's
+    def _new(self, arr, dtype, requires_grad):
+        dt = self._data.dtype if dtype is None else backend.dtype(dtype).np
+        return Tensor(np.asarray(arr, dt), requires_grad)
+
+    def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+        backend.device(device)
+        return self._new(np.zeros(_shape_arg(size)), dtype, requires_grad)
+
+    def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+        backend.device(device)
+        return self._new(np.ones(_shape_arg(size)), dtype, requires_grad)
+
+    def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+        backend.device(device)
+        return self._new(np.empty(_shape_arg(size)), dtype, requires_grad)
+
+    def new_full(self, size, fill_value, dtype=None, device=None, requires_grad=False):
+        backend.device(device)
+        size = (size,) if isinstance(size, int) else tuple(size)
+        return self._new(np.full(size, fill_value), dtype, requires_grad)
+
+    def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+        """A copy of ``data`` with this tensor's dtype (unless given).
+
+        >>> import nabla
+        >>> nabla.zeros(2, dtype=nabla.float64).new_tensor([1, 2])
+        tensor([1., 2.], dtype=nabla.float64)
+        """
+        backend.device(device)
+        arr = data._data if isinstance(data, Tensor) else data
+        return self._new(np.array(arr), dtype, requires_grad)
 
     def element_size(self) -> int:
         return self._data.itemsize
@@ -477,8 +548,8 @@ class Tensor(TensorMath, TensorShape):
         return Tensor._wrap(np.invert(self._data))
 
     eq, ne, lt, le, gt, ge = __eq__, __ne__, __lt__, __le__, __gt__, __ge__
-    add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
-    multiply, subtract, divide, true_divide = mul, sub, div, div
+    mul, div, pow = __mul__, __truediv__, __pow__
+    multiply, divide, true_divide = mul, div, div
 
     def equal(self, other) -> bool:
         """True when both tensors have the same shape and values."""
@@ -515,29 +586,14 @@ class Tensor(TensorMath, TensorShape):
         return Tensor._wrap(np.round(self._data))
 
     # --------------------------------------------------------------- in-place ops
-    def _check_inplace(self, operand=None):
-        if self.requires_grad and is_grad_enabled():
-            kind = "a leaf tensor" if self.grad_fn is None else "a tensor"
-            raise RuntimeError(
-                f"in-place operation on {kind} that requires grad: wrap it in "
-                "`with nabla.no_grad():` or work on a tensor that does not need grad"
-            )
-        if isinstance(operand, Tensor) and operand.requires_grad and is_grad_enabled():
-            # In-place ops are not recorded: the operand's gradient would be lost silently.
-            raise RuntimeError(
-                "in-place operation with an operand that requires grad: nabla does not "
-                "record in-place ops, so its gradient would be lost; write `t = t + x` "
-                "instead, or detach() the operand"
-            )
-        if not self._data.flags.writeable:
-            # expand() gives a read-only view: one element stands for many
-            raise RuntimeError(
-                f"in-place operation on a read-only tensor of shape {tuple(self.shape)} (an "
-                "expand()ed view or a read-only array): clone() it first"
-            )
-
-    def _inplace(self, ufunc, other):
-        self._check_inplace(other)
+    # Without autograd (no_grad, or nothing requires grad) an in-place op writes straight
+    # into the storage; with it, inplace.record computes the op out of place and rebases
+    # the tensor's history onto the new node, as PyTorch does.
+    def _inplace(self, ufunc, other, compute):
+        if _grad_enabled[0] and (self.requires_grad or (
+                isinstance(other, Tensor) and other.requires_grad)):
+            return _ip.record(self, compute)
+        _ip.check_writable(self)
         o = other._data if isinstance(other, Tensor) else other
         try:
             ufunc(self._data, o, out=self._data, casting="same_kind")
@@ -554,57 +610,169 @@ class Tensor(TensorMath, TensorShape):
         self._vc[0] += 1
         return self
 
-    def __iadd__(self, o):
-        return self._inplace(np.add, o)
-
-    def __isub__(self, o):
-        return self._inplace(np.subtract, o)
-
-    def __imul__(self, o):
-        return self._inplace(np.multiply, o)
-
-    def __itruediv__(self, o):
-        return self._inplace(np.true_divide, o)
-
-    def add_(self, other, alpha=1):
-        return self._inplace(np.add, other if alpha == 1 else self._other(other) * alpha)
-
-    def sub_(self, other, alpha=1):
-        return self._inplace(np.subtract, other if alpha == 1 else self._other(other) * alpha)
-
-    def mul_(self, other):
-        return self._inplace(np.multiply, other)
-
-    def div_(self, other):
-        return self._inplace(np.true_divide, other)
-
-    def clamp_(self, min=None, max=None):
-        self._check_inplace()
-        np.clip(self._data, min, max, out=self._data)
+    def _apply_(self, compute, *operands):
+        """The general in-place op: ``compute(t)`` gives the new values out of place."""
+        if _ip.needs_record(self, operands):
+            return _ip.record(self, compute)
+        _ip.check_writable(self)
+        with _autograd.no_grad():
+            out = compute(self)
+        try:
+            np.copyto(self._data, out._data, casting="same_kind")
+        except TypeError:
+            raise TypeError(
+                f"in-place result of dtype {out.dtype} cannot be stored in a tensor of dtype "
+                f"{self.dtype}"
+            ) from None
+        except ValueError:
+            raise ShapeError(
+                f"in-place op: the result's shape {tuple(out.shape)} differs from the tensor's "
+                f"shape {tuple(self.shape)}"
+            ) from None
         self._vc[0] += 1
         return self
 
-    def copy_(self, src):
-        self._check_inplace(src)
-        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+    def __iadd__(self, o):
+        return self._inplace(np.add, o, lambda t: t + o)
+
+    def __isub__(self, o):
+        return self._inplace(np.subtract, o, lambda t: t - o)
+
+    def __imul__(self, o):
+        return self._inplace(np.multiply, o, lambda t: t * o)
+
+    def __itruediv__(self, o):
+        return self._inplace(np.true_divide, o, lambda t: t / o)
+
+    def add(self, other, *, alpha=1):
+        """``self + alpha * other``."""
+        return self + (other if alpha == 1 else self._other(other) * alpha)
+
+    def sub(self, other, *, alpha=1):
+        """``self - alpha * other``."""
+        return self - (other if alpha == 1 else self._other(other) * alpha)
+
+    subtract = sub
+
+    def add_(self, other, *, alpha=1):
+        o = other if alpha == 1 else self._other(other) * alpha
+        return self._inplace(np.add, o, lambda t: t + o)
+
+    def sub_(self, other, *, alpha=1):
+        o = other if alpha == 1 else self._other(other) * alpha
+        return self._inplace(np.subtract, o, lambda t: t - o)
+
+    def mul_(self, other):
+        return self._inplace(np.multiply, other, lambda t: t * other)
+
+    def div_(self, other):
+        return self._inplace(np.true_divide, other, lambda t: t / other)
+
+    multiply_, divide_, subtract_ = mul_, div_, sub_
+
+    def pow_(self, exponent):
+        return self._apply_(lambda t: t ** exponent, exponent)
+
+    def addcmul(self, tensor1, tensor2, *, value=1):
+        """``self + value * tensor1 * tensor2``."""
+        return self + tensor1 * tensor2 * value
+
+    def addcdiv(self, tensor1, tensor2, *, value=1):
+        """``self + value * tensor1 / tensor2``."""
+        return self + tensor1 / tensor2 * value
+
+    def addcmul_(self, tensor1, tensor2, *, value=1):
+        return self._apply_(lambda t: t.addcmul(tensor1, tensor2, value=value), tensor1, tensor2)
+
+    def addcdiv_(self, tensor1, tensor2, *, value=1):
+        return self._apply_(lambda t: t.addcdiv(tensor1, tensor2, value=value), tensor1, tensor2)
+
+    def lerp_(self, end, weight):
+        return self._apply_(lambda t: t + (end - t) * weight, end, weight)
+
+    def clamp_(self, min=None, max=None):
+        return self._apply_(lambda t: t.clamp(min, max), min, max)
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        return self._apply_(lambda t: t.masked_fill(mask, value), value)
+
+    def copy_(self, src, non_blocking=False):
+        if not isinstance(src, Tensor):
+            src = Tensor._wrap(np.asarray(src))
+        if _ip.needs_record(self, (src,)):
+            return _ip.record(self, lambda t: _ip.Overwrite.apply(t, src))
+        _ip.check_writable(self)
         try:
-            np.copyto(self._data, s, casting="unsafe")
+            np.copyto(self._data, src._data, casting="unsafe")
         except ValueError:
             raise ShapeError(
-                f"copy_: source of shape {tuple(np.shape(s))} does not broadcast to "
+                f"copy_: source of shape {tuple(src.shape)} does not broadcast to "
                 f"{tuple(self.shape)}"
             ) from None
         self._vc[0] += 1
         return self
 
     def fill_(self, value):
-        self._check_inplace()
-        self._data.fill(value.item() if isinstance(value, Tensor) else value)
+        if isinstance(value, Tensor):
+            if value._data.size != 1:
+                raise RuntimeError(
+                    f"fill_ takes a 0-d tensor or a number, got a tensor of shape "
+                    f"{tuple(value.shape)}"
+                )
+            return self.copy_(value.reshape(()))
+        if _ip.needs_record(self, ()):
+            const = Tensor._wrap(np.asarray(value, self._data.dtype))
+            return _ip.record(self, lambda t: _ip.Overwrite.apply(t, const))
+        _ip.check_writable(self)
+        self._data.fill(value)
         self._vc[0] += 1
         return self
 
     def zero_(self):
         return self.fill_(0)
+
+    def _unary_(self, name):
+        return self._apply_(lambda t: getattr(t, name)())
+
+    def exp_(self):
+        return self._unary_("exp")
+
+    def log_(self):
+        return self._unary_("log")
+
+    def sqrt_(self):
+        return self._unary_("sqrt")
+
+    def abs_(self):
+        return self._unary_("abs")
+
+    def sin_(self):
+        return self._unary_("sin")
+
+    def cos_(self):
+        return self._unary_("cos")
+
+    def tanh_(self):
+        return self._unary_("tanh")
+
+    def sigmoid_(self):
+        return self._unary_("sigmoid")
+
+    def relu_(self):
+        return self._unary_("relu")
+
+    def square_(self):
+        return self._unary_("square")
+
+    def reciprocal_(self):
+        return self._unary_("reciprocal")
+
+    def neg_(self):
+        return self._apply_(lambda t: -t)
+
+    negative_ = neg_
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         return self.copy_(_rng(generator).uniform(a, b, self.shape))
@@ -613,23 +781,38 @@ class Tensor(TensorMath, TensorShape):
         return self.copy_(_rng(generator).normal(mean, std, self.shape))
 
     def __setitem__(self, index, value):
-        self._check_inplace(value)
+        idx = _index(index)
+        if _ip.needs_record(self, (value,)):
+            b = getattr(value, "_base", None)
+            if b is not None and b[0] is self and b[1] is index:
+                return  # `t[i] += x`: the view already wrote its values (and history) here
+            _ip.setitem(self, idx, value)
+            return
+        _ip.check_writable(self)
         v = value._data if isinstance(value, Tensor) else value
         try:
-            self._data[_index(index)] = v
+            self._data[idx] = v
         except ValueError as e:
             raise ShapeError(f"cannot assign a value of shape {np.shape(v)}: {e}") from None
         self._vc[0] += 1
 
     def __getitem__(self, index):
-        index = _index(index)
-        basic = _mv.is_basic_index(index)
+        idx = _index(index)
+        basic = _mv.is_basic_index(idx)
+        if basic:
+            # NumPy gives a copy, not a view, where ints pick a single element; a trailing
+            # Ellipsis makes it a 0-d view, so that t[0] shares memory as in PyTorch.
+            if type(idx) is not tuple:
+                idx = (idx, Ellipsis)
+            elif Ellipsis not in idx:
+                idx = idx + (Ellipsis,)
         try:
-            out = _mv.GetItem.apply(self, index, basic)
+            out = _mv.GetItem.apply(self, idx, basic)
         except IndexError as e:
             raise IndexError(f"{e} (tensor of shape {tuple(self.shape)})") from None
         if basic:
             out._vc = self._vc  # a basic index gives a view: share the version counter
+            out._base = (self, index, idx)  # and in-place ops on it rebase self (inplace.py)
         return out
 
     def clone(self):
