@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+import weakref
 from heapq import heappop, heappush
 
 import numpy as np
@@ -156,6 +157,7 @@ class Function:
     _checks = ()  # (version counter, version when saved, array) of each saved input/output
     _n_outputs = 1
     _retained = None  # {output index: tensor} for retain_grad()
+    _hooks = None  # {output index: {handle id: hook}} for Tensor.register_hook on outputs
     _freed = False
 
     def save_for_backward(self, *arrays):
@@ -390,9 +392,12 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 heappush(heap, (-fn._seq, fn))
                 pending[fn] = None
             _add_pending(pending, fn, t._output_nr, g)
+    later = None  # {id: [leaf, summed gradient]} for leaves with hooks
     while True:
         if node is None:
             if not heap:
+                if later is not None:
+                    _run_leaf_hooks(later)
                 return
             node = heappop(heap)[1]
             g = pending.pop(node)
@@ -465,7 +470,12 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 else:
                     _add_pending(pending, fn, nr, g)
             elif capture is None and t.requires_grad:
-                if t.grad is None:
+                if _leaf_hooks and id(t) in _leaf_hooks:
+                    # Its hooks see the total gradient: summed here, run at the end.
+                    if later is None:
+                        later = {}
+                    _defer(later, t, g)
+                elif t.grad is None:
                     # The usual leaf: it keeps the array as its .grad if nothing else holds
                     # it (references: in_grads, g, getrefcount's).
                     f = g.flags
@@ -506,6 +516,13 @@ def _history(t, seq):
 def _special_backward(node, g, capture):
     """A node's backward where its retained outputs, ``autograd.grad``'s capture or
     several outputs are involved (``g`` is then a list with a slot per output)."""
+    if node._hooks:
+        slots = g if node._n_outputs > 1 else [g]
+        for k, hooks in node._hooks.items():
+            if slots[k] is not None and hooks:
+                slots[k] = _call_hooks(hooks, slots[k])
+        if node._n_outputs == 1:
+            g = slots[0]
     if node._retained and capture is None:
         slots = g if node._n_outputs > 1 else [g]
         for k, t in node._retained.items():
@@ -562,7 +579,117 @@ def _deliver_leaf(t, g, capture):
         return
     if not t.requires_grad:
         return
+    if _leaf_hooks and id(t) in _leaf_hooks:
+        _run_leaf_hooks({id(t): [t, g]})
+        return
     _accumulate(t, g)
+
+
+# ------------------------------------------------------------------ tensor hooks
+# Hooks of leaves, by id(tensor) (an entry goes when its tensor dies): the engine checks
+# this dict's truth once per leaf edge, so training without hooks pays nothing more.
+_leaf_hooks = {}
+_next_hook_id = itertools.count().__next__
+
+
+class _LeafHooks:
+    __slots__ = ("ref", "pre", "post")
+
+    def __init__(self, t):
+        key = id(t)
+        self.ref = weakref.ref(t, lambda _, key=key, table=_leaf_hooks: table.pop(key, None))
+        self.pre, self.post = {}, {}
+
+
+class RemovableHandle:
+    """What ``register_hook`` returns: ``handle.remove()`` takes the hook off again."""
+
+    __slots__ = ("_table", "_cleanup", "id")
+
+    def __init__(self, table, cleanup=None):
+        self.id = _next_hook_id()
+        self._table, self._cleanup = table, cleanup
+
+    def remove(self) -> None:
+        self._table.pop(self.id, None)
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def register_tensor_hook(t, hook, post=False) -> RemovableHandle:
+    """``Tensor.register_hook`` / ``register_post_accumulate_grad_hook``."""
+    if not callable(hook):
+        raise TypeError(f"a hook must be callable, got {type(hook).__name__}")
+    if post and t.grad_fn is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+    if not t.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    node = t.grad_fn
+    if node is None:
+        key = id(t)
+        entry = _leaf_hooks.get(key)
+        if entry is None or entry.ref() is not t:
+            entry = _leaf_hooks[key] = _LeafHooks(t)
+        table = entry.post if post else entry.pre
+
+        def cleanup():
+            if not entry.pre and not entry.post and _leaf_hooks.get(key) is entry:
+                del _leaf_hooks[key]  # the engine's fast path again for this leaf
+    else:
+        if node._hooks is None:
+            node._hooks = {}
+        if node._retained is None:
+            node._retained = {}  # routes the node through _special_backward
+        table = node._hooks.setdefault(t._output_nr, {})
+        cleanup = None
+    handle = RemovableHandle(table, cleanup)
+    table[handle.id] = hook
+    return handle
+
+
+def _call_hooks(hooks, g):
+    """Run ``hooks`` in registration order, each on the gradient the last one left."""
+    for hook in list(hooks.values()):
+        out = hook(Tensor._wrap(g))
+        if out is not None:
+            arr = out._data if isinstance(out, Tensor) else np.asarray(out)
+            if arr.shape != g.shape:
+                raise RuntimeError(
+                    f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                    f"{tuple(arr.shape)} for a gradient of shape {tuple(g.shape)}"
+                )
+            g = arr if arr.dtype == g.dtype else arr.astype(g.dtype)
+    return g
+
+
+def _defer(later, t, g):
+    entry = later.get(id(t))
+    if entry is None:
+        later[id(t)] = [t, np.array(g, copy=True)]
+    else:
+        entry[1] = entry[1] + g
+
+
+def _run_leaf_hooks(later):
+    """Each leaf's hooks on its total gradient, its accumulation, then its post-
+    accumulate hooks (where a data-parallel reducer starts that gradient's allreduce)."""
+    for t, g in later.values():
+        entry = _leaf_hooks.get(id(t))
+        if entry is not None and entry.pre:
+            mine = g
+            g = _call_hooks(entry.pre, g)
+            if g is not mine:
+                g = np.array(g, copy=True)  # the hook's array stays the hook's
+        _accumulate(t, g)
+        if entry is not None and entry.post:
+            for hook in list(entry.post.values()):
+                hook(t)
 
 
 def _accumulate(t, g):

@@ -393,6 +393,25 @@ class Tensor(TensorMath, TensorShape):
             self.grad_fn._retained = {}
         self.grad_fn._retained[self._output_nr] = self
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` with this tensor's total gradient in each backward, before
+        it is used; a returned tensor replaces the gradient. Returns a handle whose
+        ``remove()`` takes the hook off.
+
+        >>> import nabla
+        >>> x = nabla.tensor([1.0, 2.0], requires_grad=True)
+        >>> h = x.register_hook(lambda g: g * 10)
+        >>> (x * 3).sum().backward(); x.grad
+        tensor([30., 30.])
+        >>> h.remove()
+        """
+        return _autograd.register_tensor_hook(self, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf once its ``.grad`` has been accumulated in a
+        backward (where a data-parallel reducer starts the gradient's allreduce)."""
+        return _autograd.register_tensor_hook(self, hook, post=True)
+
     @property
     def retains_grad(self) -> bool:
         fn = self.grad_fn
