@@ -787,3 +787,38 @@ def test_a_second_backward_without_gradient_flow_keeps_next_functions():
     with pytest.raises(RuntimeError, match="second time"):
         y.backward()
     assert inner.next_functions == before
+
+
+# ------------------------------------------- grad-mode decorators, inference_mode
+def test_grad_mode_decorators_with_and_without_parentheses_as_torch():
+    if torch is None:
+        pytest.skip("torch not installed")
+    for lib in (nabla, torch):
+        def probe(lib=lib):
+            return lib.is_grad_enabled()
+
+        forms = [lib.no_grad(probe), lib.no_grad()(probe), lib.inference_mode(probe),
+                 lib.inference_mode()(probe), lib.inference_mode(False)(probe)]
+        assert [f() for f in forms] == [False, False, False, False, True]
+        assert forms[0].__name__ == "probe"
+        with lib.no_grad():
+            assert lib.enable_grad(probe)() is True
+            with lib.inference_mode(False):  # turns recording on, as in torch
+                assert lib.is_grad_enabled()
+            assert not lib.is_grad_enabled()
+        with lib.inference_mode():
+            y = lib.ones(2, requires_grad=True) * 2
+            assert lib.is_inference_mode_enabled() and not y.requires_grad
+        assert lib.is_grad_enabled() and not lib.is_inference_mode_enabled()
+
+
+def test_default_generator_starts_from_a_fixed_seed():
+    import subprocess
+    import sys
+
+    code = "import nabla; print(nabla.initial_seed(), nabla.rand(3).tolist())"
+    runs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True).stdout for _ in range(2)}
+    assert len(runs) == 1 and runs.pop().startswith("67280421310721 ")
+    if torch is not None:  # a new generator starts where torch's does
+        assert nabla.Generator().initial_seed() == torch.Generator().initial_seed()

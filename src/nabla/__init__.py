@@ -11,7 +11,14 @@ tensor([4., 6.])
 """
 
 from . import autograd, backend, random
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from .backend import (
     Device,
     DType,

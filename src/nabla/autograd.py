@@ -68,8 +68,18 @@ class _GradMode:
         return wrapper
 
 
-class no_grad(_GradMode):
-    """Turn graph recording off (inference, optimizer updates).
+class _BareDecorator(_GradMode):
+    """``@no_grad`` without parentheses decorates too, as in PyTorch."""
+
+    def __new__(cls, fn=None):
+        if fn is None:
+            return super().__new__(cls)
+        return cls()(fn)
+
+
+class no_grad(_BareDecorator):
+    """Turn graph recording off (inference, optimizer updates); also a decorator,
+    with or without parentheses.
 
     >>> import nabla
     >>> w = nabla.ones(2, requires_grad=True)
@@ -77,15 +87,68 @@ class no_grad(_GradMode):
     ...     y = w * 2
     >>> y.requires_grad
     False
+    >>> @nabla.no_grad
+    ... def predict(x):
+    ...     return w * x
+    >>> predict(3.0).requires_grad
+    False
     """
 
     _mode = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_BareDecorator):
     """Turn graph recording back on inside a ``no_grad`` block."""
 
     _mode = True
+
+
+_inference = [False]
+
+
+class inference_mode(_GradMode):
+    """PyTorch's ``inference_mode``: here the same as ``no_grad`` (nabla keeps no extra
+    per-tensor state to skip); ``inference_mode(False)`` turns recording on. A context
+    manager and a decorator, with or without parentheses.
+
+    >>> import nabla
+    >>> with nabla.inference_mode():
+    ...     y = nabla.ones(2, requires_grad=True) * 2
+    >>> y.requires_grad, nabla.is_inference_mode_enabled()
+    (False, False)
+    """
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # @inference_mode without parentheses
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode=True):
+        self._inference_mode = bool(mode)
+        self._mode = not mode
+
+    def __enter__(self):
+        self._prev_inference = _inference[0]
+        _inference[0] = self._inference_mode
+        super().__enter__()
+
+    def __exit__(self, *exc):
+        _inference[0] = self._prev_inference
+        return super().__exit__(*exc)
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(self._inference_mode):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def is_inference_mode_enabled() -> bool:
+    return _inference[0]
 
 
 class set_grad_enabled(_GradMode):
