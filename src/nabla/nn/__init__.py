@@ -7,7 +7,12 @@
 (2, 3)
 """
 
-from . import functional, init, utils
+from . import (
+    functional,
+    init,
+    modules,  # torch.nn.modules import paths (needs the above)
+    utils,
+)
 from .layers import (
     GELU,
     ConvergenceWarning,

@@ -1,0 +1,3 @@
+"""``torch.nn.modules.container``."""
+
+from ..module import ModuleDict, ModuleList, Sequential  # noqa: F401
