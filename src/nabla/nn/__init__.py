@@ -59,6 +59,14 @@ from .layers.pooling import (
     UpsamplingNearest2d,
 )
 from .layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .layers.transformer import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
