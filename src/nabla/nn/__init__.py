@@ -11,6 +11,7 @@ from . import (
     functional,
     init,
     modules,  # torch.nn.modules import paths (needs the above)
+    parameter,
     utils,
 )
 from .layers import (
@@ -44,7 +45,35 @@ from .layers.conv import (
     Dropout2d,
 )
 from .layers.embedding import Embedding
+from .layers.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layers.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .layers.padding import (
+    ConstantPad1d,
+    ConstantPad2d,
+    PixelShuffle,
+    PixelUnshuffle,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from .layers.params import ParameterDict, ParameterList
+from .layers.pointwise import (
+    CELU,
+    ELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    PReLU,
+    ReLU6,
+    Softsign,
+)
 from .layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,

@@ -291,7 +291,8 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 self._registries()  # raises the "call super().__init__()" error
-            self._forget(name)
+            if name not in params:  # a replaced parameter keeps its place, as in PyTorch
+                self._forget(name)
             params[name] = value
             d[name] = value
         elif params is not None and name in params:
