@@ -248,3 +248,37 @@ def test_handles_ids_and_no_hook_state_left():
     del fc2  # a forgotten hooked module gives its count back
     gc.collect()
     assert hooks._live[0] == before
+
+
+def test_deepcopy_keeps_hooks_and_counts_them():
+    import copy
+    import gc
+
+    from nabla.nn import hooks
+
+    gc.collect()
+    before = hooks._live[0]
+    seen = []
+    fc = nn.Linear(2, 2)
+    fc.register_forward_hook(lambda m, a, o: seen.append(m))
+    twin = copy.deepcopy(fc)
+    assert hooks._live[0] == before + 2
+    twin(nabla.ones(1, 2))
+    assert seen == [twin]
+    del fc, twin, seen[:]
+    gc.collect()
+    assert hooks._live[0] == before
+
+
+def test_hook_on_pool_after_relu_sees_the_relu_output():
+    x0 = RNG.standard_normal((1, 1, 4, 4))
+
+    def run(L):
+        log = []
+        seq = L.nn.Sequential(L.nn.ReLU(), L.nn.MaxPool2d(2))
+        seq[1].register_forward_pre_hook(lambda m, a: log.append(_np(a[0])))
+        x = L.tensor(x0, requires_grad=True)
+        seq(x).sum().backward()
+        return log + [_np(x.grad)]
+
+    _same(*_both(run))
