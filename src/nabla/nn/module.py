@@ -163,8 +163,7 @@ class Module:
         ``forward``; a value it returns replaces the args (``(args, kwargs)``).
 
         >>> import nabla
-        >>> from nabla import nn
-        >>> m = nn.Identity()
+        >>> m = nabla.nn.Identity()
         >>> h = m.register_forward_pre_hook(lambda mod, args: args[0] + 1)
         >>> m(nabla.zeros(1)); h.remove()
         tensor([1.])
@@ -179,8 +178,7 @@ class Module:
         ``always_call`` hooks run even when ``forward`` raises.
 
         >>> import nabla
-        >>> from nabla import nn
-        >>> m = nn.ReLU()
+        >>> m = nabla.nn.ReLU()
         >>> with m.register_forward_hook(lambda mod, args, out: out * 10):
         ...     m(nabla.ones(1))
         tensor([10.])
@@ -189,8 +187,7 @@ class Module:
                                             with_kwargs=with_kwargs, always_call=always_call)
 
     def register_full_backward_pre_hook(self, hook, *, prepend: bool = False):
-        """``hook(module, grad_output)`` when the gradients of the outputs are known; a
-        tuple it returns replaces ``grad_output``."""
+        """``hook(module, grad_output)``; a tuple it returns replaces ``grad_output``."""
         return _hooks.register_full_backward_pre_hook(self, hook, prepend=prepend)
 
     def register_full_backward_hook(self, hook, *, prepend: bool = False):
@@ -198,9 +195,7 @@ class Module:
         positional tensor inputs are computed; a tuple it returns replaces ``grad_input``.
 
         >>> import nabla
-        >>> from nabla import nn
-        >>> m = nn.Linear(2, 1)
-        >>> grads = []
+        >>> m, grads = nabla.nn.Linear(2, 1), []
         >>> h = m.register_full_backward_hook(lambda mod, gi, go: grads.append(go[0].shape))
         >>> m(nabla.ones(3, 2, requires_grad=True)).sum().backward(); h.remove(); grads
         [(3, 1)]
@@ -692,8 +687,7 @@ class Module:
         return main + ")"
 
 
-# Read-only empty hook dicts until a hook is registered (code may read m._forward_hooks).
-for _name in _hooks._LOCAL:
+for _name in _hooks._LOCAL:  # read-only and empty until a hook is registered
     setattr(Module, _name, _hooks._EMPTY)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...autograd import no_grad
+from ...creation import ones, zeros
 from ...ops.norm import batch_norm, instance_norm
-from ...tensor import ones, zeros
 from ..module import Module
 from .normalization import _affine_parameters, _reset_affine
 

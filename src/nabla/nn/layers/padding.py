@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tensor import Tensor, pad
+from ...functions import pad
+from ...tensor import Tensor
 from ..module import Module
 
 __all__ = ["ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",

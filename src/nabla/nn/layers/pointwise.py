@@ -12,7 +12,8 @@ tensor([-0.6321,  2.0000])
 from __future__ import annotations
 
 from ... import backend
-from ...tensor import Tensor, full
+from ...creation import full
+from ...tensor import Tensor
 from ..module import Module, Parameter
 
 __all__ = ["ELU", "CELU", "SELU", "PReLU", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",

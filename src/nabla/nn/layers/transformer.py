@@ -18,8 +18,10 @@ import math
 import numpy as np
 
 from ... import backend
+from ...creation import empty, zeros
+from ...functions import cat, linear, pad
 from ...ops.attention import _dropout, scaled_dot_product_attention
-from ...tensor import Tensor, cat, empty, linear, pad, zeros
+from ...tensor import Tensor
 from .. import init
 from ..module import Module, ModuleList, Parameter
 from .dropout import Dropout
