@@ -7,7 +7,13 @@
 (2, 3)
 """
 
-from . import functional, init, utils
+from . import (
+    functional,
+    init,
+    modules,  # torch.nn.modules import paths (needs the above)
+    parameter,
+    utils,
+)
 from .layers import (
     GELU,
     ConvergenceWarning,
@@ -39,7 +45,35 @@ from .layers.conv import (
     Dropout2d,
 )
 from .layers.embedding import Embedding
+from .layers.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
 from .layers.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .layers.padding import (
+    ConstantPad1d,
+    ConstantPad2d,
+    PixelShuffle,
+    PixelUnshuffle,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ZeroPad1d,
+    ZeroPad2d,
+)
+from .layers.params import ParameterDict, ParameterList
+from .layers.pointwise import (
+    CELU,
+    ELU,
+    GLU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LogSigmoid,
+    Mish,
+    PReLU,
+    ReLU6,
+    Softsign,
+)
 from .layers.pooling import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -54,6 +88,14 @@ from .layers.pooling import (
     UpsamplingNearest2d,
 )
 from .layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from .layers.transformer import (
+    MultiheadAttention,
+    Transformer,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+)
 from .loss import (
     BCELoss,
     BCEWithLogitsLoss,

@@ -527,6 +527,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 
 # Convolution, pooling, normalization and embedding live beside their primitives in
 # ops/; nn.functional is where users look for them, as in PyTorch.
+from ..ops.attention import scaled_dot_product_attention  # noqa: E402
 from ..ops.conv import (  # noqa: E402
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,

@@ -25,7 +25,10 @@ from ..tensor import Tensor
 __all__ = [
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
     "eye_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_",
-    "orthogonal_",
+    "orthogonal_", "dirac_", "sparse_",
+    # PyTorch's deprecated spellings without the trailing underscore (they warn)
+    "uniform", "normal", "constant", "eye", "dirac", "xavier_uniform", "xavier_normal",
+    "kaiming_uniform", "kaiming_normal", "orthogonal", "sparse",
 ]
 
 
@@ -241,3 +244,72 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if rows < cols:
         q = q.T
     return _fill(tensor, (gain * q).reshape(tensor.shape))
+
+
+def dirac_(tensor: Tensor, groups: int = 1) -> Tensor:
+    """Fill a 3-, 4- or 5-D convolution weight so that it passes its input through
+    (the Dirac delta): each of the first input channels maps to its output channel, per
+    group.
+
+    >>> import nabla
+    >>> w = dirac_(nabla.empty(2, 2, 3))
+    >>> w[:, :, 1].tolist(), float(w.sum())
+    ([[1.0, 0.0], [0.0, 1.0]], 2.0)
+    """
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
+    out_per_group = tensor.shape[0] // groups
+    if tensor.shape[0] % groups:
+        raise ValueError("dim 0 must be divisible by groups")
+    w = np.zeros(tensor.shape, dtype=tensor._data.dtype)
+    centre = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(out_per_group, tensor.shape[1])):
+            w[(g * out_per_group + d, d) + centre] = 1
+    return _fill(tensor, w)
+
+
+def sparse_(tensor: Tensor, sparsity: float, std: float = 0.01, generator=None) -> Tensor:
+    """Fill a 2-D tensor with normal(0, ``std``) values, then zero ``ceil(sparsity *
+    rows)`` randomly chosen rows of each column.
+
+    >>> import nabla
+    >>> w = sparse_(nabla.empty(10, 3), sparsity=0.3)
+    >>> [(w[:, j] == 0).sum().item() for j in range(3)]
+    [3, 3, 3]
+    """
+    if tensor.ndim != 2:
+        raise ValueError("Only tensors with 2 dimensions are supported")
+    rows, cols = tensor.shape
+    zeros = int(math.ceil(sparsity * rows))
+    rng = _rng(generator)
+    w = rng.normal(0.0, std, (rows, cols))
+    for j in range(cols):
+        w[rng.permutation(rows)[:zeros], j] = 0
+    return _fill(tensor, w)
+
+
+def _deprecated(new):
+    name = new.__name__[:-1]
+
+    def old(*args, **kwargs):
+        warnings.warn(f"nn.init.{name} is now deprecated in favor of nn.init.{new.__name__}.",
+                      FutureWarning, stacklevel=2)
+        return new(*args, **kwargs)
+
+    old.__name__ = old.__qualname__ = name
+    old.__doc__ = f"Deprecated spelling of :func:`{new.__name__}` (warns)."
+    return old
+
+
+uniform = _deprecated(uniform_)
+normal = _deprecated(normal_)
+constant = _deprecated(constant_)
+eye = _deprecated(eye_)
+dirac = _deprecated(dirac_)
+xavier_uniform = _deprecated(xavier_uniform_)
+xavier_normal = _deprecated(xavier_normal_)
+kaiming_uniform = _deprecated(kaiming_uniform_)
+kaiming_normal = _deprecated(kaiming_normal_)
+orthogonal = _deprecated(orthogonal_)
+sparse = _deprecated(sparse_)

@@ -39,6 +39,8 @@ from .. import backend
 from ..autograd import no_grad
 from ..creation import tensor
 from ..tensor import Tensor
+from . import hooks as _hooks
+from .hooks import _live
 
 __all__ = ["Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Buffer"]
 
@@ -149,7 +151,56 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
+        # _live[0]: hooks registered anywhere (nn/hooks.py); one list read when none.
+        if _live[0]:
+            return _hooks.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------- hooks
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False):
+        """``hook(module, args)`` (``with_kwargs``: ``hook(module, args, kwargs)``) before
+        ``forward``; a value it returns replaces the args (``(args, kwargs)``).
+
+        >>> import nabla
+        >>> m = nabla.nn.Identity()
+        >>> h = m.register_forward_pre_hook(lambda mod, args: args[0] + 1)
+        >>> m(nabla.zeros(1)); h.remove()
+        tensor([1.])
+        """
+        return _hooks.register_forward_pre_hook(self, hook, prepend=prepend,
+                                                with_kwargs=with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """``hook(module, args, output)`` (``with_kwargs``: ``hook(module, args, kwargs,
+        output)``) after ``forward``; a value it returns replaces the output.
+        ``always_call`` hooks run even when ``forward`` raises.
+
+        >>> import nabla
+        >>> m = nabla.nn.ReLU()
+        >>> with m.register_forward_hook(lambda mod, args, out: out * 10):
+        ...     m(nabla.ones(1))
+        tensor([10.])
+        """
+        return _hooks.register_forward_hook(self, hook, prepend=prepend,
+                                            with_kwargs=with_kwargs, always_call=always_call)
+
+    def register_full_backward_pre_hook(self, hook, *, prepend: bool = False):
+        """``hook(module, grad_output)``; a tuple it returns replaces ``grad_output``."""
+        return _hooks.register_full_backward_pre_hook(self, hook, prepend=prepend)
+
+    def register_full_backward_hook(self, hook, *, prepend: bool = False):
+        """``hook(module, grad_input, grad_output)`` once the gradients of the module's
+        positional tensor inputs are computed; a tuple it returns replaces ``grad_input``.
+
+        >>> import nabla
+        >>> m, grads = nabla.nn.Linear(2, 1), []
+        >>> h = m.register_full_backward_hook(lambda mod, gi, go: grads.append(go[0].shape))
+        >>> m(nabla.ones(3, 2, requires_grad=True)).sum().backward(); h.remove(); grads
+        [(3, 1)]
+        """
+        return _hooks.register_full_backward_hook(self, hook, prepend=prepend)
 
     # ------------------------------------------------------------- registration
     def _registries(self):
@@ -235,7 +286,8 @@ class Module:
         if isinstance(value, Parameter):
             if params is None:
                 self._registries()  # raises the "call super().__init__()" error
-            self._forget(name)
+            if name not in params:  # a replaced parameter keeps its place, as in PyTorch
+                self._forget(name)
             params[name] = value
             d[name] = value
         elif params is not None and name in params:
@@ -635,6 +687,10 @@ class Module:
         return main + ")"
 
 
+for _name in _hooks._LOCAL:  # read-only and empty until a hook is registered
+    setattr(Module, _name, _hooks._EMPTY)
+
+
 # ----------------------------------------------------------------- containers
 def _reset_modules(module: Module, items) -> None:
     """Replace all sub-modules of a container by ``items`` (renumbering, reordering)."""
@@ -691,7 +747,8 @@ class Sequential(Module):
       the same terms in another order.
 
     Only exact layer classes take part (not subclasses, nor layers whose ``forward`` was
-    replaced on the instance), and never a pooling with ``return_indices``. Set
+    replaced on the instance, nor layers with hooks, nor any while a global module hook
+    is registered), and never a pooling with ``return_indices``. Set
     ``fuse_activations = False`` (on the class or on one model) to record each layer's
     own op in order, as when drawing the graph.
 
@@ -718,6 +775,8 @@ class Sequential(Module):
         # A layer whose class defines ``_fuse`` may run together with the layers after it
         # (see the class docstring); it says how many it took, or None to run alone.
         mods = tuple(self._modules.values())
+        if _live[0]:  # a hook somewhere: fuse only what no hook can observe
+            return _hooks.sequential_forward(self, input, mods)
         i, n = 0, len(mods)
         while i < n:
             module = mods[i]

@@ -1,0 +1,3 @@
+"""``torch.nn.modules.flatten``."""
+
+from ..layers.container import Flatten, Unflatten  # noqa: F401

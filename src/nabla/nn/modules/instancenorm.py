@@ -1,0 +1,3 @@
+"""``torch.nn.modules.instancenorm``."""
+
+from ..layers.instancenorm import *  # noqa: F401,F403

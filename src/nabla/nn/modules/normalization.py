@@ -1,0 +1,3 @@
+"""``torch.nn.modules.normalization``."""
+
+from ..layers.normalization import GroupNorm, LayerNorm  # noqa: F401

@@ -1,0 +1,3 @@
+"""``torch.nn.modules.pixelshuffle``."""
+
+from ..layers.padding import PixelShuffle, PixelUnshuffle  # noqa: F401

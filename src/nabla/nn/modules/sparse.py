@@ -1,0 +1,3 @@
+"""``torch.nn.modules.sparse``."""
+
+from ..layers.embedding import Embedding  # noqa: F401
