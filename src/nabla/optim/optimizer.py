@@ -203,6 +203,7 @@ class Optimizer:
     # once per step (not once per parameter): the per-step Python cost is what small
     # models feel.
     _hyper: tuple = ()
+    _flat_state = False  # see _cast_state
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss.
@@ -337,7 +338,9 @@ class Optimizer:
             p = id_map[k]
             if not isinstance(v, dict):
                 raise ValueError(f"state of parameter {k} must be a dict, got {type(v).__name__}")
-            new_state[p] = {name: _cast_state(p, k, name, val) for name, val in v.items()}
+            new_state[p] = {
+                name: _cast_state(p, k, name, val, self._flat_state) for name, val in v.items()
+            }
 
         for g, s in zip(groups, saved_groups):
             s["params"] = g["params"]
@@ -376,12 +379,16 @@ class Optimizer:
         self._views[key] = (weakref.ref(like), view)
         return view
 
-    def _state_for(self, p: Tensor, names=()) -> tuple[dict, float]:
-        """``p``'s state, made on its first step with ``step`` and a zero array for each of
-        ``names``, and the number of this step (counted up first, as PyTorch counts)."""
+    def _state_for(self, p: Tensor, names=(), scalars=()) -> tuple[dict, float]:
+        """``p``'s state, made on its first step with ``step``, then a float32 0-d tensor
+        for each ``(name, value)`` of ``scalars``, then a zero array for each of
+        ``names`` (PyTorch's key order), and the number of this step (counted up first,
+        as PyTorch counts)."""
         state = self.state[p]
         if "step" not in state:
             state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
+            for name, value in scalars:
+                state[name] = Tensor._wrap(np.array(value, _STEP_DTYPE))
             for name in names:
                 state[name] = Tensor._wrap(np.zeros_like(p._data))
         step_t = state["step"]._data
@@ -469,8 +476,11 @@ def _as_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def _cast_state(p: Tensor, index, name, value):
-    """A private copy of one saved state value, cast like PyTorch casts it."""
+def _cast_state(p: Tensor, index, name, value, flat: bool = False):
+    """A private copy of one saved state value, cast like PyTorch casts it.
+
+    ``flat``: the state holds vectors over all parameters (LBFGS), not arrays shaped
+    like ``p``, so only their dtype follows ``p``."""
     if name == "step":
         # PyTorch keeps the step counter's own dtype (it is not cast to the param's).
         arr = _as_array(value)
@@ -481,7 +491,7 @@ def _cast_state(p: Tensor, index, name, value):
         return Tensor._wrap(np.array(arr, copy=True))
     if isinstance(value, (Tensor, np.ndarray)):
         arr = _as_array(value)
-        if arr.ndim and arr.shape != p._data.shape:
+        if arr.ndim and arr.shape != p._data.shape and not flat:
             raise ValueError(
                 f"state '{name}' of parameter {index} has shape {arr.shape}, but the "
                 f"parameter has shape {p._data.shape}"
@@ -489,7 +499,7 @@ def _cast_state(p: Tensor, index, name, value):
         dtype = p._data.dtype if arr.dtype.kind == "f" else arr.dtype
         return Tensor._wrap(np.array(arr, dtype=dtype, copy=True, order="K"))
     if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
-        return type(value)(_cast_state(p, index, None, v) for v in value)
+        return type(value)(_cast_state(p, index, None, v, flat) for v in value)
     return copy.deepcopy(value)
 
 
