@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_betas, _check_nonneg, _lerp_
+from .optimizer import Optimizer, _check_adam_group, _lerp_
 
 __all__ = ["Adamax"]
 
@@ -47,9 +47,7 @@ class Adamax(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        _check_nonneg(group, "lr", "eps")
-        _check_betas(group["betas"])
-        _check_nonneg(group, "weight_decay")
+        _check_adam_group(group)
 
     _hyper = ("lr", "betas", "eps", "weight_decay", "maximize")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_betas, _check_nonneg, _lerp_
+from .optimizer import Optimizer, _adam_moments, _check_adam_group
 
 __all__ = ["NAdam"]
 
@@ -57,9 +57,7 @@ class NAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        _check_nonneg(group, "lr", "eps")
-        _check_betas(group["betas"])
-        _check_nonneg(group, "weight_decay", "momentum_decay")
+        _check_adam_group(group, "momentum_decay")
 
     _hyper = ("lr", "betas", "eps", "weight_decay", "momentum_decay",
               "decoupled_weight_decay", "maximize")
@@ -78,12 +76,8 @@ class NAdam(Optimizer):
         mu_product = float(prod)
         mu_product_next = mu_product * mu_next
 
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
         denom = self._buf(d, 1)
-        _lerp_(exp_avg, g, 1 - beta1, denom)
-        np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-        self._add_square(exp_avg_sq, g, 1 - beta2, denom)
+        exp_avg, exp_avg_sq = _adam_moments(state, g, beta1, beta2, denom)
         np.divide(exp_avg_sq, bias_correction2, out=denom)
         np.sqrt(denom, out=denom)
         np.add(denom, eps, out=denom)

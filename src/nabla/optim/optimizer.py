@@ -524,6 +524,26 @@ def _check_betas(betas) -> None:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
 
 
+def _check_adam_group(group: dict, *more: str) -> None:
+    """The checks Adam and its variants share, in PyTorch's order (then ``more``)."""
+    _check_nonneg(group, "lr", "eps")
+    _check_betas(group["betas"])
+    _check_nonneg(group, "weight_decay", *more)
+
+
+def _adam_moments(state: dict, g: np.ndarray, beta1: float, beta2: float,
+                  tmp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adam's two running moments, updated in place and returned: ``exp_avg =
+    lerp(exp_avg, g, 1 - beta1)`` and ``exp_avg_sq = beta2 exp_avg_sq + (1 - beta2) g g``.
+    ``tmp`` is scratch shaped like ``g``."""
+    exp_avg = state["exp_avg"]._data
+    exp_avg_sq = state["exp_avg_sq"]._data
+    _lerp_(exp_avg, g, 1 - beta1, tmp)
+    np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+    Optimizer._add_square(exp_avg_sq, g, 1 - beta2, tmp)
+    return exp_avg, exp_avg_sq
+
+
 def _state_buf(state: dict, name: str, like: np.ndarray) -> np.ndarray:
     """``state[name]``'s array, created as zeros when an option was switched on later."""
     t = state.get(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_betas, _check_nonneg, _lerp_
+from .optimizer import Optimizer, _adam_moments, _check_adam_group
 
 __all__ = ["RAdam"]
 
@@ -55,9 +55,7 @@ class RAdam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group):
-        _check_nonneg(group, "lr", "eps")
-        _check_betas(group["betas"])
-        _check_nonneg(group, "weight_decay")
+        _check_adam_group(group)
 
     _hyper = ("lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize")
 
@@ -65,12 +63,8 @@ class RAdam(Optimizer):
         lr, (beta1, beta2), eps, weight_decay, decoupled, maximize = hyper
         state, step = self._state_for(p, ("exp_avg", "exp_avg_sq"))
         g = self._decayed_grad(p, grad, lr, weight_decay, maximize, decoupled)
-        exp_avg = state["exp_avg"]._data
-        exp_avg_sq = state["exp_avg_sq"]._data
         t = self._buf(d, 1)
-        _lerp_(exp_avg, g, 1 - beta1, t)
-        np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-        self._add_square(exp_avg_sq, g, 1 - beta2, t)
+        exp_avg, exp_avg_sq = _adam_moments(state, g, beta1, beta2, t)
 
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
