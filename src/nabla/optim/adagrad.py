@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import _STEP_DTYPE, Optimizer, _check_nonneg
+from .optimizer import _STEP_DTYPE, Optimizer, _check_nonneg, _options
 
 __all__ = ["Adagrad"]
 
@@ -39,15 +39,7 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "lr_decay": lr_decay,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "initial_accumulator_value": initial_accumulator_value,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
         # PyTorch creates Adagrad's state up front, for every parameter: its state_dict
         # lists parameters that never had a gradient too.
         for group in self.param_groups:

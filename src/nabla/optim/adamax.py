@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_adam_group, _lerp_
+from .optimizer import Optimizer, _check_adam_group, _lerp_, _options
 
 __all__ = ["Adamax"]
 
@@ -37,14 +37,7 @@ class Adamax(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "betas": tuple(betas),
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
 
     def _check_group(self, group):
         _check_adam_group(group)

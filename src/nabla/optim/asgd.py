@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import _STEP_DTYPE, Optimizer, _check_nonneg
+from .optimizer import _STEP_DTYPE, Optimizer, _check_nonneg, _options
 
 __all__ = ["ASGD"]
 
@@ -40,15 +40,7 @@ class ASGD(Optimizer):
         weight_decay: float = 0,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "lambd": lambd,
-            "alpha": alpha,
-            "t0": t0,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
 
     def _check_group(self, group):
         _check_nonneg(group, "lr", "weight_decay")

@@ -503,6 +503,16 @@ def _cast_state(p: Tensor, index, name, value, flat: bool = False):
     return copy.deepcopy(value)
 
 
+def _options(args: dict) -> dict:
+    """An optimizer constructor's arguments (its ``locals()``) as its ``defaults``:
+    every keyword but ``params``, pairs such as ``betas`` made tuples."""
+    return {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in args.items()
+        if k not in ("self", "params", "__class__")
+    }
+
+
 _LABELS = {"lr": "learning rate", "eps": "epsilon value"}
 
 

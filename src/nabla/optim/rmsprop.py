@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _check_nonneg, _lerp_, _state_buf
+from .optimizer import Optimizer, _check_nonneg, _lerp_, _options, _state_buf
 
 __all__ = ["RMSprop"]
 
@@ -40,16 +40,7 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "alpha": alpha,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "momentum": momentum,
-            "centered": centered,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
 
     def _check_group(self, group):
         _check_nonneg(group, "lr", "eps", "momentum", "weight_decay", "alpha")

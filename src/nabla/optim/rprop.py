@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, _check_nonneg
+from .optimizer import Optimizer, _check_nonneg, _options
 
 __all__ = ["Rprop"]
 
@@ -42,13 +42,7 @@ class Rprop(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "etas": tuple(etas),
-            "step_sizes": tuple(step_sizes),
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
 
     def _check_group(self, group):
         _check_nonneg(group, "lr")
