@@ -10,7 +10,20 @@ import pytest
 
 import nabla
 from nabla import optim
-from nabla.optim import SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop
+from nabla.optim import (
+    ASGD,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    Adamax,
+    AdamW,
+    NAdam,
+    Optimizer,
+    RAdam,
+    RMSprop,
+    Rprop,
+)
 
 SHAPES = [(3, 4), (5,), ()]  # a matrix, a vector and a scalar
 
@@ -73,6 +86,61 @@ GRID = [
             {"lr": 0.1, "initial_accumulator_value": 0.5},
             {"lr": 0.1, "eps": 1e-3, "maximize": True},
             {"lr": 0.1, "lr_decay": 0.01, "weight_decay": 0.2, "initial_accumulator_value": 0.1},
+        ]
+    ],
+    *[
+        (Adadelta, "Adadelta", kw)
+        for kw in [
+            {},
+            {"lr": 0.5, "rho": 0.8},
+            {"lr": 0.5, "weight_decay": 0.1, "eps": 1e-4},
+            {"lr": 0.5, "weight_decay": 0.05, "maximize": True},
+        ]
+    ],
+    *[
+        (Adamax, "Adamax", kw)
+        for kw in [
+            {},
+            {"lr": 0.01, "betas": (0.3, 0.7)},  # lerp's other branch
+            {"lr": 0.01, "weight_decay": 0.1, "eps": 1e-3, "maximize": True},
+        ]
+    ],
+    *[
+        (NAdam, "NAdam", kw)
+        for kw in [
+            {},
+            {"lr": 0.01, "momentum_decay": 0.05},
+            {"lr": 0.01, "weight_decay": 0.1},
+            {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+            {"lr": 0.01, "betas": (0.4, 0.9), "weight_decay": 0.2, "maximize": True},
+        ]
+    ],
+    *[
+        (RAdam, "RAdam", kw)
+        for kw in [
+            {},
+            {"lr": 0.01, "betas": (0.9, 0.9)},  # rho_t passes 5 at step 6: both branches
+            {"lr": 0.01, "betas": (0.5, 0.8), "weight_decay": 0.1},
+            {"lr": 0.01, "betas": (0.3, 0.8), "weight_decay": 0.1, "decoupled_weight_decay": True},
+            {"lr": 0.01, "betas": (0.9, 0.9), "weight_decay": 0.05, "maximize": True},
+        ]
+    ],
+    *[
+        (Rprop, "Rprop", kw)
+        for kw in [
+            {},
+            {"lr": 0.05, "etas": (0.3, 1.5)},
+            {"lr": 0.05, "step_sizes": (0.01, 0.08)},  # both clamps bite
+            {"lr": 0.05, "maximize": True},
+        ]
+    ],
+    *[
+        (ASGD, "ASGD", kw)
+        for kw in [
+            {},
+            {"lr": 0.1, "lambd": 0.01, "alpha": 0.5},
+            {"lr": 0.1, "t0": 3},  # averaging starts (mu < 1) after step 4
+            {"lr": 0.1, "t0": 2, "weight_decay": 0.1, "maximize": True},
         ]
     ],
 ]
@@ -161,6 +229,12 @@ def test_matches_torch(cls, name, kw, dtype):
         (AdamW, "AdamW", {"lr": 0.01}),
         (RMSprop, "RMSprop", {"lr": 0.01, "momentum": 0.3, "centered": True}),
         (Adagrad, "Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
+        (Adadelta, "Adadelta", {"rho": 0.8}),
+        (Adamax, "Adamax", {"lr": 0.01}),
+        (NAdam, "NAdam", {"lr": 0.01, "decoupled_weight_decay": True}),
+        (RAdam, "RAdam", {"lr": 0.01, "betas": (0.9, 0.9)}),
+        (Rprop, "Rprop", {"lr": 0.05}),
+        (ASGD, "ASGD", {"lr": 0.05, "t0": 2}),
     ],
 )
 def test_param_groups_match_torch(cls, name, kw):
@@ -256,7 +330,14 @@ ROUND_TRIP = [
     (AdamW, {"lr": 0.01}),
     (RMSprop, {"lr": 0.01, "momentum": 0.5, "centered": True}),
     (Adagrad, {"lr": 0.1, "lr_decay": 0.1}),
+    (Adadelta, {"lr": 0.5, "weight_decay": 0.1}),
+    (Adamax, {"lr": 0.01}),
+    (RAdam, {"lr": 0.01, "betas": (0.9, 0.9)}),
+    (Rprop, {"lr": 0.05}),
 ]
+# NAdam's mu_product and ASGD's eta and mu are float32 0-d tensors that a load casts to
+# the parameter's dtype (as PyTorch does): their round trip is checked against PyTorch's.
+IN_PLACE = ROUND_TRIP + [(NAdam, {"lr": 0.01}), (ASGD, {"lr": 0.1, "t0": 2})]
 
 
 @pytest.mark.parametrize(("cls", "kw"), ROUND_TRIP, ids=[c.__name__ for c, _ in ROUND_TRIP])
@@ -361,8 +442,42 @@ def test_named_parameters_are_accepted_and_saved():
         opt.add_param_group({"params": [nabla.zeros(1, requires_grad=True)]})
 
 
+@pytest.mark.parametrize(("cls", "name", "kw"), [(c, c.__name__, kw) for c, kw in IN_PLACE],
+                         ids=[c.__name__ for c, _ in IN_PLACE])  # fmt: skip
+def test_state_dict_round_trip_matches_torch_round_trip(cls, name, kw):
+    """4 steps, save, load into a fresh optimizer, 4 more: the same in both libraries,
+    with the loaded state's types and dtypes as PyTorch casts them."""
+    torch = pytest.importorskip("torch")
+    start, grads = _start(np.float64), _grads(8, np.float64)
+    params, tparams = _nabla_params(start), [torch.tensor(a, requires_grad=True) for a in start]
+    opt, topt = cls(params, **kw), getattr(torch.optim, name)(tparams, **kw)
+    for k in range(4):
+        _set_grads(params, grads[k], skip=1 if k == 2 else None)
+        for i, (p, g) in enumerate(zip(tparams, grads[k])):
+            p.grad = None if (k == 2 and i == 1) else torch.tensor(g)
+        opt.step()
+        topt.step()
+    opt2 = cls(_nabla_params([p._data for p in params]), lr=123.0)
+    opt2.load_state_dict(opt.state_dict())
+    topt2 = getattr(torch.optim, name)([p.detach().clone().requires_grad_() for p in tparams],
+                                       lr=123.0)  # fmt: skip
+    topt2.load_state_dict(topt.state_dict())
+    for st, tst in zip(opt2.state.values(), topt2.state.values()):
+        for key, val in tst.items():
+            assert st[key]._data.dtype == np.dtype(str(val.dtype).replace("torch.", "")), key
+    params2, tparams2 = opt2.param_groups[0]["params"], topt2.param_groups[0]["params"]
+    for k in range(4, 8):
+        _set_grads(params2, grads[k])
+        for p, g in zip(tparams2, grads[k]):
+            p.grad = torch.tensor(g)
+        opt2.step()
+        topt2.step()
+    for p, tp in zip(params2, tparams2):
+        np.testing.assert_allclose(p._data, tp.detach().numpy(), rtol=1e-10, atol=1e-13)
+
+
 # ------------------------------------------------------------------ step details
-@pytest.mark.parametrize(("cls", "kw"), ROUND_TRIP, ids=[c.__name__ for c, _ in ROUND_TRIP])
+@pytest.mark.parametrize(("cls", "kw"), IN_PLACE, ids=[c.__name__ for c, _ in IN_PLACE])
 def test_updates_in_place_and_bumps_version(cls, kw):
     p = nabla.tensor(np.ones((4, 3)), requires_grad=True)
     arr, version = p._data, p._version
@@ -383,7 +498,7 @@ def test_updates_in_place_and_bumps_version(cls, kw):
         y.backward()
 
 
-@pytest.mark.parametrize(("cls", "kw"), ROUND_TRIP, ids=[c.__name__ for c, _ in ROUND_TRIP])
+@pytest.mark.parametrize(("cls", "kw"), IN_PLACE, ids=[c.__name__ for c, _ in IN_PLACE])
 def test_step_allocates_no_parameter_sized_arrays(cls, kw):
     n = 250_000  # 2 MB in float64: any fresh per-step temporary shows up in the peak
     p = nabla.tensor(np.ones(n), requires_grad=True)
@@ -556,7 +671,18 @@ def test_bad_hyperparameters_raise(make, message):
 
 def test_bad_hyperparameters_match_torch_errors():
     torch = pytest.importorskip("torch")
-    cases = [("SGD", {"lr": -1}), ("Adam", {"betas": (1.0, 0.9)}), ("RMSprop", {"alpha": -1})]
+    cases = [
+        ("SGD", {"lr": -1}),
+        ("Adam", {"betas": (1.0, 0.9)}),
+        ("RMSprop", {"alpha": -1}),
+        ("Adadelta", {"rho": 1.5}),
+        ("Adamax", {"betas": (0.9, 1.0)}),
+        ("NAdam", {"momentum_decay": -1}),
+        ("RAdam", {"eps": -1}),
+        ("Rprop", {"etas": (1.5, 2.0)}),
+        ("ASGD", {"weight_decay": -1}),
+        ("LBFGS", {"lr": -1}),
+    ]
     for name, kw in cases:
         with pytest.raises(ValueError) as theirs:
             getattr(torch.optim, name)([torch.ones(1, requires_grad=True)], **kw)

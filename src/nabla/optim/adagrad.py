@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import _STEP_DTYPE, Optimizer
+from .optimizer import _STEP_DTYPE, Optimizer, _check_nonneg, _options
 
 __all__ = ["Adagrad"]
 
@@ -39,66 +39,35 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "lr_decay": lr_decay,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "initial_accumulator_value": initial_accumulator_value,
-            "maximize": maximize,
-        }
-        self._check_group(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
         # PyTorch creates Adagrad's state up front, for every parameter: its state_dict
         # lists parameters that never had a gradient too.
         for group in self.param_groups:
             for p in group["params"]:
-                self._init_state(p, group)
+                self._init_state(p, group["initial_accumulator_value"])
 
     def _check_group(self, group):
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if not 0.0 <= group["lr_decay"]:
-            raise ValueError(f"Invalid lr_decay value: {group['lr_decay']}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if not 0.0 <= group["initial_accumulator_value"]:
-            raise ValueError(
-                f"Invalid initial_accumulator_value value: {group['initial_accumulator_value']}"
-            )
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
+        _check_nonneg(group, "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
-    def _init_state(self, p, group):
+    def _init_state(self, p, initial_accumulator_value):
         state = self.state[p]
         state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
-        state["sum"] = Tensor._wrap(np.full_like(p._data, group["initial_accumulator_value"]))
+        state["sum"] = Tensor._wrap(np.full_like(p._data, initial_accumulator_value))
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr = group["lr"]
-            lr_decay = group["lr_decay"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            maximize = group["maximize"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p._data
-                if not self.state.get(p):  # a group added after construction
-                    self._init_state(p, group)
-                state, step = self._state_for(p)
+    _hyper = ("lr", "lr_decay", "eps", "weight_decay", "maximize", "initial_accumulator_value")
 
-                g = self._grad(p, weight_decay, maximize)
-                clr = lr / (1 + (step - 1) * lr_decay)
-                total = state["sum"]._data
-                std = self._buf(d, 1)
-                np.multiply(g, g, out=std)
-                np.add(total, std, out=total)
-                np.sqrt(total, out=std)
-                np.add(std, eps, out=std)
-                self._add_quotient(d, g, -clr, std)
-                p._vc[0] += 1
-        return loss
+    def _update(self, p, d, grad, hyper):
+        lr, lr_decay, eps, weight_decay, maximize, initial = hyper
+        if not self.state.get(p):  # a group added after construction
+            self._init_state(p, initial)
+        state, step = self._state_for(p)
+
+        g = self._grad(p, grad, weight_decay, maximize)
+        clr = lr / (1 + (step - 1) * lr_decay)
+        total = state["sum"]._data
+        std = self._buf(d, 1)
+        np.multiply(g, g, out=std)
+        np.add(total, std, out=total)
+        np.sqrt(total, out=std)
+        np.add(std, eps, out=std)
+        self._add_quotient(d, g, -clr, std)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _lerp_, _state_buf
+from .optimizer import Optimizer, _adam_moments, _check_adam_group, _options, _state_buf
 
 __all__ = ["Adam", "AdamW"]
 
@@ -42,80 +42,37 @@ class Adam(Optimizer):
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "betas": tuple(betas),
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "amsgrad": amsgrad,
-            "maximize": maximize,
-            "decoupled_weight_decay": decoupled_weight_decay,
-        }
-        self._check_group(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
 
     def _check_group(self, group):
-        lr, eps, betas, wd = group["lr"], group["eps"], group["betas"], group["weight_decay"]
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= wd:
-            raise ValueError(f"Invalid weight_decay value: {wd}")
+        _check_adam_group(group)
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr = group["lr"]
-            beta1, beta2 = group["betas"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            amsgrad = group["amsgrad"]
-            maximize = group["maximize"]
-            decoupled = group["decoupled_weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p._data
-                state, step = self._state_for(p, ("exp_avg", "exp_avg_sq"))
+    _hyper = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize",
+              "decoupled_weight_decay")
 
-                if decoupled:
-                    if weight_decay != 0:
-                        np.multiply(d, 1 - lr * weight_decay, out=d)
-                    g = self._grad(p, 0, maximize)
-                else:
-                    g = self._grad(p, weight_decay, maximize)
+    def _update(self, p, d, grad, hyper):
+        lr, betas, eps, weight_decay, amsgrad, maximize, decoupled = hyper
+        beta1, beta2 = betas
+        state, step = self._state_for(p, ("exp_avg", "exp_avg_sq"))
+        g = self._decayed_grad(p, grad, lr, weight_decay, maximize, decoupled)
 
-                exp_avg = state["exp_avg"]._data
-                exp_avg_sq = state["exp_avg_sq"]._data
-                t = self._buf(d, 1)
-                _lerp_(exp_avg, g, 1 - beta1, t)
-                np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
-                self._add_square(exp_avg_sq, g, 1 - beta2, t)
+        t = self._buf(d, 1)
+        exp_avg, exp_avg_sq = _adam_moments(state, g, beta1, beta2, t)
 
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2**0.5
+        bias_correction1 = 1 - beta1**step
+        bias_correction2 = 1 - beta2**step
+        step_size = lr / bias_correction1
+        bias_correction2_sqrt = bias_correction2**0.5
 
-                if amsgrad:
-                    max_sq = _state_buf(state, "max_exp_avg_sq", d)  # may be switched on late
-                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    np.sqrt(max_sq, out=t)
-                else:
-                    np.sqrt(exp_avg_sq, out=t)
-                np.divide(t, bias_correction2_sqrt, out=t)
-                np.add(t, eps, out=t)
-                self._add_quotient(d, exp_avg, -step_size, t)
-                p._vc[0] += 1
-        return loss
+        if amsgrad:
+            max_sq = _state_buf(state, "max_exp_avg_sq", d)  # may be switched on late
+            np.maximum(max_sq, exp_avg_sq, out=max_sq)
+            np.sqrt(max_sq, out=t)
+        else:
+            np.sqrt(exp_avg_sq, out=t)
+        np.divide(t, bias_correction2_sqrt, out=t)
+        np.add(t, eps, out=t)
+        self._add_quotient(d, exp_avg, -step_size, t)
 
 
 class AdamW(Adam):

@@ -18,8 +18,10 @@ True
 from __future__ import annotations
 
 import copy
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
+from operator import itemgetter
 
 import numpy as np
 
@@ -64,6 +66,8 @@ class Optimizer:
         # Scratch arrays shared by all parameters of one dtype, sized to the largest:
         # a step then allocates nothing once they exist (see DESIGN.md, performance).
         self._scratch: dict = {}
+        self._views: dict = {}  # (id(array), slot) -> (weak ref to array, its scratch view)
+        self._check_group(defaults)  # the constructor's own arguments, before any group
 
         if isinstance(params, Tensor):
             raise TypeError(
@@ -195,8 +199,53 @@ class Optimizer:
                 else:
                     p.grad = Tensor._wrap(np.zeros_like(g._data))
 
+    # The hyperparameters ``_update`` takes after ``(p, grad)``, read from each group
+    # once per step (not once per parameter): the per-step Python cost is what small
+    # models feel.
+    _hyper: tuple = ()
+    _flat_state = False  # see _cast_state
+
     def step(self, closure=None):
-        """Update the parameters once; ``closure`` re-evaluates the loss and returns it."""
+        """Update every parameter that has a gradient; returns ``closure()``'s loss.
+
+        The loop every optimizer shares: for each group, ``_updater(group)`` picks the
+        per-parameter update, which gets the parameter, its array, its gradient's (checked
+        against the parameter's shape) and a tuple of the group's ``_hyper`` values
+        (one tuple, not unpacked into arguments: cheaper per call), and changes
+        the parameter's array in place; the parameter's version is bumped after it.
+        """
+        loss = self._closure(closure)
+        for group in self.param_groups:
+            update = self._updater(group)
+            hyper = self._get_hyper(group)
+            for p in group["params"]:
+                grad = p.grad
+                if grad is None:
+                    continue
+                g, d = grad._data, p._data
+                if g.shape != d.shape:
+                    raise ValueError(
+                        f"gradient of shape {g.shape} does not match its parameter of shape "
+                        f"{d.shape}"
+                    )
+                update(p, d, g, hyper)
+                p._vc[0] += 1
+        return loss
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # itemgetter reads them in C: a tuple with no Python-level loop.
+        keys = cls._hyper
+        getter = itemgetter(*keys) if len(keys) > 1 else (lambda g: tuple(g[k] for k in keys))
+        cls._get_hyper = staticmethod(getter)
+
+    def _updater(self, group: dict):
+        """The per-parameter update for ``group`` (a subclass may pick a fast path)."""
+        return self._update
+
+    def _update(self, p: Tensor, d: np.ndarray, grad: np.ndarray, hyper: tuple) -> None:
+        """Update ``d`` (``p._data``) in place from ``grad``, given the group's ``_hyper``
+        values in a tuple (subclasses implement it)."""
         raise NotImplementedError
 
     def _closure(self, closure):
@@ -289,7 +338,9 @@ class Optimizer:
             p = id_map[k]
             if not isinstance(v, dict):
                 raise ValueError(f"state of parameter {k} must be a dict, got {type(v).__name__}")
-            new_state[p] = {name: _cast_state(p, k, name, val) for name, val in v.items()}
+            new_state[p] = {
+                name: _cast_state(p, k, name, val, self._flat_state) for name, val in v.items()
+            }
 
         for g, s in zip(groups, saved_groups):
             s["params"] = g["params"]
@@ -307,20 +358,37 @@ class Optimizer:
         np.add(sq, tmp, out=sq)
 
     def _buf(self, like: np.ndarray, slot: int) -> np.ndarray:
-        """A scratch array shaped like ``like``, reused across steps and parameters."""
-        key = (like.dtype, slot)
-        flat = self._scratch.get(key)
+        """A scratch array shaped like ``like``, reused across steps and parameters.
+
+        The view made for an array is kept (with a weak reference that proves it is
+        still that array): making it again costs 0.4 us, finding it 0.1 us, and a step
+        asks for one or two per parameter.
+        """
+        key = (id(like), slot)
+        kept = self._views.get(key)
+        if kept is not None and kept[0]() is like:
+            return kept[1]
+        dkey = (like.dtype, slot)
+        flat = self._scratch.get(dkey)
         n = like.size
         if flat is None or flat.size < n:
-            flat = self._scratch[key] = np.empty(n, like.dtype)
-        return flat[:n].reshape(like.shape)
+            flat = self._scratch[dkey] = np.empty(n, like.dtype)
+        view = flat[:n].reshape(like.shape)
+        if len(self._views) > 4096:  # arrays replaced step after step: start afresh
+            self._views.clear()
+        self._views[key] = (weakref.ref(like), view)
+        return view
 
-    def _state_for(self, p: Tensor, names=()) -> tuple[dict, float]:
-        """``p``'s state, made on its first step with ``step`` and a zero array for each of
-        ``names``, and the number of this step (counted up first, as PyTorch counts)."""
+    def _state_for(self, p: Tensor, names=(), scalars=()) -> tuple[dict, float]:
+        """``p``'s state, made on its first step with ``step``, then a float32 0-d tensor
+        for each ``(name, value)`` of ``scalars``, then a zero array for each of
+        ``names`` (PyTorch's key order), and the number of this step (counted up first,
+        as PyTorch counts)."""
         state = self.state[p]
         if "step" not in state:
             state["step"] = Tensor._wrap(np.zeros((), _STEP_DTYPE))
+            for name, value in scalars:
+                state[name] = Tensor._wrap(np.array(value, _STEP_DTYPE))
             for name in names:
                 state[name] = Tensor._wrap(np.zeros_like(p._data))
         step_t = state["step"]._data
@@ -336,18 +404,13 @@ class Optimizer:
         np.divide(u, denom, out=u)
         np.add(d, u, out=d)
 
-    def _grad(self, p: Tensor, weight_decay: float, maximize: bool) -> np.ndarray:
+    def _grad(self, p: Tensor, grad: np.ndarray, weight_decay: float,
+              maximize: bool) -> np.ndarray:
         """The gradient with maximize and (L2) weight decay applied, as PyTorch orders it.
 
-        Returns ``p.grad._data`` itself when nothing applies: the gradient is never
-        modified, so the caller must not write into the result unless it is scratch.
+        Returns ``grad`` itself when nothing applies: the gradient is never modified,
+        so the caller must not write into the result unless it is scratch.
         """
-        grad = p.grad._data
-        if grad.shape != p._data.shape:
-            raise ValueError(
-                f"gradient of shape {grad.shape} does not match its parameter of shape "
-                f"{p._data.shape}"
-            )
         if weight_decay != 0:
             g = self._buf(p._data, 0)
             np.multiply(p._data, weight_decay, out=g)
@@ -362,6 +425,16 @@ class Optimizer:
             np.negative(grad, out=g)
             return g
         return grad
+
+    def _decayed_grad(self, p: Tensor, grad: np.ndarray, lr: float, weight_decay: float,
+                      maximize: bool, decoupled: bool) -> np.ndarray:
+        """``_grad`` with the decay either L2 (into the gradient) or decoupled (AdamW's
+        ``p *= 1 - lr * weight_decay``, applied to the parameter first)."""
+        if not decoupled:
+            return self._grad(p, grad, weight_decay, maximize)
+        if weight_decay != 0:
+            np.multiply(p._data, 1 - lr * weight_decay, out=p._data)
+        return self._grad(p, grad, 0, maximize)
 
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
@@ -403,8 +476,11 @@ def _as_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def _cast_state(p: Tensor, index, name, value):
-    """A private copy of one saved state value, cast like PyTorch casts it."""
+def _cast_state(p: Tensor, index, name, value, flat: bool = False):
+    """A private copy of one saved state value, cast like PyTorch casts it.
+
+    ``flat``: the state holds vectors over all parameters (LBFGS), not arrays shaped
+    like ``p``, so only their dtype follows ``p``."""
     if name == "step":
         # PyTorch keeps the step counter's own dtype (it is not cast to the param's).
         arr = _as_array(value)
@@ -415,7 +491,7 @@ def _cast_state(p: Tensor, index, name, value):
         return Tensor._wrap(np.array(arr, copy=True))
     if isinstance(value, (Tensor, np.ndarray)):
         arr = _as_array(value)
-        if arr.ndim and arr.shape != p._data.shape:
+        if arr.ndim and arr.shape != p._data.shape and not flat:
             raise ValueError(
                 f"state '{name}' of parameter {index} has shape {arr.shape}, but the "
                 f"parameter has shape {p._data.shape}"
@@ -423,8 +499,59 @@ def _cast_state(p: Tensor, index, name, value):
         dtype = p._data.dtype if arr.dtype.kind == "f" else arr.dtype
         return Tensor._wrap(np.array(arr, dtype=dtype, copy=True, order="K"))
     if isinstance(value, Iterable) and not isinstance(value, (str, bytes, dict)):
-        return type(value)(_cast_state(p, index, None, v) for v in value)
+        return type(value)(_cast_state(p, index, None, v, flat) for v in value)
     return copy.deepcopy(value)
+
+
+def _options(args: dict) -> dict:
+    """An optimizer constructor's arguments (its ``locals()``) as its ``defaults``:
+    every keyword but ``params``, pairs such as ``betas`` made tuples."""
+    return {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in args.items()
+        if k not in ("self", "params", "__class__")
+    }
+
+
+_LABELS = {"lr": "learning rate", "eps": "epsilon value"}
+
+
+def _check_nonneg(group: dict, *names: str) -> None:
+    """Raise PyTorch's ``Invalid ...`` ValueError for the first of ``names`` that is
+    negative (or NaN) in ``group``."""
+    for name in names:
+        value = group[name]
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {_LABELS.get(name, name + ' value')}: {value}")
+
+
+def _check_betas(betas) -> None:
+    """PyTorch's checks of a ``(beta1, beta2)`` pair: each in ``[0, 1)``."""
+    if len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+
+
+def _check_adam_group(group: dict, *more: str) -> None:
+    """The checks Adam and its variants share, in PyTorch's order (then ``more``)."""
+    _check_nonneg(group, "lr", "eps")
+    _check_betas(group["betas"])
+    _check_nonneg(group, "weight_decay", *more)
+
+
+def _adam_moments(state: dict, g: np.ndarray, beta1: float, beta2: float,
+                  tmp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adam's two running moments, updated in place and returned: ``exp_avg =
+    lerp(exp_avg, g, 1 - beta1)`` and ``exp_avg_sq = beta2 exp_avg_sq + (1 - beta2) g g``.
+    ``tmp`` is scratch shaped like ``g``."""
+    exp_avg = state["exp_avg"]._data
+    exp_avg_sq = state["exp_avg_sq"]._data
+    _lerp_(exp_avg, g, 1 - beta1, tmp)
+    np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
+    Optimizer._add_square(exp_avg_sq, g, 1 - beta2, tmp)
+    return exp_avg, exp_avg_sq
 
 
 def _state_buf(state: dict, name: str, like: np.ndarray) -> np.ndarray:

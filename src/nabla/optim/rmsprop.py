@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .optimizer import Optimizer, _lerp_, _state_buf
+from .optimizer import Optimizer, _check_nonneg, _lerp_, _options, _state_buf
 
 __all__ = ["RMSprop"]
 
@@ -40,73 +40,41 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "alpha": alpha,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "momentum": momentum,
-            "centered": centered,
-            "maximize": maximize,
-        }
-        self._check_group(defaults)
-        super().__init__(params, defaults)
+        super().__init__(params, _options(locals()))
 
     def _check_group(self, group):
-        if not 0.0 <= group["lr"]:
-            raise ValueError(f"Invalid learning rate: {group['lr']}")
-        if not 0.0 <= group["eps"]:
-            raise ValueError(f"Invalid epsilon value: {group['eps']}")
-        if not 0.0 <= group["momentum"]:
-            raise ValueError(f"Invalid momentum value: {group['momentum']}")
-        if not 0.0 <= group["weight_decay"]:
-            raise ValueError(f"Invalid weight_decay value: {group['weight_decay']}")
-        if not 0.0 <= group["alpha"]:
-            raise ValueError(f"Invalid alpha value: {group['alpha']}")
+        _check_nonneg(group, "lr", "eps", "momentum", "weight_decay", "alpha")
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            lr = group["lr"]
-            alpha = group["alpha"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            momentum = group["momentum"]
-            centered = group["centered"]
-            maximize = group["maximize"]
-            names = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) \
-                + (("grad_avg",) if centered else ())
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p._data
-                state, _ = self._state_for(p, names)
+    _hyper = ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize")
 
-                g = self._grad(p, weight_decay, maximize)
-                square_avg = state["square_avg"]._data
-                avg = self._buf(d, 1)
-                np.multiply(square_avg, alpha, out=square_avg)
-                self._add_square(square_avg, g, 1 - alpha, avg)
+    def _update(self, p, d, grad, hyper):
+        lr, alpha, eps, weight_decay, momentum, centered, maximize = hyper
+        names = ("square_avg",) + (("momentum_buffer",) if momentum > 0 else ()) \
+            + (("grad_avg",) if centered else ())
+        state, _ = self._state_for(p, names)
 
-                if centered:
-                    grad_avg = _state_buf(state, "grad_avg", d)
-                    _lerp_(grad_avg, g, 1 - alpha, avg)
-                    np.multiply(grad_avg, grad_avg, out=avg)
-                    np.subtract(square_avg, avg, out=avg)
-                    np.sqrt(avg, out=avg)
-                else:
-                    np.sqrt(square_avg, out=avg)
-                np.add(avg, eps, out=avg)
+        g = self._grad(p, grad, weight_decay, maximize)
+        square_avg = state["square_avg"]._data
+        avg = self._buf(d, 1)
+        np.multiply(square_avg, alpha, out=square_avg)
+        self._add_square(square_avg, g, 1 - alpha, avg)
 
-                if momentum > 0:
-                    buf = _state_buf(state, "momentum_buffer", d)
-                    np.multiply(buf, momentum, out=buf)
-                    np.divide(g, avg, out=avg)
-                    np.add(buf, avg, out=buf)
-                    np.multiply(buf, lr, out=avg)
-                    np.subtract(d, avg, out=d)
-                else:
-                    self._add_quotient(d, g, -lr, avg)  # slot 0 may hold g: read first
-                p._vc[0] += 1
-        return loss
+        if centered:
+            grad_avg = _state_buf(state, "grad_avg", d)
+            _lerp_(grad_avg, g, 1 - alpha, avg)
+            np.multiply(grad_avg, grad_avg, out=avg)
+            np.subtract(square_avg, avg, out=avg)
+            np.sqrt(avg, out=avg)
+        else:
+            np.sqrt(square_avg, out=avg)
+        np.add(avg, eps, out=avg)
+
+        if momentum > 0:
+            buf = _state_buf(state, "momentum_buffer", d)
+            np.multiply(buf, momentum, out=buf)
+            np.divide(g, avg, out=avg)
+            np.add(buf, avg, out=buf)
+            np.multiply(buf, lr, out=avg)
+            np.subtract(d, avg, out=d)
+        else:
+            self._add_quotient(d, g, -lr, avg)  # slot 0 may hold g: read first

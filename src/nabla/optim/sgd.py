@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer
+from .optimizer import Optimizer, _options
 
 __all__ = ["SGD"]
 
@@ -42,17 +42,8 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ):
-        defaults = {
-            "lr": lr,
-            "momentum": momentum,
-            "dampening": dampening,
-            "weight_decay": weight_decay,
-            "nesterov": nesterov,
-            "maximize": maximize,
-        }
-        self._check_group(defaults)
-        super().__init__(params, defaults)
-        self._tmp: dict = {}  # parameter -> (its array, its view of the scratch)
+        super().__init__(params, _options(locals()))
+        self._tmp: dict = {}  # parameter -> (its array, its scratch, lr, lr as 0-d array)
 
     def _check_group(self, group):
         if group["lr"] < 0.0:
@@ -64,72 +55,53 @@ class SGD(Optimizer):
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss."""
-        loss = None if closure is None else self._closure(closure)
-        for group in self.param_groups:
-            lr = group["lr"]
-            momentum = group["momentum"]
-            weight_decay = group["weight_decay"]
-            maximize = group["maximize"]
-            if momentum == 0 and weight_decay == 0 and not maximize:
-                self._plain_step(group["params"], lr)
-                continue
-            dampening = group["dampening"]
-            nesterov = group["nesterov"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                d = p._data
-                g = self._grad(p, weight_decay, maximize)
-                scratch = g is not p.grad._data  # may we overwrite g?
-                if momentum != 0:
-                    state = self.state[p]
-                    mb = state.get("momentum_buffer")
-                    if mb is None:
-                        buf = np.array(g, dtype=d.dtype, copy=True, order="K")
-                        state["momentum_buffer"] = Tensor._wrap(buf)
-                    else:
-                        buf = mb._data
-                        np.multiply(buf, momentum, out=buf)
-                        if dampening == 0:
-                            np.add(buf, g, out=buf)
-                        else:
-                            t = self._buf(d, 1)
-                            np.multiply(g, 1 - dampening, out=t)
-                            np.add(buf, t, out=buf)
-                    if nesterov:
-                        t = self._buf(d, 1)
-                        np.multiply(buf, momentum, out=t)
-                        np.add(g, t, out=t)
-                        g, scratch = t, True
-                    else:
-                        g, scratch = buf, False
-                t = g if scratch else self._buf(d, 1)
-                np.multiply(g, lr, out=t)
-                np.subtract(d, t, out=d)
-                p._vc[0] += 1
-        return loss
+    _hyper = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")
 
-    def _plain_step(self, params, lr):
-        """``p -= lr * grad`` for each parameter: plain SGD, the most common setting, with
-        nothing looked up per parameter but its scratch array (kept per parameter, so a
-        step makes no view; 11 -> 9.3 us a step for the four parameters of 784-30-10)."""
-        tmp = self._tmp
-        for p in params:
-            grad = p.grad
-            if grad is None:
-                continue
-            g, d = grad._data, p._data
-            if g.shape != d.shape:
-                self._grad(p, 0, False)  # raises the shape error, worded as everywhere
-            # The scratch is kept with the array it was made for: one identity test.
-            kept = tmp.get(p)
-            if kept is not None and kept[0] is d:
-                t = kept[1]
+    def _updater(self, group):
+        if group["momentum"] == 0 and group["weight_decay"] == 0 and not group["maximize"]:
+            return self._plain_update
+        return self._update
+
+    def _update(self, p, d, grad, hyper):
+        lr, momentum, dampening, weight_decay, nesterov, maximize = hyper
+        g = self._grad(p, grad, weight_decay, maximize)
+        scratch = g is not grad  # may we overwrite g?
+        if momentum != 0:
+            state = self.state[p]
+            mb = state.get("momentum_buffer")
+            if mb is None:
+                buf = np.array(g, dtype=d.dtype, copy=True, order="K")
+                state["momentum_buffer"] = Tensor._wrap(buf)
             else:
+                buf = mb._data
+                np.multiply(buf, momentum, out=buf)
+                if dampening == 0:
+                    np.add(buf, g, out=buf)
+                else:
+                    t = self._buf(d, 1)
+                    np.multiply(g, 1 - dampening, out=t)
+                    np.add(buf, t, out=buf)
+            if nesterov:
                 t = self._buf(d, 1)
-                tmp[p] = (d, t)
-            np.multiply(g, lr, out=t)
-            np.subtract(d, t, out=d)
-            p._vc[0] += 1
+                np.multiply(buf, momentum, out=t)
+                np.add(g, t, out=t)
+                g, scratch = t, True
+            else:
+                g, scratch = buf, False
+        t = g if scratch else self._buf(d, 1)
+        np.multiply(g, lr, out=t)
+        np.subtract(d, t, out=d)
+
+    def _plain_update(self, p, d, grad, hyper):
+        """``p -= lr * grad``: plain SGD, the most common setting, with nothing looked up
+        but what is kept for the parameter: its scratch array (so a step makes no view)
+        and the lr as a 0-d array of its dtype, which NumPy multiplies in half the time
+        of a Python float (0.4 -> 0.2 us) with the same rounding, float32(lr) on float32.
+        Both are rebuilt when the parameter's array or the group's lr is replaced."""
+        lr = hyper[0]
+        kept = self._tmp.get(p)
+        if kept is None or kept[0] is not d or kept[2] is not lr:
+            kept = self._tmp[p] = (d, self._buf(d, 1), lr, np.array(lr, d.dtype))
+        t = kept[1]
+        np.multiply(grad, kept[3], t)
+        np.subtract(d, t, d)
