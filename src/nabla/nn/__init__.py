@@ -11,6 +11,7 @@ from . import (
     functional,
     init,
     modules,  # torch.nn.modules import paths (needs the above)
+    parallel,  # DistributedDataParallel (mpi4py only imported when used)
     parameter,
     utils,
 )
