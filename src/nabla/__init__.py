@@ -15,6 +15,7 @@ from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import (
     Device,
     DType,
+    bfloat16,
     bool_,
     float16,
     float32,
@@ -98,3 +99,47 @@ del _name
 from . import data, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"
+
+# Sub-modules loaded on first use (PEP 562): ``import nabla`` alone reaches them, and
+# pays for them only when a program touches them. One name a line, to merge easily.
+_LAZY_MODULES = {
+    "accelerator",
+    "amp",
+    "backends",
+    "compiler",
+    "cuda",
+    "io",
+    "models",
+    "onnx",
+    "scalar",
+    "serialization",
+    "train",
+    "utils",
+    "viz",
+}
+# Functions that live in a lazily loaded module: name -> (module, attribute).
+_LAZY_ATTRS = {
+    "autocast": ("amp", "autocast"),
+    "compile": ("compiler", "compile"),
+    "get_autocast_dtype": ("amp", "get_autocast_dtype"),
+    "is_autocast_enabled": ("amp", "is_autocast_enabled"),
+    "load": ("serialization", "load"),
+    "save": ("serialization", "save"),
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_ATTRS:
+        module, attr = _LAZY_ATTRS[name]
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_ATTRS))
