@@ -90,6 +90,16 @@ def test_backend_flags_have_torchs_defaults_and_are_settable():
     assert cudnn.version() is None and not cudnn.is_available()
 
 
+def test_float32_matmul_precision_like_torch():
+    torch = pytest.importorskip("torch")
+    assert nabla.get_float32_matmul_precision() == torch.get_float32_matmul_precision()
+    nabla.set_float32_matmul_precision("medium")
+    assert nabla.get_float32_matmul_precision() == "medium"
+    nabla.set_float32_matmul_precision("highest")
+    with pytest.raises(ValueError, match="precision"):
+        nabla.set_float32_matmul_precision("low")
+
+
 def test_accelerator_is_absent():
     torch = pytest.importorskip("torch")
     assert nabla.accelerator.is_available() is torch.accelerator.is_available() is False

@@ -122,9 +122,11 @@ _LAZY_ATTRS = {
     "autocast": ("amp", "autocast"),
     "compile": ("compiler", "compile"),
     "get_autocast_dtype": ("amp", "get_autocast_dtype"),
+    "get_float32_matmul_precision": ("backends", "get_float32_matmul_precision"),
     "is_autocast_enabled": ("amp", "is_autocast_enabled"),
     "load": ("serialization", "load"),
     "save": ("serialization", "save"),
+    "set_float32_matmul_precision": ("backends", "set_float32_matmul_precision"),
 }
 
 
