@@ -77,10 +77,18 @@ def labels(loader):
 # ------------------------------------------------------------------ the module path
 
 def test_utils_data_re_exports_nabla_data():
-    for name in tud.__all__:
+    for name in set(tud.__all__) - {"DistributedSampler"}:
         assert getattr(tud, name) is getattr(nabla.data, name)
     assert nabla.utils.data.DataLoader is nabla.data.DataLoader
-    importlib.import_module("nabla.utils.data.distributed")  # the path exists for later
+    dist = importlib.import_module("nabla.utils.data.distributed")
+    assert dist.DistributedSampler is tud.DistributedSampler
+    assert hasattr(torch.utils.data.distributed, "DistributedSampler")
+
+
+def test_a_distributed_sampler_drives_a_loader():
+    sampler = tud.DistributedSampler(small_ds(10), num_replicas=2, rank=1, shuffle=False)
+    theirs = tdata.DistributedSampler(range(10), num_replicas=2, rank=1, shuffle=False)
+    assert labels(DataLoader(small_ds(10), batch_size=2, sampler=sampler)) == list(theirs)
 
 
 def test_every_torch_name_we_promise_exists():

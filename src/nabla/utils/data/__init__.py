@@ -25,10 +25,12 @@ from ...data import (
     get_worker_info,
     random_split,
 )
+from ...data.distributed import DistributedSampler
 
 __all__ = [
     "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
     "ChainDataset", "random_split", "DataLoader", "default_collate", "default_convert",
     "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo",
+    "DistributedSampler",
 ]

@@ -1,5 +1,11 @@
-"""``torch.utils.data.distributed``: the home of ``DistributedSampler``.
+"""``torch.utils.data.distributed``: ``DistributedSampler``, each rank's share of a dataset
+(defined in ``nabla.data.distributed``; importing it does not import MPI).
 
-The module path exists so that ``import nabla.utils.data.distributed`` works; the
-sampler that splits a dataset between processes is added here by the distributed work.
+>>> from nabla.utils.data.distributed import DistributedSampler
+>>> list(DistributedSampler(range(6), num_replicas=2, rank=0, shuffle=False))
+[0, 2, 4]
 """
+
+from ...data.distributed import DistributedSampler
+
+__all__ = ["DistributedSampler"]
