@@ -114,7 +114,7 @@ def test_loader_empty_dataset_raises():
         DataLoader(TensorDataset(np.zeros((0, 3))), batch_size=2)
 
 
-@pytest.mark.parametrize("bs", [0, -1, 1.5, True, None])
+@pytest.mark.parametrize("bs", [0, -1, 1.5, True])
 def test_loader_bad_batch_size(bs):
     with pytest.raises(ValueError, match="batch_size"):
         DataLoader(small_ds(), batch_size=bs)
@@ -248,7 +248,7 @@ def test_dataset_base_class_is_abstract():
 
 def test_collate_python_scalars():
     assert default_collate([1, 2, 3]).dtype == nabla.int64
-    assert default_collate([1.0, 2.5]).dtype == nabla.float32
+    assert default_collate([1.0, 2.5]).dtype == nabla.float64  # as torch: Python floats are double
     assert default_collate([True, False]).dtype == nabla.bool_
     assert default_collate([np.float64(1), np.float64(2)]).dtype == nabla.float64
     assert default_collate(["a", "b"]) == ["a", "b"]

@@ -22,6 +22,7 @@ from .autograd import (
 from .backend import (
     Device,
     DType,
+    bfloat16,
     bool_,
     float16,
     float32,
@@ -105,3 +106,49 @@ del _name
 from . import data, nn, optim  # noqa: E402
 
 __version__ = "0.1.0"
+
+# Sub-modules loaded on first use (PEP 562): ``import nabla`` alone reaches them, and
+# pays for them only when a program touches them. One name a line, to merge easily.
+_LAZY_MODULES = {
+    "accelerator",
+    "amp",
+    "backends",
+    "compiler",
+    "cuda",
+    "io",
+    "models",
+    "onnx",
+    "scalar",
+    "serialization",
+    "train",
+    "utils",
+    "viz",
+}
+# Functions that live in a lazily loaded module: name -> (module, attribute).
+_LAZY_ATTRS = {
+    "autocast": ("amp", "autocast"),
+    "compile": ("compiler", "compile"),
+    "get_autocast_dtype": ("amp", "get_autocast_dtype"),
+    "get_float32_matmul_precision": ("backends", "get_float32_matmul_precision"),
+    "is_autocast_enabled": ("amp", "is_autocast_enabled"),
+    "load": ("serialization", "load"),
+    "save": ("serialization", "save"),
+    "set_float32_matmul_precision": ("backends", "set_float32_matmul_precision"),
+}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LAZY_ATTRS:
+        module, attr = _LAZY_ATTRS[name]
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY_MODULES | set(_LAZY_ATTRS))

@@ -41,7 +41,8 @@ class DType:
 
     def __eq__(self, other):
         if isinstance(other, DType):
-            return self.np == other.np
+            # type first: comparing with bfloat16 must not import the package behind it
+            return type(other) is type(self) and self.np == other.np
         try:
             return self.np == np.dtype(other)
         except TypeError:
@@ -51,6 +52,46 @@ class DType:
         return hash(self.np)
 
 
+class _BFloat16(DType):
+    """bfloat16: NumPy has no such element type. Its arrays come from the ``ml_dtypes``
+    package, imported the first time a bfloat16 array is needed; without that package the
+    dtype still exists (to name, compare, pass to ``autocast``), and making a tensor of it
+    raises an error that says what to install or use instead.
+    """
+
+    __slots__ = ()
+
+    def __init__(self):
+        # The slots of DType, except ``np``, which the property below resolves lazily.
+        self.name, self.is_floating_point, self.itemsize = "bfloat16", True, 2
+
+    @property
+    def np(self):
+        try:
+            import ml_dtypes
+        except ImportError:
+            raise TypeError("bfloat16 tensors need the ml_dtypes package (pip install "
+                            "ml_dtypes) for NumPy's bfloat16 arrays; without it use "
+                            "nabla.float16 or nabla.float32") from None
+        np_dtype = np.dtype(ml_dtypes.bfloat16)
+        _BY_NP[np_dtype] = self
+        return np_dtype
+
+    def __eq__(self, other):
+        if isinstance(other, DType):
+            return other is self
+        if isinstance(other, str):
+            return other == "bfloat16"
+        try:
+            return np.dtype(other).name == "bfloat16"
+        except TypeError:
+            return NotImplemented
+
+    def __hash__(self):
+        return hash("bfloat16")
+
+
+bfloat16 = _BFloat16()
 float16 = DType("float16", np.float16)
 float32 = DType("float32", np.float32)
 float64 = DType("float64", np.float64)
@@ -64,6 +105,7 @@ bool_ = DType("bool", np.bool_)
 _ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
+_BY_NAME["bfloat16"] = bfloat16
 _BY_NAME.update(half=float16, float=float32, double=float64, long=int64, int=int32)
 
 _default_float = [float32]
@@ -95,11 +137,12 @@ def dtype(d) -> DType:
     if isinstance(d, str) and d in _BY_NAME:
         return _BY_NAME[d]
     try:
-        return _BY_NP[np.dtype(d)]
+        np_dtype = np.dtype(d)
+        return bfloat16 if np_dtype.name == "bfloat16" else _BY_NP[np_dtype]
     except (TypeError, KeyError):
         raise TypeError(
             f"unsupported dtype {d!r}; nabla supports "
-            + ", ".join(x.name for x in _ALL)
+            + ", ".join(x.name for x in _ALL) + ", bfloat16"
         ) from None
 
 
@@ -108,6 +151,8 @@ def from_np(np_dtype) -> DType:
     try:
         return _BY_NP[np_dtype]
     except KeyError:
+        if np_dtype.name == "bfloat16":  # an ml_dtypes array made outside nabla
+            return bfloat16
         raise TypeError(f"arrays of dtype {np_dtype} are not supported by nabla") from None
 
 

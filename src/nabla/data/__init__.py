@@ -1,7 +1,8 @@
-"""Data loading: datasets, the DataLoader that batches them, ready-made datasets.
+"""Data loading: datasets, samplers, the DataLoader that batches them, ready-made datasets.
 
-The shape is PyTorch's ``torch.utils._data``: a ``Dataset`` maps an index to a sample, a
-``DataLoader`` turns it into shuffled, collated batches.
+The shape is PyTorch's ``torch.utils.data`` (also reachable as ``nabla.utils.data``): a
+``Dataset`` maps an index to a sample, a sampler orders the indices, a ``DataLoader``
+turns them into collated batches.
 
 >>> import numpy as np
 >>> from nabla.data import DataLoader, TensorDataset
@@ -12,10 +13,30 @@ The shape is PyTorch's ``torch.utils._data``: a ``Dataset`` maps an index to a s
 """
 
 from . import datasets
-from .dataset import ConcatDataset, Dataset, Subset, TensorDataset, random_split
-from .loader import DataLoader, default_collate
+from .collate import default_collate, default_convert
+from .dataset import (
+    ChainDataset,
+    ConcatDataset,
+    Dataset,
+    IterableDataset,
+    Subset,
+    TensorDataset,
+    random_split,
+)
+from .loader import DataLoader
+from .sampler import (
+    BatchSampler,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+    SubsetRandomSampler,
+    WeightedRandomSampler,
+)
+from .worker_info import WorkerInfo, get_worker_info
 
 __all__ = [
-    "Dataset", "TensorDataset", "Subset", "ConcatDataset", "random_split",
-    "DataLoader", "default_collate", "datasets",
+    "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
+    "ChainDataset", "random_split", "DataLoader", "default_collate", "default_convert",
+    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+    "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo", "datasets",
 ]

@@ -21,16 +21,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .. import random as _random
 from ..creation import from_numpy as _from_numpy  # every batch goes through it: no call layer
-
-
-def _rng(generator) -> np.random.Generator:
-    """The NumPy generator behind a nabla ``Generator`` (or the global one for None)."""
-    # A bare NumPy generator is accepted too: it costs nothing and saves a wrapper.
-    if isinstance(generator, np.random.Generator):
-        return generator
-    return _random._np(generator)
+from .collate import default_collate
+from .sampler import _rng
 
 
 def _array_of(x) -> np.ndarray:
@@ -58,8 +51,6 @@ def collate_samples(dataset, indices) -> object:
     Datasets whose fast path does not apply (a subclass that overrides ``__getitem__``,
     a per-sample transform) fall back to this.
     """
-    from .loader import default_collate
-
     return default_collate([dataset[int(i)] for i in indices])
 
 
@@ -88,6 +79,51 @@ class Dataset:
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """The base class of datasets that are a stream of samples: subclasses define
+    ``__iter__``. A ``DataLoader`` batches the stream as it comes (no sampler, no
+    shuffle); with workers, each worker iterates its own copy, so split the stream with
+    :func:`nabla.data.get_worker_info` to avoid repeating samples.
+
+    >>> class Count(IterableDataset):
+    ...     def __iter__(self):
+    ...         return iter(range(3))
+    >>> list(Count())
+    [0, 1, 2]
+    >>> len(list(Count() + Count()))
+    6
+    """
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __len__(self) -> int:
+        # TypeError, as for any object without a length (list() then just iterates).
+        raise TypeError(f"{type(self).__name__} is a stream and has no len(); define "
+                        "__len__ if it knows its length")
+
+    def __add__(self, other) -> ChainDataset:
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable datasets one after the other.
+
+    >>> list(ChainDataset([range(2), range(5, 7)]))
+    [0, 1, 5, 6]
+    """
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self) -> int:
+        return sum(len(d) for d in self.datasets)
 
 
 class TensorDataset(Dataset):
@@ -191,6 +227,10 @@ class ConcatDataset(Dataset):
         self.datasets = list(datasets)
         if not self.datasets:
             raise ValueError("ConcatDataset needs at least one dataset")
+        for d in self.datasets:
+            if isinstance(d, IterableDataset):
+                raise TypeError("ConcatDataset does not support an IterableDataset; "
+                                "use ChainDataset to chain streams")
         self.cumulative_sizes = []
         total = 0
         for d in self.datasets:
