@@ -49,8 +49,8 @@ def assert_png(path: Path) -> None:
 
 # -- the scripts' shape -----------------------------------------------------------------
 
-def test_there_are_ten_course_examples():
-    assert [p.name[:2] for p in COURSE] == [f"{i:02d}" for i in range(1, 11)]
+def test_there_are_eleven_course_examples():
+    assert [p.name[:2] for p in COURSE] == [f"{i:02d}" for i in range(1, 12)]
 
 
 @pytest.mark.parametrize("path", COURSE, ids=lambda p: p.stem)
@@ -306,3 +306,16 @@ def test_10_lstm_remembers_the_first_element(out_dir):
     accuracy = float((m["guess"] == m["labels"]).mean())
     assert accuracy == pytest.approx(m["accuracy"])
     assert accuracy > 0.9
+
+
+def test_11_saturation_and_update_ratios_tell_good_from_bad_starts(out_dir):
+    r = run("11_training_diagnostics", out_dir)
+    bad, good, bn = r["bad"], r["good"], r["batchnorm"]
+    # N(0, 1) weights: most tanh units sit at -1 or +1 from the start
+    assert bad["saturated_at_start"] > 0.5 and bad["saturated_at_end"] > 0.5
+    assert good["saturated_at_start"] < 0.15 and bn["saturated_at_start"] < 0.15
+    # the hidden layers' update ratios are far apart when saturated, close when not
+    assert bad["ratio_spread"] > 2 * good["ratio_spread"]
+    assert -3.5 < good["update_ratio"] < -2.0  # near the customary 1e-3
+    assert good["accuracy"] > bad["accuracy"] + 0.1 and bn["accuracy"] > bad["accuracy"] + 0.1
+    assert (out_dir / "11_training_diagnostics.png").stat().st_size > 10_000

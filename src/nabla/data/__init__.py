@@ -23,6 +23,7 @@ from .dataset import (
     TensorDataset,
     random_split,
 )
+from .distributed import DistributedSampler
 from .loader import DataLoader
 from .sampler import (
     BatchSampler,
@@ -37,6 +38,6 @@ from .worker_info import WorkerInfo, get_worker_info
 __all__ = [
     "Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset",
     "ChainDataset", "random_split", "DataLoader", "default_collate", "default_convert",
-    "Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
+    "Sampler", "DistributedSampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler",
     "WeightedRandomSampler", "BatchSampler", "get_worker_info", "WorkerInfo", "datasets",
 ]

@@ -17,8 +17,10 @@ import math
 
 import numpy as np
 
+from .sampler import Sampler
 
-class DistributedSampler:
+
+class DistributedSampler(Sampler):
     """Indices of ``dataset`` for one rank of a data-parallel job.
 
     ``num_replicas`` and ``rank`` default to the process group's; call
