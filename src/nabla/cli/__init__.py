@@ -28,7 +28,14 @@ from .demo import _demo
 from .errors import CLIError, _one_line
 from .evaluate import _evaluate
 from .graph import GRAPH_FORMATS, _export, _graph
-from .options import _activation_names, _fraction, _hidden, _non_negative_float, _positive
+from .options import (
+    _activation_names,
+    _fraction,
+    _hidden,
+    _non_negative_float,
+    _positive,
+    _seed,
+)
 from .plots import _plot, save_plots
 from .predict import _predict
 from .train import _train
@@ -80,8 +87,18 @@ def _add_train(sub) -> None:
     train.add_argument("--patience", type=_positive(int),
                        help="stop early after this many epochs without a better "
                             "validation loss, keeping the best weights (default: off)")
-    train.add_argument("--seed", type=int, help=f"random seed (default {d['seed']})")
-    train.add_argument("--out", metavar="DIR", help="run directory to write to")
+    train.add_argument("--seed", type=_seed, help=f"random seed (default {d['seed']})")
+    train.add_argument("--out", metavar="DIR",
+                       help="run directory to write to; one that already holds a run is "
+                            "refused unless --force")
+    train.add_argument("--force", action="store_true",
+                       help="let --out replace the run already in that directory")
+    train.add_argument("--tensorboard", action="store_true",
+                       help="log loss, metrics, learning rate and weight/gradient histograms "
+                            "for TensorBoard in RUN_DIR/tensorboard (needs: pip install "
+                            "'nabla[tensorboard]'; view with: tensorboard --logdir RUN_DIR)")
+    train.add_argument("--histogram-freq", type=_positive(int), default=1, metavar="N",
+                       help="with --tensorboard: histograms every N epochs (default 1)")
     train.add_argument("--resume", metavar="CHECKPOINT",
                        help="continue a run from its checkpoint.safetensors (to --epochs); "
                             "the result equals an uninterrupted run bit for bit")
@@ -124,10 +141,19 @@ def _add_predict(sub) -> None:
 
 
 def _add_demo(sub) -> None:
-    demo = sub.add_parser("demo", help="train a tiny network on XOR and print its loss")
-    demo.add_argument("--steps", type=_positive(int), default=2000)
-    demo.add_argument("--lr", type=float, default=1.0)
-    demo.add_argument("--seed", type=int, default=0)
+    demo = sub.add_parser(
+        "demo", help="train a tiny network on XOR and print its loss",
+        description="Learn XOR with a 2-16-16-1 network written out by hand (tanh hidden "
+                    "layer, sigmoid output, mean squared error, plain gradient descent): the "
+                    "inputs are the four points (0,0), (0,1), (1,0), (1,1), the targets "
+                    "0, 1, 1, 0 (1 where exactly one input is 1). Prints the loss as it "
+                    "falls and the four final predictions.")
+    demo.add_argument("--steps", type=_positive(int), default=2000,
+                      help="gradient-descent steps (default 2000)")
+    demo.add_argument("--lr", type=_positive(float), default=1.0,
+                      help="learning rate (default 1.0)")
+    demo.add_argument("--seed", type=_seed, default=0,
+                      help="random seed of the initial weights (default 0)")
     demo.set_defaults(run=_demo)
 
 
@@ -205,7 +231,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"nabla {args.command}: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, CheckpointError, OSError, ValueError) as e:
+    except (CLIError, CheckpointError, OSError, ValueError, MemoryError) as e:
         if os.environ.get("NABLA_DEBUG"):
             raise
         print(f"nabla {args.command}: error: {_one_line(e)}", file=sys.stderr)

@@ -29,6 +29,15 @@ def _image_shape(data: Data, model: str) -> tuple:
     return data.input_shape
 
 
+def check_model(cfg: dict, data: Data) -> None:
+    """Refuse a model that cannot take the data, before anything is built or written."""
+    if cfg["model"] in ("cnn", "lstm"):
+        _image_shape(data, cfg["model"])
+    if cfg["model"] == "lstm" and len(set(cfg["hidden"])) != 1:
+        raise CLIError(f"--model lstm stacks layers of one width: give --hidden 128 or "
+                       f"128,128, not {','.join(map(str, cfg['hidden']))}")
+
+
 def _cnn(args, data: Data, n_classes: int):
     from .. import models
 
@@ -40,10 +49,8 @@ def _cnn(args, data: Data, n_classes: int):
 def _lstm(args, data: Data, n_classes: int):
     from .. import models
 
-    _, height, width = _image_shape(data, "lstm")
-    if len(set(args.hidden)) != 1:
-        raise CLIError(f"--model lstm stacks layers of one width: give --hidden 128 or "
-                       f"128,128, not {','.join(map(str, args.hidden))}")
+    check_model(vars(args), data)
+    _, height, width = data.input_shape
     # The image's rows are the time steps, each row's pixels one step's input.
     return models.rnn_classifier(input_size=width, hidden_size=args.hidden[0],
                                  num_classes=n_classes, cell="lstm",

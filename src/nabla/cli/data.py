@@ -4,6 +4,7 @@ standardisation recorded in each model file."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -22,17 +23,19 @@ class Data:
     classes: list
     kind: str                       # "image" or "points"
     max_value: float = 1.0          # raw value that scales to 1.0 (grey levels)
+    source: str | None = None       # the directory the files came from (MNIST-like)
 
     @property
     def input_shape(self) -> tuple:
-        return tuple(self.X_train.shape[1:])
+        # The test split is always loaded; the training split not by `evaluate`.
+        return tuple(self.X_test.shape[1:])
 
     @property
     def in_features(self) -> int:
         return int(np.prod(self.input_shape))
 
 
-def _digits(args) -> Data:
+def _digits(args, splits=("train", "test")) -> Data:
     from ..data import datasets
 
     train, test = datasets.Digits(train=True), datasets.Digits(train=False)
@@ -41,21 +44,49 @@ def _digits(args) -> Data:
 
 
 def _mnist_like(cls_name: str, name: str):
-    def load(args) -> Data:
+    def load(args, splits=("train", "test")) -> Data:
         from ..data import datasets
 
         cls = getattr(datasets, cls_name)
         root = args.data_dir
-        train = cls(root, train=True, download=args.download)
-        test = cls(root, train=False, download=args.download)
-        (Xtr, ytr), (Xte, yte) = train.arrays(), test.arrays()
-        return Data(name, Xtr, ytr, Xte, yte, list(train.classes), "image", 255.0)
+        arrays = {split: _open_mnist_like(cls, root, split, args.download).arrays()
+                  for split in ("train", "test") if split in splits}
+        shape = next(iter(arrays.values()))[0].shape[1:]
+        for split in ("train", "test"):  # `evaluate` reads only the split it measures
+            arrays.setdefault(split, (np.zeros((0, *shape), np.float32), np.zeros(0, np.int64)))
+        (Xtr, ytr), (Xte, yte) = arrays["train"], arrays["test"]
+        source = str(Path(root).expanduser().resolve()) if root else None
+        return Data(name, Xtr, ytr, Xte, yte, list(cls.classes), "image", 255.0, source)
 
     return load
 
 
+def _open_mnist_like(cls, root, split: str, download: bool):
+    """The dataset object, or a CLIError worded in the command line's options (the
+    library's own message speaks of Python arguments such as ``download=True``)."""
+    from ..data.datasets.mnist import DownloadError, default_cache_dir
+
+    where = Path(root).expanduser() if root else default_cache_dir(cls.cache_name)
+    stem = "train" if split == "train" else "t10k"
+    files = f"{stem}-images-idx3-ubyte.gz and {stem}-labels-idx1-ubyte.gz"
+    what = f"{cls.name} {'training' if split == 'train' else 'test'} files"
+    try:
+        return cls(root, train=split == "train", download=download)
+    except FileNotFoundError:
+        raise CLIError(f"{what} not found in {where}: put {files} there, point --data-dir at "
+                       "the directory that holds them, or add --download") from None
+    except DownloadError as e:
+        # The library lists each mirror with its failure, one per line, then its own
+        # advice after "Offline?": keep the list, replace the advice.
+        tried = str(e).split("\nOffline?")[0].splitlines()
+        failures = "; ".join(line.strip() for line in tried[1:]) or tried[0]
+        raise CLIError(f"{what} not found in {where} and --download failed; tried "
+                       f"{failures}. Without a network, copy {files} into {where} or "
+                       "point --data-dir at them") from None
+
+
 def _toy(name: str, make):
-    def load(args) -> Data:
+    def load(args, splits=("train", "test")) -> Data:
         # A fixed data seed (not --seed): the test split must be the same set whatever
         # seed trains the model, so that `nabla evaluate` finds it again.
         X, y = make()
@@ -91,10 +122,12 @@ DATASETS = {
 }
 
 
-def load_data(args) -> Data:
+def load_data(args, splits=("train", "test")) -> Data:
+    """The dataset ``args.dataset``; ``splits`` names the splits that must be read (the
+    others may come back empty: `evaluate` reads only what it measures)."""
     if args.dataset not in DATASETS:
         raise CLIError(f"unknown dataset {args.dataset!r}; choose from {', '.join(DATASETS)}")
-    return DATASETS[args.dataset](args)
+    return DATASETS[args.dataset](args, splits)
 
 
 class Normalizer:
@@ -119,3 +152,49 @@ class Normalizer:
 
     def to_json(self) -> dict:
         return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
+
+class InputRange:
+    """Where the training inputs lie, in two numbers per sample: the mean value (for
+    images, how much ink) and the root-mean-square of the standardised features (how far
+    from the average sample). Recorded in the model file at train time, so `predict` can
+    warn that an input (a blank page, noise, a point far from the data) lies outside
+    anything the model saw, where its confident-looking probabilities mean nothing."""
+
+    # Slack on each side, as a share of the training range: inputs just past the
+    # extremes are ordinary; only ones well beyond them are worth a warning.
+    MARGIN = 0.25
+
+    def __init__(self, level, distance):
+        self.level, self.distance = tuple(level), tuple(distance)
+
+    @staticmethod
+    def measure(X: np.ndarray, norm: Normalizer) -> tuple[np.ndarray, np.ndarray]:
+        flat = X.reshape(len(X), -1).astype(np.float64)
+        z = norm(X).reshape(len(X), -1).astype(np.float64)
+        return flat.mean(axis=1), np.sqrt((z * z).mean(axis=1))
+
+    @classmethod
+    def fit(cls, X: np.ndarray, norm: Normalizer) -> InputRange:
+        level, distance = cls.measure(X, norm)
+        return cls((float(level.min()), float(level.max())),
+                   (float(distance.min()), float(distance.max())))
+
+    def outside(self, X: np.ndarray, norm: Normalizer) -> list:
+        """For each sample, why it lies outside the training range ('' when it does not)."""
+        reasons = []
+        for level, distance in zip(*self.measure(X, norm)):
+            why = []
+            lo, hi = self.level
+            slack = self.MARGIN * (hi - lo)
+            if not lo - slack <= level <= hi + slack:
+                why.append(f"its mean value {level:.3g} lies outside the training inputs' "
+                           f"{lo:.3g}..{hi:.3g}")
+            if distance > self.distance[1] * (1 + self.MARGIN):
+                why.append(f"it is {distance:.3g} standard deviations from the average "
+                           f"training input (at most {self.distance[1]:.3g} in training)")
+            reasons.append("; ".join(why))
+        return reasons
+
+    def to_json(self) -> dict:
+        return {"level": list(self.level), "distance": list(self.distance)}

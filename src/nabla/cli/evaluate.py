@@ -17,7 +17,7 @@ def _evaluate(args) -> int:
     if data_meta is None and not args.dataset:
         raise CLIError(f"{args.model} does not record its dataset: pass --dataset")
     name = args.dataset or data_meta["dataset"]
-    data = load_data(argparse.Namespace(**{**vars(args), "dataset": name}))
+    data = load_data(_with_source(args, name, data_meta), splits=(args.split,))
     if data_meta is not None:
         if list(data.input_shape) != data_meta["input_shape"] or \
                 len(data.classes) != len(data_meta["classes"]):
@@ -33,3 +33,12 @@ def _evaluate(args) -> int:
     print(f"nabla evaluate: {args.model} on {name} ({args.split} split, {len(y)} samples)")
     _report(model, loss_fn, norm(X), y, data.classes, args.split, args.quiet)
     return 0
+
+
+def _with_source(args, name: str, data_meta: dict | None) -> argparse.Namespace:
+    """``args`` for loading dataset ``name``: without --data-dir, the directory the model
+    was trained from (recorded in its file), so it need not be given again."""
+    data_dir = args.data_dir
+    if data_dir is None and data_meta and data_meta.get("dataset") == name:
+        data_dir = data_meta.get("source")
+    return argparse.Namespace(**{**vars(args), "dataset": name, "data_dir": data_dir})

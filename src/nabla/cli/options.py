@@ -54,6 +54,18 @@ def _fraction(text: str) -> float:
 # defaults (SGD, momentum 0.9, lr 0.02, 30 epochs of batch 32 on standardised inputs)
 
 
+def _seed(text: str) -> int:
+    # nabla.manual_seed's own message ("expected non-negative integer") would not say
+    # which option was wrong; argparse puts "--seed" before this one.
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects an integer, got {text!r}") from None
+    if not 0 <= value < 2**64:
+        raise argparse.ArgumentTypeError(f"must be an integer from 0 to 2**64-1, got {text!r}")
+    return value
+
+
 def _activation_names():
     # The names only: importing nabla.models (and nn) waits until a command runs.
     return ("relu", "tanh", "sigmoid", "leaky_relu", "gelu", "silu", "softplus")

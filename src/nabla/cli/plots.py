@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 
 from .data import Data, Normalizer, load_data
 from .errors import CLIError
+from .evaluate import _with_source
 from .report import _load_model
 
 
@@ -74,6 +74,8 @@ def _plot(args) -> int:
     from ..train import History, metrics, predict
 
     run = Path(args.run_dir)
+    if run.is_file():
+        raise CLIError(f"{run} is a file; give the run directory that holds it")
     if not run.is_dir():
         raise CLIError(f"run directory not found: {run}")
     history_file = run / "history.csv"
@@ -89,7 +91,7 @@ def _plot(args) -> int:
     if data_meta is None:
         raise CLIError(f"{model_file} does not record its dataset, so the test images "
                        "cannot be found again")
-    data = load_data(argparse.Namespace(**{**vars(args), "dataset": data_meta["dataset"]}))
+    data = load_data(_with_source(args, data_meta["dataset"], data_meta), splits=("test",))
     if list(data.input_shape) != data_meta["input_shape"]:
         raise CLIError(f"{model_file} expects inputs {tuple(data_meta['input_shape'])}, but "
                        f"{data.name} now has {data.input_shape}")

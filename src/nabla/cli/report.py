@@ -13,6 +13,10 @@ from .errors import CLIError
 def _load_model(path: str):
     from .. import io
 
+    if os.path.isdir(path):
+        inside = os.path.join(path, "model.safetensors")
+        hint = f": give {inside}" if os.path.isfile(inside) else ": give a model file"
+        raise CLIError(f"{path} is a directory{hint}")
     if not os.path.isfile(path):
         raise CLIError(f"model file not found: {path}")
     model, meta = io.load_model(path, return_metadata=True)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import MODELS, _resolve, make_loss, make_optimizer
-from .data import Data, Normalizer, load_data
-from .errors import CLIError
+from .config import MODELS, _resolve, check_model, make_loss, make_optimizer
+from .data import Data, InputRange, Normalizer, load_data
+from .errors import CLIError, _one_line
 from .plots import save_plots
 from .report import _report
 
@@ -41,15 +41,120 @@ def _split_validation(data: Data, fraction: float, seed: int):
     return (data.X_train[train], data.y_train[train]), (data.X_train[val], data.y_train[val])
 
 
-def _train(args) -> int:
-    import nabla
+# Files that make a directory a run of `nabla train`.
+RUN_FILES = ("model.safetensors", "checkpoint.safetensors", "history.csv")
 
+
+def _check_out(out: Path, force: bool) -> None:
+    """Refuse a run directory that cannot be one, or that holds a run (unless --force)."""
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out {out} is a file, not a directory: name a new directory")
+    if out.is_dir() and any((out / f).exists() for f in RUN_FILES):
+        if not force:
+            raise CLIError(f"--out {out} already holds a run (its model.safetensors would be "
+                           "replaced): name another directory, or add --force to replace it")
+        # Replacing: the old run's files go first, so nothing of it is mistaken for
+        # this run's (stale plots of another model) and a failure removes them all.
+        import shutil
+
+        for f in out.iterdir():
+            if f.name in RUN_FILES or f.suffix == ".png" or f.name == "tensorboard":
+                shutil.rmtree(f) if f.is_dir() else f.unlink()
+
+
+def _make_run_dir(out: Path) -> Path | None:
+    """Create ``out`` (and missing parents); return the topmost directory created, so a
+    failed run can remove exactly what it made, or None when ``out`` existed."""
+    top = None
+    for parent in [*reversed(out.parents), out]:
+        if not parent.exists():
+            top = parent
+            break
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CLIError(f"--out {out}: a file stands in its path; name a directory") from None
+    except OSError as e:
+        raise CLIError(f"--out {out}: cannot create the run directory "
+                       f"({e.strerror or e})") from None
+    return top
+
+
+def _remove_debris(out: Path, before: set, created: Path | None) -> str:
+    """Remove what a failed run wrote; say what was removed."""
+    import shutil
+
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+        return f"removed the run directory {created} it had created"
+    for name in set(os.listdir(out)) - before if out.is_dir() else ():
+        path = out / name
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+    return f"removed the files it had written in {out}"
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory the system can give this process now, or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+# Per parameter, float32: the weight, its gradient, and each optimizer's state.
+_STATE_COPIES = {"sgd": 3, "adam": 4, "adamw": 4, "rmsprop": 4, "adagrad": 3}
+
+
+def _parameter_count(cfg: dict, data: Data, n_classes: int) -> int:
+    """Parameters the model will have, counted from its configuration before building it
+    (building a model too big for memory fails slowly, or with a bare MemoryError)."""
+    n_in = data.in_features
+    if cfg["model"] == "mlp":
+        widths = [n_in, *cfg["hidden"], n_classes]
+        return sum(a * b + b for a, b in zip(widths, widths[1:]))
+    if cfg["model"] == "perceptron":
+        return n_in * n_classes + n_classes
+    if cfg["model"] == "lstm":
+        h, inputs, total = cfg["hidden"][0], data.input_shape[-1], 0
+        for _ in cfg["hidden"]:
+            total += 4 * h * (inputs + h + 2)
+            inputs = h
+        return total + h * n_classes + n_classes
+    return 0  # LeNet-5: fixed and small
+
+
+def _check_memory(cfg: dict, data: Data, n_classes: int) -> None:
+    n = _parameter_count(cfg, data, n_classes)
+    need = 4 * n * _STATE_COPIES.get(cfg["optimizer"], 4)
+    if cfg["model"] in ("mlp", "lstm"):  # a batch's activations and their gradients
+        need += 4 * 3 * cfg["batch_size"] * sum(cfg["hidden"])
+    have = _available_memory()
+    if have is not None and need > have:
+        raise CLIError(f"the {cfg['model']} model ({n:,} parameters) needs about "
+                       f"{_gib(need)} of memory to train (weights, gradients, "
+                       f"{cfg['optimizer']}'s state); {_gib(have)} is available: "
+                       "choose smaller --hidden widths")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB"
+
+
+def _train(args) -> int:
     from .. import io
-    from ..data import DataLoader, TensorDataset
-    from ..train import EarlyStopping, History, ModelCheckpoint, TerminateOnNaN, fit
 
     resume_state = None
     if args.resume:
+        if os.path.isdir(args.resume):
+            raise CLIError(f"--resume {args.resume} is a directory: give the "
+                           "checkpoint.safetensors inside it")
         if not os.path.isfile(args.resume):
             raise CLIError(f"checkpoint not found: {args.resume}")
         resume_state, _, _ = io.read_checkpoint(args.resume)
@@ -60,15 +165,41 @@ def _train(args) -> int:
         cfg = _resolve(args, base=extra["config"])
     else:
         cfg = _resolve(args)
-    quiet = args.quiet
 
     data = load_data(argparse.Namespace(**{**vars(args), "dataset": cfg["dataset"]}))
-    (Xtr, ytr), (Xval, yval) = _split_validation(data, cfg["val_fraction"], cfg["seed"])
-    norm = Normalizer.fit(Xtr)
     n_classes = len(data.classes)
     out = Path(args.out) if args.out else (
         Path(args.resume).parent if args.resume else _run_dir(cfg, None))
-    out.mkdir(parents=True, exist_ok=True)
+    check_model(cfg, data)
+    if not args.resume:
+        _check_out(out, args.force)
+    _check_memory(cfg, data, n_classes)
+    created = _make_run_dir(out)
+    before = set(os.listdir(out))
+    try:
+        return _run(args, cfg, data, out, resume_state)
+    except BaseException as e:
+        if args.resume or (isinstance(e, CLIError) and e.code == 130):
+            raise  # a resumed run's directory, or an interrupted one that can resume
+        note = _remove_debris(out, before, created)
+        if isinstance(e, CLIError):
+            raise CLIError(f"{e}; {note}", e.code) from None
+        if isinstance(e, (OSError, ValueError, MemoryError)):
+            raise CLIError(f"{_one_line(e)}; {note}") from e
+        raise
+
+
+def _run(args, cfg: dict, data: Data, out: Path, resume_state) -> int:
+    import nabla
+
+    from .. import io
+    from ..data import DataLoader, TensorDataset
+    from ..train import EarlyStopping, History, ModelCheckpoint, TerminateOnNaN, fit
+
+    quiet = args.quiet
+    (Xtr, ytr), (Xval, yval) = _split_validation(data, cfg["val_fraction"], cfg["seed"])
+    norm = Normalizer.fit(Xtr)
+    n_classes = len(data.classes)
 
     nabla.manual_seed(cfg["seed"])
     builder, _ = MODELS[cfg["model"]]
@@ -91,7 +222,10 @@ def _train(args) -> int:
                            f"ask for more with --epochs (got {cfg['epochs']})")
 
     data_meta = {"dataset": data.name, "kind": data.kind, "input_shape": list(data.input_shape),
-                 "classes": data.classes, "max_value": data.max_value, **norm.to_json()}
+                 "classes": data.classes, "max_value": data.max_value, **norm.to_json(),
+                 # Where the files came from, so `evaluate` and `plot` find them again,
+                 # and where the inputs lie, so `predict` can tell an input unlike them.
+                 "source": data.source, "input_range": InputRange.fit(Xtr, norm).to_json()}
     n_params = sum(p.numel() for p in model.parameters())
     if not quiet:
         layers = "-".join(map(str, [data.in_features, *cfg.get("hidden", []), n_classes]))
@@ -117,6 +251,11 @@ def _train(args) -> int:
     if args.patience is not None:
         callbacks.insert(1, EarlyStopping("val_loss" if val_loader else "loss",
                                           patience=args.patience, restore_best=True))
+    if args.tensorboard:
+        from ..train.tensorboard import TensorBoard
+
+        callbacks.append(TensorBoard(out / "tensorboard", histogram_freq=args.histogram_freq,
+                                     hparams=dict(cfg)))
     t0 = time.perf_counter()
     try:
         history = fit(model, loss_fn, optimizer, train_loader, cfg["epochs"],
@@ -140,6 +279,8 @@ def _train(args) -> int:
             metadata={"nabla_data": json.dumps(data_meta), "nabla_train": json.dumps(train_meta)})
     history.to_csv(out / "history.csv")
     saved = ["model.safetensors", "history.csv", "checkpoint.safetensors"]
+    if args.tensorboard:
+        saved.append("tensorboard/")
     if not args.no_plots:
         title = f"{data.name}, {cfg['model']}: test accuracy {test['accuracy']:.4f}"
         saved += save_plots(out, model, data, norm, history, test["confusion"], test["pred"],
