@@ -1,0 +1,1 @@
+"""Utilities beside the core library (as torch.utils): TensorBoard logging."""
