@@ -45,6 +45,9 @@ def save_plots(out: Path, model, data: Data, norm: Normalizer, history, confusio
             viz.plot_filters(first, path=out / "filters.png")
             # What the first test image looks like inside the network.
             viz.plot_feature_maps(model, norm(data.X_test[:1])[0],
+                                  label=data.classes[int(data.y_test[0])],
+                                  title=f"what the network sees in test image 0 "
+                                        f"({data.name}): every stage, every channel",
                                   path=out / "feature_maps.png")
             saved += ["filters.png", "feature_maps.png"]
     elif data.X_test.ndim == 2 and data.X_test.shape[1] == 2:
