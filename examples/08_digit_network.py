@@ -14,8 +14,9 @@ with binary cross-entropy (``BCEWithLogitsLoss``). Only about 1 digit in 10 is a
 answering "no" every time is already 90 % accurate: precision (of the images called 9,
 how many are 9s) and recall (of the 9s, how many were found) tell more.
 
-Data: the MNIST sample in ../shared/data/mnist-sample (7,000 training and 1,000 test
-images), or ``--data-dir``.
+Data: MNIST's four IDX files in ``--data-dir DIR`` (``nabla train --dataset mnist
+--download`` fetches them into ~/.cache/nabla/mnist); by default the 8,000-image sample
+the project's CI provides for the tests (see the README's test section).
 
 Run:  python examples/08_digit_network.py [--quick] [--out DIR] [--data-dir DIR]
 """

@@ -10,8 +10,9 @@ has about 61,000 weights, far fewer than an MLP of similar accuracy.
     conv 6->16 5x5, ReLU, maxpool 2          -> 16 x 5x5
     400 -> 120 -> 84 -> 10 with ReLUs
 
-Data: the MNIST sample (7,000 training and 1,000 test images) in
-``../shared/data/mnist-sample`` beside the repository, or ``--data DIR``.
+Data: MNIST's four IDX files in ``--data DIR`` (``nabla train --dataset mnist
+--download`` fetches them into ~/.cache/nabla/mnist); by default the 8,000-image
+sample the project's CI provides for the tests (see the README's test section).
 
 Run:  python examples/train_lenet.py [--epochs 15] [--shift 1] [--data DIR]
 """

@@ -6,8 +6,9 @@ LSTM (hidden size 128) reads the rows top to bottom, and a linear layer classifi
 final hidden state. The whole 28-step sequence is one fused node of the graph
 (``nabla.ops.recurrent``), so backpropagation through time costs one backward call.
 
-Data: the MNIST sample (7,000 training and 1,000 test images) in
-``../shared/data/mnist-sample`` beside the repository, or ``--data DIR``.
+Data: MNIST's four IDX files in ``--data DIR`` (``nabla train --dataset mnist
+--download`` fetches them into ~/.cache/nabla/mnist); by default the 8,000-image
+sample the project's CI provides for the tests (see the README's test section).
 
 Run:  python examples/train_lstm_mnist.py [--epochs 10] [--data DIR]
 """

@@ -394,7 +394,8 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, capsys):
 
 def test_demo(capsys):
     code, out, _ = run(["demo", "--steps", "100"], capsys)
-    assert code == 0 and out.startswith("step     0  loss") and "predictions:" in out
+    assert code == 0 and "learning XOR" in out and "targets 0 1 1 0" in out
+    assert "step     0  loss" in out and "predictions for (0,0) (0,1) (1,0) (1,1):" in out
 
 
 @pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["demo"]])

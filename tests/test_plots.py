@@ -296,8 +296,11 @@ def test_first_layer_weights_from_a_model_and_a_matrix(tmp_path):
     for i, ax in enumerate(axes):
         np.testing.assert_allclose(ax.images[0].get_array(), w[i].reshape(8, 8))
         assert ax.get_title() == f"neuron {i}"
-        assert ax.images[0].get_clim() == pytest.approx((-np.abs(w[i]).max(),
-                                                         np.abs(w[i]).max()))
+        # One colour scale for all neurons, symmetric about zero, with a colour bar.
+        assert ax.images[0].get_clim() == pytest.approx((-np.abs(w).max(), np.abs(w).max()))
+    (bar,) = [ax for ax in fig.axes if not ax.images]
+    assert bar.get_ylabel() == "weight" and bar.get_ylim() == pytest.approx(
+        (-np.abs(w).max(), np.abs(w).max()))
     fig = viz.plot_first_layer_weights(np.ones((100, 28 * 28)), n=9)
     assert len(image_axes(fig)) == 9 and image_axes(fig)[0].images[0].get_array().shape == \
         (28, 28)
@@ -359,6 +362,28 @@ def test_feature_maps_of_one_conv_layer_conv_relu_pool(tmp_path):
     labels = [ax.get_ylabel() for ax in axes if ax.get_ylabel()]
     assert labels == ["input\n1x8x8", "0: Conv2d\n3x8x8", "1: ReLU\n3x8x8",
                       "2: MaxPool2d\n3x4x4"]
+    # A title, a colour bar per row on the row's shared scale, every channel.
+    assert fig._suptitle.get_text() == "feature maps of Conv2d for one input (every channel)"
+    bars = [ax for ax in fig.axes if not ax.images]
+    assert len(bars) == 4
+    for row, bar in zip((axes[:1], axes[1:4], axes[4:7], axes[7:]), bars):
+        values = np.concatenate([ax.images[0].get_array().ravel() for ax in row])
+        assert all(ax.images[0].get_clim() == pytest.approx((values.min(), values.max()))
+                   for ax in row)
+        assert bar.get_ylim() == pytest.approx((values.min(), values.max()))
+
+
+def test_feature_maps_show_the_label_and_say_how_many_channels(tmp_path):
+    nabla.manual_seed(0)
+    conv = Conv2d(1, 6, 3, padding=1)
+    img = np.random.default_rng(0).random((8, 8)).astype(np.float32)
+    fig = viz.plot_feature_maps(conv, img, label="7 - seven", max_maps=4)
+    assert image_axes(fig)[0].get_title() == "label: 7 - seven"
+    labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
+    assert labels[1] == "0: Conv2d\n6x8x8\n4 of 6 channels"
+    assert "at most 4 channels a stage" in fig._suptitle.get_text()
+    fig = viz.plot_feature_maps(conv, img, title="mine")
+    assert len(image_axes(fig)) == 1 + 3 * 6 and fig._suptitle.get_text() == "mine"
 
 
 def test_feature_maps_of_a_model_pick_image_shaped_stages():

@@ -1,4 +1,5 @@
-"""Utilities under PyTorch's paths (``torch.utils.*``); each loads when first used.
+"""Utilities under PyTorch's paths (``torch.utils.data``, ``torch.utils.tensorboard``);
+each loads when first used.
 
 >>> import nabla
 >>> nabla.utils.data.DataLoader is nabla.data.DataLoader
@@ -7,7 +8,7 @@ True
 
 import importlib
 
-_SUBMODULES = ("data",)
+_SUBMODULES = ("data", "tensorboard")
 
 
 def __getattr__(name):

@@ -580,7 +580,8 @@ def _first(model, kind: str):
 def plot_first_layer_weights(weight_or_model, image_shape=None, n: int = 64,
                              cols: int | None = None, path=None, title: str | None = None):
     """Each hidden neuron's incoming weights drawn as an image: what pattern in the
-    input excites it (red) or inhibits it (blue).
+    input excites it (red) or inhibits it (blue). All neurons share one colour scale,
+    symmetric about zero (white), shown by the colour bar, so their strengths compare.
 
     ``weight_or_model`` is a weight matrix (hidden units, input pixels) or a model
     whose first ``Linear`` layer is drawn; ``image_shape`` is the input image's
@@ -614,13 +615,16 @@ def plot_first_layer_weights(weight_or_model, image_shape=None, n: int = 64,
         raise ValueError(f"image_shape {tuple(image_shape)} does not hold {w.shape[1]} inputs")
     shown = w[:max(int(n), 1)]
     rows, cols = _grid(len(shown), cols)
-    fig = _figure(1.5 * cols, 1.6 * rows + 0.4, layout="constrained")
+    fig = _figure(1.5 * cols + 0.8, 1.6 * rows + 0.4, layout="constrained")
+    m = float(np.abs(shown).max()) or 1.0  # symmetric: white is a zero weight
+    axes = []
     for i, row in enumerate(shown):
         ax = fig.add_subplot(rows, cols, i + 1)
-        m = float(np.abs(row).max()) or 1.0  # symmetric: white is a zero weight
-        ax.imshow(row.reshape(image_shape), cmap="RdBu_r", vmin=-m, vmax=m)
+        image = ax.imshow(row.reshape(image_shape), cmap="RdBu_r", vmin=-m, vmax=m)
         ax.set_title(f"neuron {i}", fontsize=8)
         ax.axis("off")
+        axes.append(ax)
+    fig.colorbar(image, ax=axes, shrink=0.8, label="weight")
     default = f"first-layer weights ({len(shown)} of {len(w)} neurons)"
     return _finish(fig, path, title or default)
 
@@ -717,11 +721,13 @@ def _stages(model_or_layers, x):
     return stages
 
 
-def plot_feature_maps(model_or_layers, image, layers=None, max_maps: int = 8, path=None,
-                      title: str | None = None):
-    """What a convolutional network sees: the input, then the feature maps after each
-    layer (convolution, activation, pooling ...), one row per stage, a column per
-    channel (the first ``max_maps``).
+def plot_feature_maps(model_or_layers, image, layers=None, max_maps: int | None = None,
+                      path=None, title: str | None = None, label=None):
+    """What a convolutional network sees: the input (with its ``label``, when given),
+    then the feature maps after each layer (convolution, activation, pooling ...), one
+    row per stage, a column per channel: every channel, or the first ``max_maps``, the
+    row's label then saying how many are shown. The maps of a row share one colour
+    scale, shown by the row's colour bar, so their strengths compare.
 
     Args:
         model_or_layers: a ``Conv2d`` (then the maps are shown after it, after a ReLU
@@ -731,15 +737,18 @@ def plot_feature_maps(model_or_layers, image, layers=None, max_maps: int = 8, pa
             training inputs were.
         layers: which stages to show: layer names (as in ``named_modules``) or
             positions among the image-shaped stages (default: all of them).
+        title: the figure's title (default: "feature maps of <model> ...").
 
     >>> import numpy as np
     >>> from nabla.nn.layers.conv import Conv2d
     >>> conv = Conv2d(1, 4, 3, padding=1)
     >>> img = np.random.default_rng(0).random((8, 8))
-    >>> fig = plot_feature_maps(conv, img)
+    >>> fig = plot_feature_maps(conv, img, label="7")
     >>> [ax.get_ylabel().split("\\n")[0] for ax in fig.axes if ax.get_ylabel()]
     ['input', '0: Conv2d', '1: ReLU', '2: MaxPool2d']
-    >>> fig.axes[-1].images[0].get_array().shape  # after pooling: 4x4
+    >>> fig.axes[0].get_title()
+    'label: 7'
+    >>> [ax for ax in fig.axes if ax.images][-1].images[0].get_array().shape  # pooled: 4x4
     (4, 4)
     """
     from ..creation import from_numpy
@@ -767,18 +776,35 @@ def plot_feature_maps(model_or_layers, image, layers=None, max_maps: int = 8, pa
                 wanted += found
         maps = wanted
     rows = [("input", None, img)] + maps
-    cols = max(1, min(int(max_maps), max(out.shape[1] for _, _, out in rows)))
-    fig = _figure(1.6 * cols + 1.2, 1.7 * len(rows) + 0.3, layout="constrained")
+    widest = max(out.shape[1] for _, _, out in rows)
+    cols = max(1, widest if max_maps is None else min(int(max_maps), widest))
+    # A row of axes plus one narrow column for the row's colour bar.
+    fig = _figure(1.3 * cols + 1.8, 1.5 * len(rows) + 0.6, layout="constrained")
+    grid = fig.add_gridspec(len(rows), cols + 1, width_ratios=[1] * cols + [0.08])
+    cut = 0
     for r, (name, module, out) in enumerate(rows):
-        for c in range(min(cols, out.shape[1])):
-            ax = fig.add_subplot(len(rows), cols, r * cols + c + 1)
-            ax.imshow(out[0, c], cmap="viridis")
+        n = min(cols, out.shape[1])
+        cut = max(cut, out.shape[1] - n)
+        shown = out[0, :n]
+        lo, hi = float(shown.min()), float(shown.max())
+        for c in range(n):
+            ax = fig.add_subplot(grid[r, c])
+            im = ax.imshow(shown[c], cmap="gray" if r == 0 else "viridis", vmin=lo, vmax=hi)
             _bare(ax)
             if r:
                 ax.set_title(f"ch {c}", fontsize=7)
+            elif c == 0 and label is not None:
+                ax.set_title(f"label: {label}", fontsize=8)
             if c == 0:
                 kind = type(module).__name__ if module is not None else ""
                 shape = "x".join(map(str, out.shape[1:]))
-                ax.set_ylabel(f"{name}: {kind}\n{shape}" if kind else f"{name}\n{shape}",
-                              fontsize=8)
+                more = f"\n{n} of {out.shape[1]} channels" if n < out.shape[1] else ""
+                ax.set_ylabel((f"{name}: {kind}\n{shape}" if kind else f"{name}\n{shape}")
+                              + more, fontsize=8)
+        fig.colorbar(im, cax=fig.add_subplot(grid[r, cols]))
+    if title is None:
+        what = type(model_or_layers).__name__ if not isinstance(model_or_layers, (list, tuple)) \
+            else "the layers"
+        shown = "every channel" if not cut else f"at most {cols} channels a stage"
+        title = f"feature maps of {what} for one input ({shown})"
     return _finish(fig, path, title)
