@@ -7,7 +7,8 @@ import pytest
 from _conv_helpers import check_against_torch
 
 import nabla
-from nabla.ops import conv as C
+from nabla.ops import pool as PF
+from nabla.ops import resample as RF
 
 DTYPES = [np.float64, np.float32]
 
@@ -35,11 +36,11 @@ def test_max_pool2d_matches_torch(torch, case, dtype):
     args = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
     check_against_torch(
         torch,
-        lambda x: C.max_pool2d(x, **args),
+        lambda x: PF.max_pool2d(x, **args),
         lambda x: torch.nn.functional.max_pool2d(x, **args),
         [x], dtype,
     )
-    out, idx = C.max_pool2d(nabla.tensor(x), return_indices=True, **args)
+    out, idx = PF.max_pool2d(nabla.tensor(x), return_indices=True, **args)
     tout, tidx = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **args)
     np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
     assert idx.dtype == nabla.int64
@@ -51,13 +52,13 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(torch):
     x[0, 0, 1, 1] = x[0, 0, 0, 1] = 1.0
     check_against_torch(
         torch,
-        lambda x: C.max_pool2d(x, 2),
+        lambda x: PF.max_pool2d(x, 2),
         lambda x: torch.nn.functional.max_pool2d(x, 2),
         [x], np.float64,
     )
     check_against_torch(
         torch,
-        lambda x: C.max_pool2d(x, 3, 1, 1),
+        lambda x: PF.max_pool2d(x, 3, 1, 1),
         lambda x: torch.nn.functional.max_pool2d(x, 3, 1, 1),
         [x], np.float64,
     )
@@ -66,7 +67,7 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum(torch):
 def test_max_pool_propagates_nan(torch):
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     x[0, 0, 0, 0] = np.nan
-    mine = C.max_pool2d(nabla.tensor(x), 2, return_indices=True)
+    mine = PF.max_pool2d(nabla.tensor(x), 2, return_indices=True)
     ref = torch.nn.functional.max_pool2d(torch.tensor(x), 2, return_indices=True)
     np.testing.assert_array_equal(mine[0].numpy(), ref[0].numpy())
     np.testing.assert_array_equal(mine[1].numpy(), ref[1].numpy())
@@ -84,11 +85,11 @@ def test_max_pool1d_matches_torch(torch, case, dtype):
     args = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil)
     check_against_torch(
         torch,
-        lambda x: C.max_pool1d(x, **args),
+        lambda x: PF.max_pool1d(x, **args),
         lambda x: torch.nn.functional.max_pool1d(x, **args),
         [x], dtype,
     )
-    _, idx = C.max_pool1d(nabla.tensor(x), return_indices=True, **args)
+    _, idx = PF.max_pool1d(nabla.tensor(x), return_indices=True, **args)
     _, tidx = torch.nn.functional.max_pool1d(torch.tensor(x), return_indices=True, **args)
     np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
 
@@ -114,7 +115,7 @@ def test_avg_pool2d_matches_torch(torch, case, dtype):
                 count_include_pad=include, divisor_override=div)
     check_against_torch(
         torch,
-        lambda x: C.avg_pool2d(x, **args),
+        lambda x: PF.avg_pool2d(x, **args),
         lambda x: torch.nn.functional.avg_pool2d(x, **args),
         [x], dtype,
     )
@@ -130,7 +131,7 @@ def test_avg_pool1d_matches_torch(torch, case, dtype):
     args = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=include)
     check_against_torch(
         torch,
-        lambda x: C.avg_pool1d(x, **args),
+        lambda x: PF.avg_pool1d(x, **args),
         lambda x: torch.nn.functional.avg_pool1d(x, **args),
         [x], dtype,
     )
@@ -146,17 +147,17 @@ def test_adaptive_pools_match_torch(torch, shape, out, dtype):
     x = _distinct(np.random.default_rng(4), shape)
     check_against_torch(
         torch,
-        lambda x: C.adaptive_avg_pool2d(x, out),
+        lambda x: PF.adaptive_avg_pool2d(x, out),
         lambda x: torch.nn.functional.adaptive_avg_pool2d(x, out),
         [x], dtype,
     )
     check_against_torch(
         torch,
-        lambda x: C.adaptive_max_pool2d(x, out),
+        lambda x: PF.adaptive_max_pool2d(x, out),
         lambda x: torch.nn.functional.adaptive_max_pool2d(x, out),
         [x], dtype,
     )
-    _, idx = C.adaptive_max_pool2d(nabla.tensor(x), out, return_indices=True)
+    _, idx = PF.adaptive_max_pool2d(nabla.tensor(x), out, return_indices=True)
     _, tidx = torch.nn.functional.adaptive_max_pool2d(torch.tensor(x), out, return_indices=True)
     np.testing.assert_array_equal(idx.numpy(), tidx.numpy())
 
@@ -166,11 +167,11 @@ def test_adaptive_pools_match_torch(torch, shape, out, dtype):
 def test_adaptive_pools_1d_match_torch(torch, out, dtype):
     x = _distinct(np.random.default_rng(5), (2, 3, 11))
     check_against_torch(
-        torch, lambda x: C.adaptive_avg_pool1d(x, out),
+        torch, lambda x: PF.adaptive_avg_pool1d(x, out),
         lambda x: torch.nn.functional.adaptive_avg_pool1d(x, out), [x], dtype,
     )
     check_against_torch(
-        torch, lambda x: C.adaptive_max_pool1d(x, out),
+        torch, lambda x: PF.adaptive_max_pool1d(x, out),
         lambda x: torch.nn.functional.adaptive_max_pool1d(x, out), [x], dtype,
     )
 
@@ -197,7 +198,7 @@ def test_interpolate_matches_torch(torch, shape, kwargs, dtype):
     x = np.random.default_rng(6).standard_normal(shape)
     check_against_torch(
         torch,
-        lambda x: C.interpolate(x, **kwargs),
+        lambda x: RF.interpolate(x, **kwargs),
         lambda x: torch.nn.functional.interpolate(x, **kwargs),
         [x], dtype,
     )
@@ -210,26 +211,26 @@ def _f64(*shape, seed=0):
 
 def test_gradcheck_pools():
     x = _f64(1, 2, 5, 6)
-    assert nabla.gradcheck(lambda x: C.max_pool2d(x, 3, 2, 1, ceil_mode=True), (x,))
-    assert nabla.gradcheck(lambda x: C.max_pool2d(x, 2, 1, dilation=2), (x,))
-    assert nabla.gradcheck(lambda x: C.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (x,))
-    assert nabla.gradcheck(lambda x: C.adaptive_max_pool2d(x, (3, 4)), (x,))
-    assert nabla.gradcheck(lambda x: C.adaptive_avg_pool2d(x, (3, 4)), (x,))
-    assert nabla.gradcheck(lambda x: C.interpolate(x, size=(7, 4)), (x,))
-    assert nabla.gradcheck(lambda x: C.interpolate(x, scale_factor=2), (x,))
+    assert nabla.gradcheck(lambda x: PF.max_pool2d(x, 3, 2, 1, ceil_mode=True), (x,))
+    assert nabla.gradcheck(lambda x: PF.max_pool2d(x, 2, 1, dilation=2), (x,))
+    assert nabla.gradcheck(lambda x: PF.avg_pool2d(x, 3, 2, 1, count_include_pad=False), (x,))
+    assert nabla.gradcheck(lambda x: PF.adaptive_max_pool2d(x, (3, 4)), (x,))
+    assert nabla.gradcheck(lambda x: PF.adaptive_avg_pool2d(x, (3, 4)), (x,))
+    assert nabla.gradcheck(lambda x: RF.interpolate(x, size=(7, 4)), (x,))
+    assert nabla.gradcheck(lambda x: RF.interpolate(x, scale_factor=2), (x,))
     assert nabla.gradcheck(
-        lambda x: C.interpolate(x, scale_factor=1.5, mode="bilinear"), (x,)
+        lambda x: RF.interpolate(x, scale_factor=1.5, mode="bilinear"), (x,)
     )
 
 
 def test_pool_of_input_without_grad_records_nothing():
-    y = C.max_pool2d(nabla.randn(1, 1, 4, 4), 2)
+    y = PF.max_pool2d(nabla.randn(1, 1, 4, 4), 2)
     assert y.grad_fn is None and not y.requires_grad
 
 
 def test_indices_get_no_gradient():
     x = nabla.randn(1, 1, 4, 4, requires_grad=True)
-    out, idx = C.max_pool2d(x, 2, return_indices=True)
+    out, idx = PF.max_pool2d(x, 2, return_indices=True)
     assert out.requires_grad and not idx.requires_grad
     out.sum().backward()
     assert float(x.grad.sum()) == 4.0
@@ -239,19 +240,19 @@ def test_indices_get_no_gradient():
 @pytest.mark.parametrize(
     "call,match",
     [
-        (lambda: C.max_pool2d(nabla.zeros(1, 1, 2, 2), 3), "too small"),
-        (lambda: C.max_pool2d(nabla.zeros(1, 1, 8, 8), 2, padding=2), "at most half"),
-        (lambda: C.max_pool2d(nabla.zeros(8, 8), 2), r"3D \(unbatched\) or 4D.*\[8, 8\]"),
-        (lambda: C.max_pool1d(nabla.zeros(1, 1, 1, 8), 2), r"got input of size \[1, 1, 1, 8\]"),
-        (lambda: C.avg_pool2d(nabla.zeros(1, 1, 8, 8), 2, padding=2), "at most half"),
-        (lambda: C.avg_pool2d(nabla.zeros(1, 1, 1, 1), 2), "too small"),
-        (lambda: C.max_pool2d(nabla.zeros(1, 1, 8, 8), 0), "kernel_size must be positive"),
-        (lambda: C.adaptive_avg_pool2d(nabla.zeros(1, 1, 4, 4), 0), "positive"),
-        (lambda: C.interpolate(nabla.zeros(1, 1, 4, 4)), "exactly one"),
-        (lambda: C.interpolate(nabla.zeros(1, 4, 4), scale_factor=2, mode="bilinear"),
+        (lambda: PF.max_pool2d(nabla.zeros(1, 1, 2, 2), 3), "too small"),
+        (lambda: PF.max_pool2d(nabla.zeros(1, 1, 8, 8), 2, padding=2), "at most half"),
+        (lambda: PF.max_pool2d(nabla.zeros(8, 8), 2), r"3D \(unbatched\) or 4D.*\[8, 8\]"),
+        (lambda: PF.max_pool1d(nabla.zeros(1, 1, 1, 8), 2), r"got input of size \[1, 1, 1, 8\]"),
+        (lambda: PF.avg_pool2d(nabla.zeros(1, 1, 8, 8), 2, padding=2), "at most half"),
+        (lambda: PF.avg_pool2d(nabla.zeros(1, 1, 1, 1), 2), "too small"),
+        (lambda: PF.max_pool2d(nabla.zeros(1, 1, 8, 8), 0), "kernel_size must be positive"),
+        (lambda: PF.adaptive_avg_pool2d(nabla.zeros(1, 1, 4, 4), 0), "positive"),
+        (lambda: RF.interpolate(nabla.zeros(1, 1, 4, 4)), "exactly one"),
+        (lambda: RF.interpolate(nabla.zeros(1, 4, 4), scale_factor=2, mode="bilinear"),
          "4D input"),
-        (lambda: C.interpolate(nabla.zeros(4, 4), scale_factor=2), r"\[4, 4\]"),
-        (lambda: C.interpolate(nabla.zeros(1, 1, 4, 4), scale_factor=2, align_corners=True),
+        (lambda: RF.interpolate(nabla.zeros(4, 4), scale_factor=2), r"\[4, 4\]"),
+        (lambda: RF.interpolate(nabla.zeros(1, 1, 4, 4), scale_factor=2, align_corners=True),
          "align_corners"),
     ],
 )
@@ -262,30 +263,30 @@ def test_bad_pooling_input_raises_clearly(call, match):
 
 def test_pool_of_integers_is_refused():
     with pytest.raises(TypeError, match="floating-point"):
-        C.max_pool2d(nabla.zeros(1, 1, 4, 4, dtype=nabla.int64), 2)
+        PF.max_pool2d(nabla.zeros(1, 1, 4, 4, dtype=nabla.int64), 2)
 
 
 # ------------------------------------------------------------------------ dropout2d
 def test_dropout2d_zeroes_whole_channels():
     g = nabla.Generator().manual_seed(1)
     x = nabla.ones(8, 16, 3, 3, requires_grad=True)
-    y = C.dropout2d(x, 0.25, generator=g)
+    y = RF.dropout2d(x, 0.25, generator=g)
     per_channel = y.detach().numpy().reshape(8, 16, 9)
     assert np.all(per_channel.min(-1) == per_channel.max(-1))  # constant per channel
     assert set(np.unique(per_channel)) <= {0.0, np.float32(1 / 0.75)}
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), y.detach().numpy())
-    assert C.dropout2d(x, 0.5, training=False) is x
-    assert float(C.dropout2d(x, 1.0).abs().sum()) == 0.0
+    assert RF.dropout2d(x, 0.5, training=False) is x
+    assert float(RF.dropout2d(x, 1.0).abs().sum()) == 0.0
     with pytest.raises(ValueError, match="between 0 and 1"):
-        C.dropout2d(x, 1.5)
+        RF.dropout2d(x, 1.5)
 
 
 def test_dropout2d_of_3d_input_drops_per_first_two_dims_like_torch():
-    y = C.dropout2d(nabla.ones(4, 6, 5), 0.5, generator=nabla.Generator().manual_seed(0))
+    y = RF.dropout2d(nabla.ones(4, 6, 5), 0.5, generator=nabla.Generator().manual_seed(0))
     a = y.numpy()
     assert np.all(a.min(-1) == a.max(-1))
-    y1 = C.dropout1d(nabla.ones(6, 5), 0.5, generator=nabla.Generator().manual_seed(0))
+    y1 = RF.dropout1d(nabla.ones(6, 5), 0.5, generator=nabla.Generator().manual_seed(0))
     assert np.all(y1.numpy().min(-1) == y1.numpy().max(-1))
 
 
@@ -348,7 +349,7 @@ def test_max_pool_routes_infinite_gradients_exactly(torch):
     g = np.ones((1, 1, 2, 2))
     g[0, 0, 0, 1] = np.inf
     xt = nabla.tensor(x, requires_grad=True)
-    C.max_pool2d(xt, 2).backward(nabla.tensor(g))
+    PF.max_pool2d(xt, 2).backward(nabla.tensor(g))
     tx = torch.tensor(x, requires_grad=True)
     torch.nn.functional.max_pool2d(tx, 2).backward(torch.tensor(g))
     np.testing.assert_array_equal(xt.grad.numpy(), tx.grad.numpy())
@@ -364,7 +365,7 @@ def test_max_pool_routes_gradients_that_overflow_where_windows_overlap():
     assert np.isfinite(g.sum())
     xt = nabla.tensor(x, requires_grad=True)
     with np.errstate(over="ignore"):
-        C.max_pool2d(xt, 3, stride=1).backward(nabla.tensor(g[None, None]))
+        PF.max_pool2d(xt, 3, stride=1).backward(nabla.tensor(g[None, None]))
     expected = np.zeros((5, 5), np.float32)
     expected[2, 2] = np.inf
     np.testing.assert_array_equal(xt.grad.numpy()[0, 0], expected)

@@ -559,7 +559,9 @@ def test_conv_pool_fused_routes_an_infinite_gradient_exactly():
 
 
 def test_conv2d_max_pool2d_takes_unbatched_input_of_any_kind():
-    from nabla.ops.conv import conv2d, conv2d_max_pool2d, max_pool2d
+    from nabla.ops.conv import conv2d
+    from nabla.ops.fused import conv2d_max_pool2d
+    from nabla.ops.pool import max_pool2d
 
     x = np.random.default_rng(11).standard_normal((1, 6, 6)).astype(np.float32)
     w = nabla.tensor(np.random.default_rng(12).standard_normal((2, 1, 3, 3)),
@@ -829,7 +831,7 @@ def test_conv_pool_stage_checks_are_kept_per_configuration(monkeypatch):
     # A network repeats the stages' argument checks every step: they run once per
     # configuration (shapes, dtypes, constants), and a change of any of those checks
     # again, errors included.
-    from nabla.ops import conv as conv_ops
+    from nabla.ops import fused as conv_ops
 
     calls = []
     prepare = conv_ops._conv2d_prepare

@@ -529,25 +529,29 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
 # ops/; nn.functional is where users look for them, as in PyTorch.
 from ..ops.attention import scaled_dot_product_attention  # noqa: E402
 from ..ops.conv import (  # noqa: E402
+    conv1d,
+    conv2d,
+    conv_transpose1d,
+    conv_transpose2d,
+    fold,
+    unfold,
+)
+from ..ops.embedding import embedding  # noqa: E402
+from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402
+from ..ops.pool import (  # noqa: E402
     adaptive_avg_pool1d,
     adaptive_avg_pool2d,
     adaptive_max_pool1d,
     adaptive_max_pool2d,
     avg_pool1d,
     avg_pool2d,
-    conv1d,
-    conv2d,
-    conv_transpose1d,
-    conv_transpose2d,
-    dropout1d,
-    dropout2d,
-    fold,
-    interpolate,
     max_pool1d,
     max_pool2d,
-    unfold,
+)
+from ..ops.resample import (  # noqa: E402
+    dropout1d,
+    dropout2d,
+    interpolate,
     upsample,
     upsample_nearest,
 )
-from ..ops.embedding import embedding  # noqa: E402
-from ..ops.norm import batch_norm, group_norm, instance_norm, layer_norm  # noqa: E402

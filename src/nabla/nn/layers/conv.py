@@ -21,6 +21,7 @@ import numbers
 from ... import backend
 from ...creation import empty
 from ...ops import conv as C
+from ...ops import fused, resample
 from .. import init
 from ..module import Module, Parameter, _plain
 from .activation import ReLU
@@ -126,7 +127,7 @@ class _ConvNd(Module):
         else:
             pairs = [(p, p) for p in self.padding]
         flat = [v for pair in reversed(pairs) for v in pair]  # last dim first, as F.pad
-        return C.pad_mode(x, flat, self.padding_mode)
+        return resample.pad_mode(x, flat, self.padding_mode)
 
     def extra_repr(self) -> str:
         n = self._n
@@ -196,7 +197,7 @@ class Conv2d(_ConvNd):
             conv, after = after[0], after[1:]
         if not stages:
             return None
-        out, k = C._conv_max_pool_run(input, stages)
+        out, k = fused._conv_max_pool_run(input, stages)
         return out, sum(lengths[:k])
 
 
@@ -318,7 +319,7 @@ class Dropout2d(_DropoutNd):
     """
 
     def forward(self, input):
-        return C.dropout2d(input, self.p, self.training)
+        return resample.dropout2d(input, self.p, self.training)
 
 
 class Dropout1d(_DropoutNd):
@@ -330,4 +331,4 @@ class Dropout1d(_DropoutNd):
     """
 
     def forward(self, input):
-        return C.dropout1d(input, self.p, self.training)
+        return resample.dropout1d(input, self.p, self.training)

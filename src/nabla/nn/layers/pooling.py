@@ -1,6 +1,7 @@
 """Pooling and resampling layers: max/average (1-D, 2-D), adaptive, ``Upsample``.
 
-Thin modules over ``nabla.ops.conv``; arguments and reprs are PyTorch's.
+Thin modules over ``nabla.ops.pool`` and ``nabla.ops.resample``; arguments and reprs
+are PyTorch's.
 
 >>> import nabla
 >>> pool = MaxPool2d(2)
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import numbers
 
-from ...ops import conv as C
+from ...ops import pool as P
+from ...ops import resample as R
 from ..module import Module
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
@@ -50,7 +52,7 @@ class MaxPool2d(_MaxPoolNd):
     _commutes_with_relu = True  # see Sequential: relu(max(x)) == max(relu(x))
 
     def forward(self, input):
-        return C.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return P.max_pool2d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             self.ceil_mode, self.return_indices)
 
 
@@ -65,7 +67,7 @@ class MaxPool1d(_MaxPoolNd):
     _commutes_with_relu = True  # see Sequential: relu(max(x)) == max(relu(x))
 
     def forward(self, input):
-        return C.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
+        return P.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation,
                             self.ceil_mode, self.return_indices)
 
 
@@ -92,7 +94,7 @@ class AvgPool2d(Module):
         self.divisor_override = divisor_override
 
     def forward(self, input):
-        return C.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return P.avg_pool2d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad, self.divisor_override)
 
     def extra_repr(self) -> str:
@@ -121,7 +123,7 @@ class AvgPool1d(Module):
         self.count_include_pad = count_include_pad
 
     def forward(self, input):
-        return C.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+        return P.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
                             self.count_include_pad)
 
     def extra_repr(self) -> str:
@@ -150,7 +152,7 @@ class AdaptiveAvgPool2d(_AdaptiveNd):
     """
 
     def forward(self, input):
-        return C.adaptive_avg_pool2d(input, self.output_size)
+        return P.adaptive_avg_pool2d(input, self.output_size)
 
 
 class AdaptiveAvgPool1d(_AdaptiveNd):
@@ -162,7 +164,7 @@ class AdaptiveAvgPool1d(_AdaptiveNd):
     """
 
     def forward(self, input):
-        return C.adaptive_avg_pool1d(input, self.output_size)
+        return P.adaptive_avg_pool1d(input, self.output_size)
 
 
 class AdaptiveMaxPool2d(_AdaptiveNd):
@@ -178,7 +180,7 @@ class AdaptiveMaxPool2d(_AdaptiveNd):
         self.return_indices = return_indices
 
     def forward(self, input):
-        return C.adaptive_max_pool2d(input, self.output_size, self.return_indices)
+        return P.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
 class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
@@ -190,7 +192,7 @@ class AdaptiveMaxPool1d(AdaptiveMaxPool2d):
     """
 
     def forward(self, input):
-        return C.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+        return P.adaptive_max_pool1d(input, self.output_size, self.return_indices)
 
 
 class Upsample(Module):
@@ -219,7 +221,7 @@ class Upsample(Module):
         self.recompute_scale_factor = recompute_scale_factor
 
     def forward(self, input):
-        return C.interpolate(input, self.size, self.scale_factor, self.mode,
+        return R.interpolate(input, self.size, self.scale_factor, self.mode,
                              self.align_corners, self.recompute_scale_factor)
 
     def extra_repr(self) -> str:
