@@ -211,8 +211,6 @@ class Value:
                 for child, d in zip(v._prev, v._local):
                     child.grad += d * g
 
-    def _repr_svg_(self):
-        """Jupyter shows a Value as its graph; None (plain repr) when Graphviz is absent."""
-        from .graph import _svg_or_none  # graph.py imports this module, so import late
-
-        return _svg_or_none(self)
+    # Jupyter shows a Value as its graph: ``graph.py`` (which draws Values, so imports
+    # this module) gives the class its ``_repr_svg_``, and the package imports it, so
+    # this module never imports the drawing code back.

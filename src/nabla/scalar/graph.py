@@ -152,3 +152,6 @@ def _svg_or_none(value):
         return draw(value)
     except RuntimeError:
         return None
+
+
+Value._repr_svg_ = _svg_or_none  # Jupyter's hook; None: plain repr without Graphviz
