@@ -48,18 +48,11 @@ def import_lib(name: str):
 
 def openblas_core() -> str | None:
     """The kernel set OpenBLAS chose (e.g. "Haswell"), if NumPy's BLAS is OpenBLAS."""
-    import ctypes
+    from threadpoolctl import threadpool_info
 
-    from nabla.threads import openblas
-
-    lib = openblas()
-    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename64_",
-                 "openblas_get_corename"):
-        fn = getattr(lib, name, None) if lib is not None else None
-        if fn is not None:
-            fn.restype = ctypes.c_char_p
-            return fn().decode()
-    return None
+    found = [lib for lib in threadpool_info() if lib.get("internal_api") == "openblas"]
+    found.sort(key=lambda lib: "numpy" not in lib.get("filepath", ""))  # NumPy's first
+    return found[0].get("architecture") if found else None
 
 
 def uniform_init(rng: np.random.Generator, shapes: dict) -> dict:

@@ -21,7 +21,9 @@ on: LeNet-5's step got slower, not faster. Only OpenBLAS's ``blas_thread_shutdow
 (what it calls itself before a fork) stops them; the next product that wants threads
 starts them again. ``split`` calls it when it can do so safely: when no other Python
 thread exists that could be inside OpenBLAS at that moment. Where OpenBLAS is not the
-BLAS, or the symbol is missing, nothing is done.
+BLAS, or the symbol is missing, nothing is done. threadpoolctl finds the library (on
+first use, not at ``import nabla``); the shutdown is the one call made by hand, as
+threadpoolctl sets thread counts but has no call that stops the spinning threads.
 
 The number of threads is PyTorch's knob: ``nabla.set_num_threads(n)``; by default the
 cores this process may run on, or ``OMP_NUM_THREADS`` when that is set.
@@ -164,19 +166,22 @@ def _find_blas_shutdown():
 
 
 def openblas():
-    """The OpenBLAS library NumPy's wheel loaded (a ``ctypes.CDLL``), or None where
-    NumPy uses another BLAS or one of its own build."""
-    import ctypes
-    import glob
+    """The OpenBLAS library NumPy loaded (a ``ctypes.CDLL``), or None where NumPy uses
+    another BLAS.
 
-    import numpy
+    threadpoolctl finds it among the libraries this process has loaded (it also reports
+    its version, thread count and kernel set: ``threadpoolctl.threadpool_info()``);
+    only the one call it does not offer, stopping the spinning threads, is made here.
+    """
+    from threadpoolctl import ThreadpoolController  # ~7 ms to import: on first use only
 
-    libs = os.path.join(os.path.dirname(numpy.__file__), os.pardir, "numpy.libs")
-    for path in glob.glob(os.path.join(libs, "*openblas*")):
-        try:
-            return ctypes.CDLL(path)
-        except OSError:
-            continue
+    found = ThreadpoolController().select(internal_api="openblas").lib_controllers
+    # Other packages may bring their own OpenBLAS (SciPy's wheels do): NumPy's first.
+    found.sort(key=lambda c: "numpy" not in c.filepath)
+    for controller in found:
+        lib = getattr(controller, "dynlib", None)
+        if lib is not None:
+            return lib
     return None
 
 

@@ -1,0 +1,37 @@
+"""nabla.threads finds NumPy's OpenBLAS through threadpoolctl, lazily."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from nabla import threads
+
+
+def _numpy_openblas():
+    from threadpoolctl import threadpool_info
+
+    found = [i for i in threadpool_info() if i["internal_api"] == "openblas"]
+    found.sort(key=lambda i: "numpy" not in i["filepath"])
+    return found[0] if found else None
+
+
+def test_openblas_is_the_library_threadpoolctl_reports():
+    info = _numpy_openblas()
+    lib = threads.openblas()
+    if info is None:
+        assert lib is None
+        pytest.skip("NumPy's BLAS is not OpenBLAS here")
+    assert os.path.realpath(lib._name) == os.path.realpath(info["filepath"])
+    # The one call made by hand: it stops OpenBLAS's spinning threads before a split.
+    assert threads._find_blas_shutdown() is not None
+
+
+def test_import_nabla_does_not_import_threadpoolctl():
+    code = "import sys, nabla; print('threadpoolctl' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
