@@ -33,9 +33,11 @@ def _div(a, b):
         return a / b
 
 
-def _scale(g, denom):
-    """The upstream gradient per sample: ``g / denom`` for mean, ``g`` otherwise."""
-    return g if denom is None else _div(g, denom)
+def _scale(g, denom, weight=None):
+    """The upstream gradient per sample: ``g / denom`` for mean, ``g`` otherwise; times
+    the per-element ``weight`` where one is given."""
+    scale = g if denom is None else _div(g, denom)
+    return scale if weight is None else scale * weight
 
 
 def _float_scale(g, denom):
@@ -387,9 +389,7 @@ class BinaryCrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         x, y = ctx.saved_tensors
-        scale = _scale(g, ctx.denom)
-        if ctx.weight is not None:
-            scale = scale * ctx.weight
+        scale = _scale(g, ctx.denom, ctx.weight)
         nx, ny = ctx.needs_input_grad
         gx = gy = None
         if nx:
@@ -428,9 +428,7 @@ class BCEWithLogits(Function):
     def backward(ctx, g):
         x, y = ctx.saved_tensors
         pw = ctx.pos_weight
-        scale = _scale(g, ctx.denom)
-        if ctx.weight is not None:
-            scale = scale * ctx.weight
+        scale = _scale(g, ctx.denom, ctx.weight)
         nx, ny = ctx.needs_input_grad
         gx = gy = None
         if nx:

@@ -72,9 +72,7 @@ class BatchNorm(Function):
             xhat = x - mean.reshape(bshape)
         invstd = (1 / np.sqrt(var + dt.type(eps))).astype(dt, copy=False)
         xhat *= invstd.reshape(bshape)
-        out = xhat * w.reshape(bshape) if w is not None else xhat.copy()
-        if b is not None:
-            out += b.reshape(bshape)
+        out = _scale_shift(xhat, w, b, bshape)
         if _needs(ctx) is not None:
             ctx.axes, ctx.bshape, ctx.training = axes, bshape, training
             ctx.save_for_backward(xhat, invstd, w)
@@ -93,6 +91,15 @@ class BatchNorm(Function):
             else:
                 gx = g * scale.reshape(bshape)  # running statistics are constants
         return (gx,) + _affine_grads(needs, g, xhat, axes)
+
+
+def _scale_shift(xhat, w, b, shape):
+    """A normalisation's output ``xhat * w + b`` (either optional) as a new array, with
+    ``w`` and ``b`` reshaped to ``shape`` to broadcast against ``xhat``."""
+    out = xhat * w.reshape(shape) if w is not None else xhat.copy()
+    if b is not None:
+        out += b.reshape(shape)
+    return out
 
 
 def _affine_grads(needs, g, xhat, axes):
@@ -114,9 +121,7 @@ class LayerNorm(Function):
         var = np.square(xhat).mean(axis=axes, keepdims=True)
         invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
         xhat *= invstd
-        out = xhat * w if w is not None else xhat.copy()
-        if b is not None:
-            out += b
+        out = _scale_shift(xhat, w, b, x.shape[x.ndim - ndim:])
         if _needs(ctx) is not None:
             ctx.axes = axes
             ctx.save_for_backward(xhat, invstd, w)
@@ -149,9 +154,7 @@ class GroupNorm(Function):
         invstd = (1 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
         xhat *= invstd
         xhat = xhat.reshape(x.shape)
-        out = xhat * w.reshape(bshape) if w is not None else xhat.copy()
-        if b is not None:
-            out += b.reshape(bshape)
+        out = _scale_shift(xhat, w, b, bshape)
         if _needs(ctx) is not None:
             ctx.groups, ctx.bshape = groups, bshape
             ctx.save_for_backward(xhat, invstd, w)

@@ -445,6 +445,12 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     return _unbatch(out, unbatched)
 
 
+def _output_length(fn, output_size, x):
+    """A 1-D adaptive pooling's output length from an int or a 1-tuple, for (N, C, L) ``x``."""
+    single = (output_size,) if not isinstance(output_size, tuple) else output_size
+    return _output_size(fn, single, x.shape[2:])[0]
+
+
 def adaptive_avg_pool1d(input, output_size) -> Tensor:
     """Average pooling of an (N, C, L) input to a fixed length.
 
@@ -454,8 +460,7 @@ def adaptive_avg_pool1d(input, output_size) -> Tensor:
     """
     fn = "adaptive_avg_pool1d"
     x, unbatched = _pool_input(fn, input, 3)
-    (lo,) = _output_size(fn, (output_size,) if not isinstance(output_size, tuple)
-                         else output_size, x.shape[2:])
+    lo = _output_length(fn, output_size, x)
     out = adaptive_avg_pool2d(x.unsqueeze(2), (1, lo)).squeeze(2)
     return out.squeeze(0) if unbatched else out
 
@@ -489,7 +494,6 @@ def adaptive_max_pool1d(input, output_size, return_indices=False):
     """
     fn = "adaptive_max_pool1d"
     x, unbatched = _pool_input(fn, input, 3)
-    (lo,) = _output_size(fn, (output_size,) if not isinstance(output_size, tuple)
-                         else output_size, x.shape[2:])
+    lo = _output_length(fn, output_size, x)
     out = adaptive_max_pool2d(x.unsqueeze(2), (1, lo), return_indices)
     return _unbatch(out, unbatched, 2)
