@@ -102,6 +102,18 @@ def _add_train(sub) -> None:
     train.add_argument("--resume", metavar="CHECKPOINT",
                        help="continue a run from its checkpoint.safetensors (to --epochs); "
                             "the result equals an uninterrupted run bit for bit")
+    train.add_argument("--nproc", type=_positive(int), default=1, metavar="N",
+                       help="train data-parallel on N processes (MPI ranks; nabla starts "
+                            "mpirun itself, needs: pip install 'nabla[distributed]'): each "
+                            "rank takes batch-size/N samples of every batch and the ranks "
+                            "average their gradients, so --batch-size and --lr mean what "
+                            "they mean on one process (default 1)")
+    train.add_argument("--diagnostics", type=_positive(int), nargs="?", const=10,
+                       metavar="EVERY",
+                       help="record per-layer activation, gradient and update statistics "
+                            "every EVERY steps (default 10) and save their plots "
+                            "(diagnostics_*.png) in the run directory (and to TensorBoard "
+                            "with --tensorboard)")
     train.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     train.add_argument("--quiet", "-q", action="store_true",
                        help="print only the results (no progress, no confusion matrix)")
@@ -220,13 +232,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 0
     from ..io import CheckpointError
+    from .distributed import launch, strip_nproc, under_mpi
 
     try:
+        if getattr(args, "nproc", 1) > 1 and not under_mpi():
+            batch = args.batch_size or TRAIN_DEFAULTS["batch_size"]
+            if not args.resume and batch % args.nproc:
+                raise CLIError(f"--batch-size {batch} does not split evenly over --nproc "
+                               f"{args.nproc} ranks: choose a multiple of {args.nproc}")
+            return launch(strip_nproc(argv), args.nproc)
         return args.run(args)
     except KeyboardInterrupt:
         print(f"nabla {args.command}: interrupted", file=sys.stderr)

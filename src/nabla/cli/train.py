@@ -6,6 +6,7 @@ import argparse
 import datetime
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from .config import MODELS, _resolve, check_model, make_loss, make_optimizer
 from .data import Data, InputRange, Normalizer, load_data
+from .distributed import Ranks, under_mpi
 from .errors import CLIError, _one_line
 from .plots import save_plots
 from .report import _report
@@ -166,6 +168,15 @@ def _train(args) -> int:
     else:
         cfg = _resolve(args)
 
+    ranks = Ranks(under_mpi())
+    if not ranks.main:  # rank 0 owns the run directory; the others only train
+        try:
+            return _run(args, cfg, load_data(argparse.Namespace(
+                **{**vars(args), "dataset": cfg["dataset"]})), None, resume_state, ranks)
+        except BaseException as e:
+            print(f"nabla train: rank {ranks.rank}: error: {_one_line(e)}", file=sys.stderr)
+            ranks.abort(1)
+            raise
     data = load_data(argparse.Namespace(**{**vars(args), "dataset": cfg["dataset"]}))
     n_classes = len(data.classes)
     out = Path(args.out) if args.out else (
@@ -177,8 +188,12 @@ def _train(args) -> int:
     created = _make_run_dir(out)
     before = set(os.listdir(out))
     try:
-        return _run(args, cfg, data, out, resume_state)
+        return _run(args, cfg, data, out, resume_state, ranks)
     except BaseException as e:
+        if ranks.world > 1:
+            print(f"nabla train: error: {_one_line(e)}", file=sys.stderr)
+            _remove_debris(out, before, created) if not args.resume else None
+            ranks.abort(1)
         if args.resume or (isinstance(e, CLIError) and e.code == 130):
             raise  # a resumed run's directory, or an interrupted one that can resume
         note = _remove_debris(out, before, created)
@@ -189,14 +204,14 @@ def _train(args) -> int:
         raise
 
 
-def _run(args, cfg: dict, data: Data, out: Path, resume_state) -> int:
+def _run(args, cfg: dict, data: Data, out: Path | None, resume_state, ranks: Ranks) -> int:
     import nabla
 
     from .. import io
-    from ..data import DataLoader, TensorDataset
-    from ..train import EarlyStopping, History, ModelCheckpoint, TerminateOnNaN, fit
+    from ..data import DataLoader, DistributedSampler, TensorDataset
+    from ..train import EarlyStopping, History, TerminateOnNaN, fit
 
-    quiet = args.quiet
+    quiet = args.quiet or not ranks.main
     (Xtr, ytr), (Xval, yval) = _split_validation(data, cfg["val_fraction"], cfg["seed"])
     norm = Normalizer.fit(Xtr)
     n_classes = len(data.classes)
@@ -207,19 +222,34 @@ def _run(args, cfg: dict, data: Data, out: Path, resume_state) -> int:
     loss_fn = make_loss(cfg["loss"], n_classes)
     optimizer = make_optimizer(cfg, model.parameters())
     generator = nabla.Generator().manual_seed(cfg["seed"])
-    train_loader = DataLoader(TensorDataset(norm(Xtr), ytr), batch_size=cfg["batch_size"],
-                              shuffle=True, generator=generator)
+    train_set = TensorDataset(norm(Xtr), ytr)
+    if ranks.world > 1:
+        sampler = DistributedSampler(train_set, ranks.world, ranks.rank, shuffle=True,
+                                     seed=cfg["seed"])
+        train_loader = DataLoader(train_set, batch_size=ranks.batch(cfg["batch_size"]),
+                                  sampler=sampler)
+    else:
+        train_loader = DataLoader(train_set, batch_size=cfg["batch_size"], shuffle=True,
+                                  generator=generator)
     val_loader = (DataLoader(TensorDataset(norm(Xval), yval), batch_size=512)
                   if len(Xval) else None)
 
     initial_epoch, initial_step, history = 0, None, None
     if resume_state is not None:
-        info = io.load_checkpoint(args.resume, model, optimizer, generator=generator)
+        # A data-parallel run's checkpoint has no loader generator (its ranks shuffle by
+        # seed and epoch): a single process then shuffles from the seed.
+        info = io.load_checkpoint(args.resume, model, optimizer,
+                                  generator=generator if "generator" in resume_state else None)
         initial_epoch, initial_step = info["epoch"], info["step"]
         history = History.from_dict(info["extra"]["history"])
         if initial_epoch > cfg["epochs"]:
             raise CLIError(f"the checkpoint has already trained {initial_epoch} epochs; "
                            f"ask for more with --epochs (got {cfg['epochs']})")
+    inner = model
+    if ranks.world > 1:
+        from ..nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(inner)  # rank 0's weights, averaged gradients
 
     data_meta = {"dataset": data.name, "kind": data.kind, "input_shape": list(data.input_shape),
                  "classes": data.classes, "max_value": data.max_value, **norm.to_json(),
@@ -243,15 +273,23 @@ def _run(args, cfg: dict, data: Data, out: Path, resume_state) -> int:
 
     # The checkpoint records the configuration too, so --resume needs nothing else, and
     # the data preparation, so `evaluate` and `predict` accept it like a model file.
-    checkpoint = out / "checkpoint.safetensors"
-    callbacks = [TerminateOnNaN(),
-                 ModelCheckpoint(checkpoint, training_state=True, extra={"config": dict(cfg)},
-                                 metadata={"nabla_data": json.dumps(data_meta),
-                                           "nabla_train": json.dumps(cfg)})]
+    checkpoint = out / "checkpoint.safetensors" if ranks.main else None
+    callbacks = [TerminateOnNaN()]
+    if ranks.main:
+        callbacks.append(_InnerModelCheckpoint(
+            checkpoint, training_state=True, extra={"config": dict(cfg)},
+            metadata={"nabla_data": json.dumps(data_meta), "nabla_train": json.dumps(cfg)}))
+    if ranks.world > 1:
+        callbacks.append(_SamplerEpoch(train_loader.sampler))
     if args.patience is not None:
+        # Every rank decides alike: the validation loss is the same on identical replicas.
         callbacks.insert(1, EarlyStopping("val_loss" if val_loader else "loss",
                                           patience=args.patience, restore_best=True))
-    if args.tensorboard:
+    if args.diagnostics and ranks.main:
+        from ..viz.monitor import DiagnosticsCallback
+
+        callbacks.append(DiagnosticsCallback(out, every=args.diagnostics))
+    if args.tensorboard and ranks.main:
         from ..train.tensorboard import TensorBoard
 
         callbacks.append(TensorBoard(out / "tensorboard", histogram_freq=args.histogram_freq,
@@ -262,7 +300,7 @@ def _run(args, cfg: dict, data: Data, out: Path, resume_state) -> int:
                       val_data=val_loader, callbacks=callbacks, verbose=0 if quiet else 1,
                       initial_epoch=initial_epoch, initial_step=initial_step, history=history)
     except KeyboardInterrupt:
-        if checkpoint.is_file():
+        if checkpoint is not None and checkpoint.is_file():
             raise CLIError(f"interrupted; continue with: nabla train --resume {checkpoint}",
                            code=130) from None
         raise
@@ -271,6 +309,9 @@ def _run(args, cfg: dict, data: Data, out: Path, resume_state) -> int:
         print(f"trained {len(history) - initial_epoch} epochs in {elapsed:.2f}s")
     if history.stop_reason and history.stop_reason.startswith("TerminateOnNaN"):
         raise CLIError(f"{history.stop_reason}: lower --lr")
+    model = inner
+    if not ranks.main:
+        return 0
 
     test = _report(model, loss_fn, norm(data.X_test), data.y_test, data.classes, "test", quiet)
     train_meta = {**cfg, "epochs_trained": len(history), "test_accuracy": test["accuracy"],
@@ -281,9 +322,45 @@ def _run(args, cfg: dict, data: Data, out: Path, resume_state) -> int:
     saved = ["model.safetensors", "history.csv", "checkpoint.safetensors"]
     if args.tensorboard:
         saved.append("tensorboard/")
+    if args.diagnostics:
+        saved += [f"diagnostics_{k}.png" for k in ("activations", "gradients", "update_ratios")]
     if not args.no_plots:
         title = f"{data.name}, {cfg['model']}: test accuracy {test['accuracy']:.4f}"
         saved += save_plots(out, model, data, norm, history, test["confusion"], test["pred"],
                             title)
     print(f"saved to {out}: {', '.join(saved)}")
     return 0
+
+
+class _InnerModelCheckpoint:
+    """ModelCheckpoint of the model inside DistributedDataParallel (no "module." prefix),
+    so that a checkpoint written by N ranks resumes on any number of them."""
+
+    def __new__(cls, *args, **kwargs):
+        from ..train import ModelCheckpoint
+
+        class Inner(ModelCheckpoint):
+            def save(self, path, epoch):
+                t = self.trainer
+                outer = t.model
+                t.model = getattr(outer, "module", outer)
+                try:
+                    super().save(path, epoch)
+                finally:
+                    t.model = outer
+
+        return Inner(*args, **kwargs)
+
+
+class _SamplerEpoch:
+    """Tell the DistributedSampler each epoch, so every epoch shuffles anew, alike on
+    every rank."""
+
+    def __new__(cls, sampler):
+        from ..train import Callback
+
+        class SetEpoch(Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                sampler.set_epoch(epoch)
+
+        return SetEpoch()
