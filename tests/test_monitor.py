@@ -115,3 +115,22 @@ def test_fit_callback_saves_the_plots(tmp_path):
 def test_a_model_without_watchable_layers_is_refused():
     with pytest.raises(ValueError, match="no layers of the kinds"):
         TrainingMonitor(nn.Sequential(nn.Flatten()))
+
+
+def test_nabla_train_diagnostics_saves_the_plots_and_tensorboard_scalars(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("tensorboardX")
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(root / "src"), MPLBACKEND="Agg")
+    run = subprocess.run([sys.executable, "-m", "nabla", "train", "--epochs", "2",
+                          "--diagnostics", "5", "--tensorboard", "--out", str(out), "-q"],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    for kind in ("activations", "gradients", "update_ratios"):
+        assert (out / f"diagnostics_{kind}.png").stat().st_size > 5000
+    assert list((out / "tensorboard" / "diagnostics").glob("events.out.tfevents.*"))

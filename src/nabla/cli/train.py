@@ -288,7 +288,9 @@ def _run(args, cfg: dict, data: Data, out: Path | None, resume_state, ranks: Ran
     if args.diagnostics and ranks.main:
         from ..viz.monitor import DiagnosticsCallback
 
-        callbacks.append(DiagnosticsCallback(out, every=args.diagnostics))
+        callbacks.append(DiagnosticsCallback(
+            out, every=args.diagnostics,
+            log_dir=out / "tensorboard" / "diagnostics" if args.tensorboard else None))
     if args.tensorboard and ranks.main:
         from ..train.tensorboard import TensorBoard
 

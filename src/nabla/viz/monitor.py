@@ -235,16 +235,20 @@ class DiagnosticsCallback(Callback):
     """A ``fit`` callback: a ``TrainingMonitor`` over the run, its plots saved at the end.
 
     ``directory`` receives diagnostics_activations.png, diagnostics_gradients.png and
-    diagnostics_update_ratios.png; ``every`` is the monitor's. With ``writer`` (a
-    ``SummaryWriter``), each epoch's statistics also go to TensorBoard.
+    diagnostics_update_ratios.png; ``every`` is the monitor's. With ``log_dir``, each
+    epoch's latest statistics also go to TensorBoard there (needs tensorboardX).
     """
 
-    def __init__(self, directory, every: int = 10, writer=None):
-        self.directory, self.every, self.writer = directory, int(every), writer
-        self.monitor = None
+    def __init__(self, directory, every: int = 10, log_dir=None):
+        self.directory, self.every, self.log_dir = directory, int(every), log_dir
+        self.monitor = self.writer = None
 
     def on_train_begin(self, logs=None):
         self.monitor = TrainingMonitor(self.trainer.model, every=self.every)
+        if self.log_dir is not None:
+            from ..utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(self.log_dir))
 
     def on_batch_end(self, step, logs=None):
         self.monitor.step()
@@ -260,6 +264,8 @@ class DiagnosticsCallback(Callback):
             self.writer.add_scalar(f"diagnostics/update_ratio/{name}", v[-1], epoch)
 
     def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
         if self.monitor is not None:
             self.monitor.remove()
             if self.monitor.steps:
