@@ -212,6 +212,7 @@ def test_out_that_cannot_be_a_directory(tmp_path, capsys):
     assert "Errno" not in err
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
 def test_a_nan_stopped_run_leaves_no_debris(tmp_path, capsys):
     out = tmp_path / "deep" / "run"
     code, _, err = run(quick(out, "--lr", "1e30", "--optimizer", "sgd"), capsys)
