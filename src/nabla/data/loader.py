@@ -20,7 +20,6 @@ from .sampler import (
     BatchSampler,
     RandomSampler,
     SequentialSampler,
-    _bool,
     _rng,
     index_batches,
 )
@@ -115,8 +114,7 @@ class DataLoader:
             sampler = (RandomSampler(dataset, generator=generator) if shuffle
                        else SequentialSampler(dataset))
         if batch_size is not None and batch_sampler is None and not self._iterable:
-            batch_sampler = BatchSampler(sampler, int(batch_size), _bool(bool(drop_last),
-                                                                          "drop_last"))
+            batch_sampler = BatchSampler(sampler, int(batch_size), bool(drop_last))
         self.dataset = dataset
         self.batch_size = None if batch_size is None else int(batch_size)
         self.drop_last = bool(drop_last)
