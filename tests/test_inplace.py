@@ -44,6 +44,7 @@ CASES = {
     "add_alpha": lambda lib, x, w: _h(x).add_(w, alpha=0.5).sub_(w, alpha=2),
     "mul_div_": lambda lib, x, w: _h(x).mul_(w).div_(w + 3),
     "pow_": lambda lib, x, w: _h(x).pow_(2),
+    "ipow": lambda lib, x, w: _ipow(_h(x)),
     "pow_tensor": lambda lib, x, w: (_h(x).abs() + 1).pow_(w),
     "clamp_": lambda lib, x, w: _h(x).clamp_(-1.0, 2.0),
     "masked_fill_": lambda lib, x, w: _h(x).masked_fill_(x > 1, 0.0),
@@ -77,6 +78,11 @@ CASES = {
 def _iadd(h, w):
     h += w
     h += 1.0
+    return h
+
+
+def _ipow(h):
+    h **= 3
     return h
 
 
@@ -249,3 +255,17 @@ def test_in_place_errors_leave_values_unchanged_under_autograd():
     with pytest.raises(TypeError, match="int64"):
         nabla.zeros(2, 3, dtype=nabla.int64).add_(x)
     assert h.tolist() == before and h._version == 0
+
+
+def _stale_view(lib, x, w):
+    h = x * w
+    v = h[1:]  # taken before h changes ...
+    early = v + 2  # ... and used before: the old values
+    h.mul_(3)
+    vv = v[0]
+    h[0, 0] = 5.0
+    return early + v * vv + h[1:]  # ... and after: the new values, through the new history
+
+
+def test_a_view_taken_before_an_in_place_change_follows_its_base():
+    both(_stale_view)

@@ -20,6 +20,8 @@ view's history becomes a fresh index of the new base.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import autograd as _autograd
@@ -142,6 +144,7 @@ def record(t, compute, operands=()):
         _no_view_history(t)
     check_writable(t)
     arr = t._data
+    before = t.grad_fn
     out = compute(_alias(t))
     if out._data.shape != arr.shape:
         raise ShapeError(
@@ -164,8 +167,8 @@ def record(t, compute, operands=()):
             node._checks = tuple(c for c in node._checks if c[2] is not arr)
     if base is not None:
         setitem(base[0], base[2], out, _VIEW_OF_LEAF)
-        nv = _mv.GetItem.apply(base[0], base[2], True)
-        _rebase(t, nv.grad_fn, 0)
+        if t.grad_fn is before:  # else refreshed already, as a view of the base
+            _refresh(t, base[0], base[2])
         return t
     np.copyto(arr, out._data, casting="same_kind")
     vc = t._vc
@@ -208,5 +211,30 @@ def _rebase(t, node, output_nr):
     """Make ``node`` ``t``'s history; nodes recorded before keep seeing the old one."""
     if node is None:
         return
-    node._prior = (t.grad_fn, t._output_nr)
+    old = t.grad_fn
+    node._prior = (old, t._output_nr)
     t.grad_fn, t._output_nr, t.requires_grad = node, output_nr, True
+    views = old.__dict__.get("_views") if old is not None else None
+    if views:
+        # Views taken before (and still alive) now show the new values: as in PyTorch,
+        # their history becomes a fresh index of the new base.
+        for ref in views:
+            v = ref()
+            if v is not None and v._base[0] is t and v._vc is t._vc:
+                _refresh(v, t, v._base[2])
+
+
+def _refresh(v, base, index):
+    nv = _mv.GetItem.apply(base, index, True)
+    _rebase(v, nv.grad_fn, 0)
+    track_view(base.grad_fn, v)
+
+
+def track_view(node, view):
+    """Note ``view`` (a basic index of the output of ``node``) so that an in-place op on
+    its base can refresh its history (``_rebase``)."""
+    d = node.__dict__
+    views = d.get("_views")
+    if views is None:
+        views = d["_views"] = []
+    views.append(weakref.ref(view))

@@ -692,6 +692,8 @@ class Tensor(TensorMath, TensorShape):
     def pow_(self, exponent):
         return self._apply_(lambda t: t ** exponent, exponent)
 
+    __ipow__ = pow_
+
     def addcmul(self, tensor1, tensor2, *, value=1):
         """``self + value * tensor1 * tensor2``."""
         return self + tensor1 * tensor2 * value
@@ -832,6 +834,8 @@ class Tensor(TensorMath, TensorShape):
         if basic:
             out._vc = self._vc  # a basic index gives a view: share the version counter
             out._base = (self, index, idx)  # and in-place ops on it rebase self (inplace.py)
+            if out.grad_fn is not None and self.grad_fn is not None:
+                _ip.track_view(self.grad_fn, out)  # refreshed if self changes in place
         return out
 
     def clone(self):
