@@ -41,6 +41,9 @@ _IDX_TYPES = {
 # before decompressing a byte.
 _DEFLATE_MAX_RATIO = 1100
 _CHUNK = 1 << 20
+# No IDX file nabla reads comes near this (MNIST's largest is 47 MB); a header that
+# claims more is refused before anything is allocated, whatever the file's size.
+MAX_IDX_BYTES = 1 << 30
 
 
 def _parse_header(head: bytes, path) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -65,20 +68,54 @@ def _size_error(path, shape, dtype, expected: int, actual: str) -> ValueError:
                       f"data bytes, but the file holds {actual}")
 
 
-def read_idx(path) -> np.ndarray:
+def _check_claim(path, shape, dtype, max_bytes: int) -> int:
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if expected > max_bytes:
+        raise ValueError(f"{path}: IDX header claims shape {shape} of {dtype.name} = "
+                         f"{expected} bytes, over the {max_bytes}-byte limit")
+    return expected
+
+
+def read_idx_header(path) -> tuple[np.dtype, tuple[int, ...]]:
+    """The item type and shape an IDX file's header claims, reading only the header
+    (so a dataset can check its files agree before it reads any of them).
+
+    >>> import gzip, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "h-idx1-ubyte.gz")
+    >>> with gzip.open(path, "wb") as f:
+    ...     _ = f.write(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 1, 9]))
+    >>> read_idx_header(path)
+    (dtype('uint8'), (3,))
+    """
+    path = Path(path)
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            head = f.read(4)
+            if len(head) == 4 and head[0] == 0 and head[1] == 0:
+                head += f.read(4 * head[3])
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"{path}: corrupt gzip data: {e}") from None
+    dtype, shape, _ = _parse_header(head, path)
+    return dtype.newbyteorder("="), shape
+
+
+def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (gzipped when the name ends in ``.gz``) into a NumPy array.
 
     Multi-byte types come back in native byte order. Raises ``ValueError`` naming the
-    file and the problem for bad magic bytes, a truncated file or trailing bytes; the
-    header's claimed size is checked against the file size before anything is allocated.
+    file and the problem (for any content: bad magic bytes, a truncated file, trailing
+    bytes, corrupt gzip data, a claimed size over ``max_bytes``), or the OS's
+    ``FileNotFoundError`` / ``PermissionError``. The header's claimed size is checked
+    against ``max_bytes`` and the file size before anything is allocated; a gzip file
+    is inflated in chunks into one array of the claimed size, never past it.
     """
     path = Path(path)
     if path.suffix == ".gz":
-        return _read_idx_gz(path)
+        return _read_idx_gz(path, max_bytes)
     with open(path, "rb") as f:
         head = f.read(4 + 4 * 255)
         dtype, shape, header_len = _parse_header(head, path)
-        expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        expected = _check_claim(path, shape, dtype, max_bytes)
         actual = os.fstat(f.fileno()).st_size - header_len
         if actual != expected:
             kind = "fewer (truncated)" if actual < expected else "more (trailing bytes)"
@@ -88,7 +125,7 @@ def read_idx(path) -> np.ndarray:
     return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
-def _read_idx_gz(path: Path) -> np.ndarray:
+def _read_idx_gz(path: Path, max_bytes: int) -> np.ndarray:
     compressed_size = os.path.getsize(path)
     try:
         with gzip.open(path, "rb") as f:
@@ -96,28 +133,32 @@ def _read_idx_gz(path: Path) -> np.ndarray:
             if len(head) == 4 and head[0] == 0 and head[1] == 0:
                 head += f.read(4 * head[3])
             dtype, shape, _ = _parse_header(head, path)
-            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            expected = _check_claim(path, shape, dtype, max_bytes)
             if expected > _DEFLATE_MAX_RATIO * compressed_size + _CHUNK:
                 raise _size_error(path, shape, dtype, expected,
                                   f"only {compressed_size} compressed bytes, which cannot "
                                   "inflate to that much")
-            # Read in chunks, capped at one byte past the expected size: enough to
-            # detect trailing data without ever reading an unbounded stream.
-            buf = bytearray()
-            while len(buf) <= expected:
-                chunk = f.read(min(_CHUNK, expected + 1 - len(buf)))
-                if not chunk:
+            # Inflate in chunks straight into the array (no growing buffer, no copy),
+            # then one byte more to detect trailing data.
+            buf = bytearray(expected)
+            view, got = memoryview(buf), 0
+            while got < expected:
+                n = f.readinto(view[got:got + _CHUNK])
+                if not n:
                     break
-                buf += chunk
+                got += n
+            trailing = f.read(1) if got == expected else b""
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
     except (OSError, EOFError, zlib.error) as e:
         # gzip raises BadGzipFile (an OSError) for a bad header and EOFError for a
         # stream cut short: both mean a corrupt download.
         raise ValueError(f"{path}: corrupt gzip data: {e}") from None
-    if len(buf) < expected:
-        raise _size_error(path, shape, dtype, expected, f"{len(buf)}: fewer (truncated)")
-    if len(buf) > expected:
+    if got < expected:
+        raise _size_error(path, shape, dtype, expected, f"{got}: fewer (truncated)")
+    if trailing:
         raise _size_error(path, shape, dtype, expected,
-                          f"at least {len(buf)}: more (trailing bytes)")
+                          f"at least {got + 1}: more (trailing bytes)")
     data = np.frombuffer(buf, dtype=dtype)
     return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
@@ -267,7 +308,15 @@ class MNIST(_ImageArrayDataset):
                     except DownloadError as e:
                         raise DownloadError(f"{e}\nOffline? {self._missing_message(names)}"
                                             ) from None
-        images, labels = read_idx(paths[0]), read_idx(paths[1])
+        # Labels first (small), then the images' header against them: a file that
+        # claims more images than there are labels is refused before it is inflated.
+        labels = read_idx(paths[1])
+        dtype, shape = read_idx_header(paths[0])
+        if len(shape) != 3 or labels.ndim != 1 or shape[0] != len(labels):
+            raise ValueError(f"{paths[0]}: its header claims images of shape {shape}, "
+                             f"but {paths[1]} holds {len(labels)} labels; expected "
+                             f"({len(labels)}, H, W)")
+        images = read_idx(paths[0])
         self._check(images, labels, paths)
         self._set_arrays(images, labels)
 
