@@ -68,12 +68,11 @@ def _size_error(path, shape, dtype, expected: int, actual: str) -> ValueError:
                       f"data bytes, but the file holds {actual}")
 
 
-def _check_claim(path, shape, dtype, max_bytes: int) -> int:
+def _check_claim(path, shape, dtype, max_bytes: int) -> None:
     expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
     if expected > max_bytes:
         raise ValueError(f"{path}: IDX header claims shape {shape} of {dtype.name} = "
                          f"{expected} bytes, over the {max_bytes}-byte limit")
-    return expected
 
 
 def read_idx_header(path) -> tuple[np.dtype, tuple[int, ...]]:
@@ -115,11 +114,12 @@ def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     with open(path, "rb") as f:
         head = f.read(4 + 4 * 255)
         dtype, shape, header_len = _parse_header(head, path)
-        expected = _check_claim(path, shape, dtype, max_bytes)
+        expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
         actual = os.fstat(f.fileno()).st_size - header_len
         if actual != expected:
             kind = "fewer (truncated)" if actual < expected else "more (trailing bytes)"
             raise _size_error(path, shape, dtype, expected, f"{actual}: {kind}")
+        _check_claim(path, shape, dtype, max_bytes)
         f.seek(header_len)
         data = np.fromfile(f, dtype=dtype, count=expected // dtype.itemsize)
     return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
@@ -133,11 +133,12 @@ def _read_idx_gz(path: Path, max_bytes: int) -> np.ndarray:
             if len(head) == 4 and head[0] == 0 and head[1] == 0:
                 head += f.read(4 * head[3])
             dtype, shape, _ = _parse_header(head, path)
-            expected = _check_claim(path, shape, dtype, max_bytes)
+            expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
             if expected > _DEFLATE_MAX_RATIO * compressed_size + _CHUNK:
                 raise _size_error(path, shape, dtype, expected,
                                   f"only {compressed_size} compressed bytes, which cannot "
                                   "inflate to that much")
+            _check_claim(path, shape, dtype, max_bytes)
             # Inflate in chunks straight into the array (no growing buffer, no copy),
             # then one byte more to detect trailing data.
             buf = bytearray(expected)
@@ -313,9 +314,9 @@ class MNIST(_ImageArrayDataset):
         labels = read_idx(paths[1])
         dtype, shape = read_idx_header(paths[0])
         if len(shape) != 3 or labels.ndim != 1 or shape[0] != len(labels):
-            raise ValueError(f"{paths[0]}: its header claims images of shape {shape}, "
-                             f"but {paths[1]} holds {len(labels)} labels; expected "
-                             f"({len(labels)}, H, W)")
+            raise ValueError(f"{paths[0]} (header: shape {shape}) holds "
+                             f"{shape[0] if shape else 0} images but {paths[1]} holds "
+                             f"{len(labels)} labels")
         images = read_idx(paths[0])
         self._check(images, labels, paths)
         self._set_arrays(images, labels)
