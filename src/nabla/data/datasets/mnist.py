@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import tempfile
 import zlib
@@ -60,6 +61,11 @@ def _parse_header(head: bytes, path) -> tuple[np.dtype, tuple[int, ...], int]:
         raise ValueError(f"{path}: truncated IDX header: {ndim} dimensions need "
                          f"{header_len} header bytes, the file has {len(head)}")
     shape = tuple(int(d) for d in np.frombuffer(head, ">u4", count=ndim, offset=4))
+    # NumPy refuses a shape whose nonzero dimensions multiply past its index range,
+    # even when a zero dimension makes the array empty.
+    if math.prod(d for d in shape if d) * _IDX_TYPES[head[2]].itemsize >= 1 << 62:
+        raise ValueError(f"{path}: IDX header claims shape {shape}, too large for any "
+                         "array")
     return _IDX_TYPES[head[2]], shape, header_len
 
 
