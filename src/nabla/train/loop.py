@@ -23,6 +23,7 @@ learning-rate scheduler, calls callbacks, shows a progress bar, and returns a
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -206,6 +207,10 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     postfix_every = max(1, (n_batches or 50) // 50)
     plateau = _is_plateau(scheduler)
 
+    # With terminate_on_nan the one line on a non-finite loss says it all: NumPy's
+    # overflow warnings on the way there would only bury it.
+    quiet_fp = np.errstate(over="ignore", invalid="ignore", divide="ignore") \
+        if terminate_on_nan else contextlib.nullcontext()
     for cb in callbacks:
         cb.on_train_begin({})
     if callback_states is not None:
@@ -215,6 +220,7 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
             cb.load_state_dict(state)
     last_finite = None  # (loss, epoch, batch) of the last finite loss, for the NaN message
     try:
+        quiet_fp.__enter__()
         for epoch in range(initial_epoch + 1, epochs + 1):
             trainer.epoch = epoch
             for cb in callbacks:
@@ -286,6 +292,7 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
             if trainer.stop_training:
                 break
     finally:
+        quiet_fp.__exit__(None, None, None)
         progress.close()
     for cb in callbacks:
         cb.on_train_end({})
@@ -304,8 +311,7 @@ def _stop_on_nan(trainer, loss: float, epoch: int, batch: int, last_finite, opti
     trainer.stop_reason = (
         f"TerminateOnNaN: the loss is {loss} at epoch {epoch}, batch {batch} (step "
         f"{trainer.step + 1}); {last}; training stopped before that step: the learning "
-        f"rate{'' if lr is None else f' ({lr:g})'} is probably too high "
-        "(fit(..., terminate_on_nan=False) trains on)")
+        f"rate{'' if lr is None else f' ({lr:g})'} is probably too high")
 
 
 def _is_plateau(scheduler) -> bool:
