@@ -78,3 +78,20 @@ def test_fit_resume_with_plateau_scheduler_and_callbacks_is_exact(tmp_path):
     assert s1.state_dict() == s2.state_dict()
     assert c1[0].state_dict()["best_epoch"] == c2[0].state_dict()["best_epoch"]
     assert c1[1].best_epoch == c2[1].best_epoch
+
+
+def test_cli_resume_from_a_damaged_optimizer_entry_is_one_line(tmp_path, capsys):
+    import json
+
+    _cli("train", "--out", tmp_path, "--epochs", "1", "--no-plots", "--quiet")
+    p = tmp_path / "checkpoint.safetensors"
+    arrays, meta = io.load_file(p)
+    state = json.loads(meta["nabla_checkpoint"])
+    state["optimizer"]["state"]["__dict__"][0][1]["momentum_buffer"] = "damaged"
+    meta["nabla_checkpoint"] = json.dumps(state)
+    io.save(arrays, p, metadata=meta)
+    capsys.readouterr()
+    code = cli.main(["train", "--resume", str(p), "--epochs", "2", "--no-plots", "--quiet"])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "momentum_buffer" in err and str(p) in err
