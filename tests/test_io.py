@@ -230,12 +230,14 @@ def test_missing_unexpected_and_misshapen_keys_for_a_model(tmp_path):
     missing = dict(sd)
     del missing["3.bias"]
     io.save(missing, tmp_path / "missing.safetensors", metadata=arch)
-    with pytest.raises(CheckpointError, match="missing keys for Sequential: 3.bias"):
+    with pytest.raises(CheckpointError, match="missing keys for the recorded "
+                                               "architecture 'mlp': 3.bias"):
         io.load_model(tmp_path / "missing.safetensors")
 
     extra = dict(sd, surprise=np.zeros(1))
     io.save(extra, tmp_path / "extra.safetensors", metadata=arch)
-    with pytest.raises(CheckpointError, match="unexpected keys for Sequential: surprise"):
+    with pytest.raises(CheckpointError, match="unexpected keys for the recorded "
+                                               "architecture 'mlp': surprise"):
         io.load_model(tmp_path / "extra.safetensors")
 
     wrong = dict(sd)

@@ -366,7 +366,7 @@ def test_terminate_on_nan_names_the_epoch_and_step(capsys):
         return loss * float("nan") if calls[0] == 7 else loss
 
     h = fit(model, loss_fn, opt, (X, y), 5, batch_size=10, callbacks=[TerminateOnNaN()],
-            verbose=1)
+            verbose=1, terminate_on_nan=False)
     # 5 batches per epoch: the 7th is epoch 2, batch 2.
     assert h.stop_reason == ("TerminateOnNaN: the loss is nan at epoch 2, step 7 (batch 2 of "
                              "the epoch); training stopped")
@@ -381,7 +381,7 @@ def test_terminate_on_nan_names_the_epoch_and_step(capsys):
 
     model, opt = _setup()
     h = fit(model, inf_at_3, opt, (X, y), 5, batch_size=10, callbacks=[TerminateOnNaN()],
-            verbose=0)
+            verbose=0, terminate_on_nan=False)
     assert "the loss is inf at epoch 1, step 3" in h.stop_reason and len(h) == 1
 
 

@@ -34,6 +34,9 @@ from .backend import (
     int64,
     set_default_dtype,
     uint8,
+    uint16,
+    uint32,
+    uint64,
 )
 from .backend import device as device
 from .creation import (

@@ -96,13 +96,19 @@ float16 = DType("float16", np.float16)
 float32 = DType("float32", np.float32)
 float64 = DType("float64", np.float64)
 uint8 = DType("uint8", np.uint8)
+# PyTorch's "limited support" unsigned types: tensors can hold them (so a file that
+# stores them loads), though few ops promise results for them.
+uint16 = DType("uint16", np.uint16)
+uint32 = DType("uint32", np.uint32)
+uint64 = DType("uint64", np.uint64)
 int8 = DType("int8", np.int8)
 int16 = DType("int16", np.int16)
 int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 bool_ = DType("bool", np.bool_)
 
-_ALL = (float16, float32, float64, uint8, int8, int16, int32, int64, bool_)
+_ALL = (float16, float32, float64, uint8, uint16, uint32, uint64, int8, int16, int32, int64,
+        bool_)
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME["bfloat16"] = bfloat16

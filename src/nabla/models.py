@@ -39,11 +39,17 @@ def _jsonable(value):
                     f"lists, dicts), got {type(value).__name__}")
 
 
-def register(name: str):
+_SHAPES: dict[str, Callable] = {}
+
+
+def register(name: str, shapes: Callable | None = None):
     """Register a model builder under ``name``, making its models self-describing.
 
     The decorated function's bound arguments (defaults included) are recorded on the
     model it returns as ``model._nabla_arch = {"builder": name, "kwargs": {...}}``.
+    ``shapes``, given the same arguments, returns the model's state-dict shapes
+    (``{name: shape}``) without building it: ``load_model`` then checks a file's
+    tensors against the recorded architecture before allocating anything.
 
     >>> @register("tiny_linear")
     ... def tiny_linear(n: int = 2):
@@ -64,6 +70,8 @@ def register(name: str):
             return model
 
         _BUILDERS[name] = builder
+        if shapes is not None:
+            _SHAPES[name] = shapes
         return builder
 
     return decorate
@@ -101,6 +109,30 @@ def build(arch: dict):
     return _BUILDERS[name](**kwargs)
 
 
+def expected_shapes(arch: dict) -> dict | None:
+    """The state-dict shapes the recorded architecture ``arch`` would have, computed
+    without allocating the model; None for a builder registered without ``shapes``.
+    Raises ``KeyError`` / ``TypeError`` / ``ValueError`` as :func:`build` would.
+
+    >>> expected_shapes({"builder": "perceptron", "kwargs": {"in_features": 3}})
+    {'1.weight': (1, 3), '1.bias': (1,)}
+    """
+    if not isinstance(arch, dict) or not isinstance(arch.get("builder"), str):
+        raise ValueError(f"an architecture record is a dict with a 'builder' name, got {arch!r}")
+    name, kwargs = arch["builder"], arch.get("kwargs", {})
+    if name not in _BUILDERS:
+        raise KeyError(f"unknown model builder {name!r}; known: {', '.join(available())}")
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"'kwargs' of an architecture record must be a dict, got {kwargs!r}")
+    fn = _SHAPES.get(name)
+    return None if fn is None else fn(**kwargs)
+
+
+def _linear(shapes: dict, prefix: str, n_in: int, n_out: int) -> None:
+    shapes[prefix + "weight"] = (n_out, n_in)
+    shapes[prefix + "bias"] = (n_out,)
+
+
 # ------------------------------------------------------------------------ activations
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -135,7 +167,27 @@ def _positive_int(value, what: str) -> int:
 
 # --------------------------------------------------------------------------- builders
 
-@register("mlp")
+def _mlp_shapes(in_features: int, hidden=(128, 64), out_features: int = 10,
+                activation: str = "relu", dropout: float = 0.0) -> dict:
+    _positive_int(in_features, "in_features")
+    _positive_int(out_features, "out_features")
+    if not isinstance(hidden, (list, tuple)):
+        raise ValueError(f"hidden must be a list of widths, got {hidden!r}")
+    widths = [_positive_int(h, "each hidden width") for h in hidden]
+    make_activation(activation)
+    if not isinstance(dropout, (int, float)) or not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must lie in [0, 1), got {dropout!r}")
+    shapes: dict = {}
+    index, previous = 1, in_features
+    for width in widths:
+        _linear(shapes, f"{index}.", previous, width)
+        index += 3 if dropout else 2
+        previous = width
+    _linear(shapes, f"{index}.", previous, out_features)
+    return shapes
+
+
+@register("mlp", shapes=_mlp_shapes)
 def mlp(in_features: int, hidden=(128, 64), out_features: int = 10,
         activation: str = "relu", dropout: float = 0.0) -> nn.Sequential:
     """A multilayer perceptron: ``Flatten``, then ``Linear`` + activation (+ dropout)
@@ -168,7 +220,14 @@ def mlp(in_features: int, hidden=(128, 64), out_features: int = 10,
     return nn.Sequential(*layers)
 
 
-@register("perceptron")
+def _perceptron_shapes(in_features: int, out_features: int = 1) -> dict:
+    shapes: dict = {}
+    _linear(shapes, "1.", _positive_int(in_features, "in_features"),
+            _positive_int(out_features, "out_features"))
+    return shapes
+
+
+@register("perceptron", shapes=_perceptron_shapes)
 def perceptron(in_features: int, out_features: int = 1) -> nn.Module:
     """A single layer of linear units: ``Flatten`` then one ``Linear``.
 
@@ -191,7 +250,27 @@ def _conv_out(size: int, kernel: int, padding: int) -> int:
     return size + 2 * padding - kernel + 1
 
 
-@register("lenet5")
+def _lenet5_shapes(in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
+                   activation: str = "relu", pool: str = "max") -> dict:
+    _positive_int(in_channels, "in_channels")
+    _positive_int(num_classes, "num_classes")
+    _positive_int(image_size, "image_size")
+    make_activation(activation)
+    if pool not in ("max", "avg"):
+        raise ValueError(f"unknown pool {pool!r}; choose from max, avg")
+    pad2 = 0 if image_size >= 16 else 2
+    size = _conv_out(_conv_out(image_size, 5, 2) // 2, 5, pad2) // 2
+    if size < 1:
+        raise ValueError(f"image_size {image_size} is too small for LeNet-5 (needs >= 4)")
+    shapes = {"0.weight": (6, in_channels, 5, 5), "0.bias": (6,),
+              "3.weight": (16, 6, 5, 5), "3.bias": (16,)}
+    _linear(shapes, "7.", 16 * size * size, 120)
+    _linear(shapes, "9.", 120, 84)
+    _linear(shapes, "11.", 84, num_classes)
+    return shapes
+
+
+@register("lenet5", shapes=_lenet5_shapes)
 def lenet5(in_channels: int = 1, num_classes: int = 10, image_size: int = 28,
            activation: str = "relu", pool: str = "max") -> nn.Sequential:
     """LeNet-5: two convolution + pooling stages, then three fully connected layers.
@@ -248,7 +327,32 @@ class RNNClassifier(nn.Module):
         return self.fc(out[:, -1])
 
 
-@register("rnn_classifier")
+def _rnn_shapes(input_size: int = 28, hidden_size: int = 128, num_classes: int = 10,
+                cell: str = "lstm", num_layers: int = 1, bidirectional: bool = False) -> dict:
+    _positive_int(input_size, "input_size")
+    hidden = _positive_int(hidden_size, "hidden_size")
+    _positive_int(num_classes, "num_classes")
+    _positive_int(num_layers, "num_layers")
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}
+    if cell not in gates:
+        raise ValueError(f"unknown cell {cell!r}; choose from rnn, lstm, gru")
+    if not isinstance(bidirectional, bool):
+        raise ValueError(f"bidirectional must be true or false, got {bidirectional!r}")
+    directions = 2 if bidirectional else 1
+    shapes: dict = {}
+    for layer in range(num_layers):
+        n_in = input_size if layer == 0 else hidden * directions
+        for suffix in ("", "_reverse")[:directions]:
+            g = gates[cell] * hidden
+            shapes[f"rnn.weight_ih_l{layer}{suffix}"] = (g, n_in)
+            shapes[f"rnn.weight_hh_l{layer}{suffix}"] = (g, hidden)
+            shapes[f"rnn.bias_ih_l{layer}{suffix}"] = (g,)
+            shapes[f"rnn.bias_hh_l{layer}{suffix}"] = (g,)
+    _linear(shapes, "fc.", hidden * directions, num_classes)
+    return shapes
+
+
+@register("rnn_classifier", shapes=_rnn_shapes)
 def rnn_classifier(input_size: int = 28, hidden_size: int = 128, num_classes: int = 10,
                    cell: str = "lstm", num_layers: int = 1,
                    bidirectional: bool = False) -> RNNClassifier:

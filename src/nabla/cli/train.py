@@ -234,13 +234,14 @@ def _run(args, cfg: dict, data: Data, out: Path | None, resume_state, ranks: Ran
     val_loader = (DataLoader(TensorDataset(norm(Xval), yval), batch_size=512)
                   if len(Xval) else None)
 
-    initial_epoch, initial_step, history = 0, None, None
+    initial_epoch, initial_step, history, callback_states = 0, None, None, None
     if resume_state is not None:
         # A data-parallel run's checkpoint has no loader generator (its ranks shuffle by
         # seed and epoch): a single process then shuffles from the seed.
         info = io.load_checkpoint(args.resume, model, optimizer,
                                   generator=generator if "generator" in resume_state else None)
         initial_epoch, initial_step = info["epoch"], info["step"]
+        callback_states = info["callbacks"]
         history = History.from_dict(info["extra"]["history"])
         if initial_epoch > cfg["epochs"]:
             raise CLIError(f"the checkpoint has already trained {initial_epoch} epochs; "
@@ -300,7 +301,8 @@ def _run(args, cfg: dict, data: Data, out: Path | None, resume_state, ranks: Ran
     try:
         history = fit(model, loss_fn, optimizer, train_loader, cfg["epochs"],
                       val_data=val_loader, callbacks=callbacks, verbose=0 if quiet else 1,
-                      initial_epoch=initial_epoch, initial_step=initial_step, history=history)
+                      initial_epoch=initial_epoch, initial_step=initial_step, history=history,
+                      callback_states=callback_states)
     except KeyboardInterrupt:
         if checkpoint is not None and checkpoint.is_file():
             raise CLIError(f"interrupted; continue with: nabla train --resume {checkpoint}",

@@ -7,9 +7,13 @@ objects. nabla keeps everything that is not a tensor (the model's architecture,
 optimizer hyperparameters, epoch, step, random-generator states) as JSON in that
 metadata.
 
-Every file is written atomically: to a temporary file in the same directory, flushed,
-fsynced, then renamed over the target. A crash or a kill in the middle of a save leaves
-the previous file intact, never a half-written one.
+Every file is written atomically: to a temporary (on Linux, unnamed) file in the same
+directory, flushed, fsynced, then renamed over the target. A crash or a kill in the
+middle of a save leaves the previous file intact, never a half-written one.
+
+Every reader here raises, for any content of the file, only :class:`CheckpointError`
+(a ``ValueError`` naming the file and the offending field or offset), or the OS's
+``FileNotFoundError`` / ``PermissionError`` for a path it cannot open.
 
 >>> import os, tempfile, numpy as np, nabla
 >>> from nabla import io
@@ -26,7 +30,8 @@ import contextlib
 import json
 import math
 import os
-import tempfile
+import stat
+import sys
 
 import numpy as np
 
@@ -52,9 +57,54 @@ class CheckpointError(ValueError):
 
 # ----------------------------------------------------------------------------- writing
 
+_TMP_MARK = ".nabla-tmp-"  # temp names: .<target>.nabla-tmp-<pid>-<random>
+
+
+def _remove_stale_temps(directory: str) -> None:
+    """Remove the temp files of writers that no longer run (their pid is in the name):
+    a writer killed between creating its temp name and renaming it leaves one behind."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        if _TMP_MARK not in name or not name.startswith("."):
+            continue
+        pid = name.rsplit(_TMP_MARK, 1)[1].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # that writer still runs
+        except ProcessLookupError:
+            pass
+        except (OSError, OverflowError):
+            continue  # alive but not ours (EPERM), or not a pid at all
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(directory, name))
+
+
+def _open_unnamed(directory: str):
+    """An fd of a new file with no name in ``directory`` (Linux ``O_TMPFILE``), or None
+    where the system or file system has none. A kill before it is linked leaves
+    nothing: the kernel frees a file that never had a name."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_WRONLY, 0o666)
+    except OSError:
+        return None
+
+
 def atomic_write_bytes(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that ``path`` holds either its old or its new
     content, never a mixture, whatever happens during the write.
+
+    On Linux the bytes go to an unnamed file (``O_TMPFILE``) that gets a name only
+    once it is complete and on disk, so even a SIGKILL mid-write leaves no temp file.
+    Elsewhere a named temp file is used, and each save removes the temp files that
+    writers which no longer run left in the same directory.
 
     >>> import os, tempfile
     >>> p = os.path.join(tempfile.mkdtemp(), "f.bin")
@@ -63,20 +113,28 @@ def atomic_write_bytes(path, data: bytes) -> None:
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
-    # Same directory, so os.replace is a rename within one file system (atomic).
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp",
-                               dir=directory)
+    _remove_stale_temps(directory)
     try:
-        # mkstemp makes the file 0600; give it the mode an ordinary new file would get.
-        try:
-            mode = os.stat(path).st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o644
-        os.fchmod(fd, mode)
+        mode = os.stat(path).st_mode & 0o777  # a replaced file keeps its mode
+    except FileNotFoundError:
+        mode = None  # a new file gets 0o666 less the umask, as open() would give it
+    tmp = os.path.join(directory, f".{os.path.basename(path)}{_TMP_MARK}{os.getpid()}-"
+                                  f"{os.urandom(6).hex()}")
+    fd = _open_unnamed(directory)
+    unnamed = fd is not None
+    if not unnamed:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
+            if unnamed:
+                # linkat cannot replace a name: link to the unique temp name, then
+                # rename over the target at once (a window of two system calls).
+                _link_fd(f.fileno(), tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -89,6 +147,20 @@ def atomic_write_bytes(path, data: bytes) -> None:
             os.fsync(dfd)
         finally:
             os.close(dfd)
+
+
+def _link_fd(fd: int, name: str) -> None:
+    """Give the unnamed file ``fd`` the name ``name``: ``linkat`` of /proc/self/fd/N
+    with AT_SYMLINK_FOLLOW (unprivileged, unlike AT_EMPTY_PATH). ``os.link`` does not
+    pass that flag on every Python version, hence ctypes."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    at_fdcwd, at_symlink_follow = -100, 0x400
+    if libc.linkat(at_fdcwd, f"/proc/self/fd/{fd}".encode(), at_fdcwd,
+                   os.fsencode(name), at_symlink_follow) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), name)
 
 
 def _array(value, name: str) -> np.ndarray:
@@ -155,40 +227,115 @@ def save(obj, path, metadata: dict | None = None) -> None:
 
 # ----------------------------------------------------------------------------- reading
 
-def _read(path) -> bytes:
+_MAX_DEPTH = 64  # JSON nesting: nabla's own files use under 10 levels
+
+
+def _depth_ok(obj) -> bool:
+    """Whether ``obj`` (decoded JSON) nests at most ``_MAX_DEPTH`` levels; iterative,
+    so a deep value cannot exhaust the stack here or in the code that walks it later."""
+    stack = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return False
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+    return True
+
+
+def _json(text, path, what: str):
+    """Decode JSON found in a file; every failure becomes a CheckpointError naming it."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise CheckpointError(f"{path}: {what} nests deeper than {_MAX_DEPTH} levels") from None
+    except MemoryError:
+        raise CheckpointError(f"{path}: {what} is too large to decode") from None
+    except (UnicodeDecodeError, ValueError) as e:
+        raise CheckpointError(f"{path}: {what} is not valid JSON ({e})") from None
+    if not _depth_ok(value):
+        raise CheckpointError(f"{path}: {what} nests deeper than {_MAX_DEPTH} levels")
+    return value
+
+
+def _open(path):
+    """An open binary file and its size; a directory or a device is refused (reading
+    a FIFO would block forever)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         raise CheckpointError(f"{path}: is a directory, not a safetensors file")
-    with open(path, "rb") as f:  # FileNotFoundError passes through unchanged
-        return f.read()
+    # O_NONBLOCK: opening a FIFO must not wait for a writer. FileNotFoundError and
+    # PermissionError pass through unchanged.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise CheckpointError(f"{path}: not a regular file")
+    return os.fdopen(fd, "rb"), st.st_size
 
 
-def parse_header(buf: bytes, path="<bytes>") -> tuple[dict, dict, int]:
+def _read_header(path) -> tuple[dict, dict, int, int]:
+    """Parse only the header: ``(entries, metadata, data_start, file_size)``. Memory in
+    proportion to the header, whatever the file claims."""
+    f, size = _open(path)
+    with f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        body = f.read(n) if 0 <= n <= min(_MAX_HEADER, size - 8) else b""
+    entries, metadata, start = parse_header(head + body, os.fspath(path), file_size=size)
+    return entries, metadata, start, size
+
+
+def _read(path) -> bytearray:
+    f, size = _open(path)
+    with f:
+        try:
+            buf = bytearray(size)
+        except MemoryError:
+            raise CheckpointError(f"{os.fspath(path)}: the file's {size} bytes do not fit in "
+                                  "memory") from None
+        got = f.readinto(buf)
+    if got != size:
+        raise CheckpointError(f"{os.fspath(path)}: the file changed size while being read")
+    return buf
+
+
+def parse_header(buf, path="<bytes>", *, file_size: int | None = None
+                 ) -> tuple[dict, dict, int]:
     """Check the structure of a safetensors file and return ``(entries, metadata,
     data_start)``; raise :class:`CheckpointError` naming the first problem found.
 
     ``entries`` maps each tensor name to ``(dtype, shape, begin, end)`` with offsets
     relative to ``data_start``. Everything is checked before any tensor is decoded, so
     a damaged file gives a precise message rather than a crash deep in a decoder.
+    ``buf`` is the whole file, or its first bytes (at least the header) when
+    ``file_size`` gives the size of the whole.
 
     >>> parse_header(b"\\x05\\x00\\x00\\x00\\x00\\x00\\x00\\x00{}")
     Traceback (most recent call last):
     ...
     nabla.io.checkpoint.CheckpointError: <bytes>: header length 5 is larger than the 2 bytes ...
     """
-    if len(buf) < 8:
-        raise CheckpointError(f"{path}: file is {len(buf)} bytes, too short for a "
+    size = len(buf) if file_size is None else file_size
+    if size < 8 or len(buf) < 8:
+        raise CheckpointError(f"{path}: file is {size} bytes, too short for a "
                               "safetensors header (8-byte length first)")
-    n = int.from_bytes(buf[:8], "little")
-    if n > len(buf) - 8:
-        raise CheckpointError(f"{path}: header length {n} is larger than the {len(buf) - 8} "
+    n = int.from_bytes(bytes(buf[:8]), "little")
+    if n > size - 8:
+        raise CheckpointError(f"{path}: header length {n} is larger than the {size - 8} "
                               "bytes that follow it; the file is truncated or not safetensors")
     if n > _MAX_HEADER:
         raise CheckpointError(f"{path}: header length {n} exceeds the {_MAX_HEADER}-byte limit")
+    if len(buf) < 8 + n:
+        raise CheckpointError(f"{path}: only {len(buf)} bytes given for a {n}-byte header")
     try:
-        header = json.loads(buf[8:8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise CheckpointError(f"{path}: header is not valid JSON ({e})") from None
+        text = bytes(buf[8:8 + n]).decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}: header is not valid JSON (not UTF-8 at byte "
+                              f"{8 + e.start})") from None
+    header = _json(text, path, "header")
     if not isinstance(header, dict):
         raise CheckpointError(f"{path}: header must be a JSON object, got "
                               f"{type(header).__name__}")
@@ -196,31 +343,33 @@ def parse_header(buf: bytes, path="<bytes>") -> tuple[dict, dict, int]:
     if not isinstance(metadata, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
         raise CheckpointError(f"{path}: __metadata__ must map strings to strings")
-    data_start, data_len = 8 + n, len(buf) - 8 - n
+    data_start, data_len = 8 + n, size - 8 - n
     entries = {}
     for name, info in header.items():
         if not isinstance(info, dict) or not {"dtype", "shape", "data_offsets"} <= set(info):
             raise CheckpointError(f"{path}: tensor {name!r} needs dtype, shape and "
-                                  f"data_offsets, got {info!r}")
-        dtype = _DTYPES.get(info["dtype"])
+                                  f"data_offsets, got {_short(info)}")
+        code = info["dtype"]
+        dtype = _DTYPES.get(code) if isinstance(code, str) else None
         if dtype is None:
-            raise CheckpointError(f"{path}: tensor {name!r} has dtype {info['dtype']!r}, "
+            raise CheckpointError(f"{path}: tensor {name!r} has dtype {_short(code)}, "
                                   f"which NumPy cannot hold (known: {', '.join(_DTYPES)})")
         shape, offsets = info["shape"], info["data_offsets"]
-        if not isinstance(shape, list) or not all(
+        if not isinstance(shape, list) or len(shape) > _MAX_DEPTH or not all(
                 type(d) is int and d >= 0 for d in shape):
-            raise CheckpointError(f"{path}: tensor {name!r} has an invalid shape {shape!r}")
+            raise CheckpointError(f"{path}: tensor {name!r} has an invalid shape "
+                                  f"{_short(shape)}")
         if not (isinstance(offsets, list) and len(offsets) == 2
                 and all(type(o) is int for o in offsets)):
             raise CheckpointError(f"{path}: tensor {name!r} has invalid data_offsets "
-                                  f"{offsets!r} (expected [begin, end])")
+                                  f"{_short(offsets)} (expected [begin, end])")
         begin, end = offsets
         if not 0 <= begin <= end <= data_len:
             raise CheckpointError(f"{path}: tensor {name!r} has data_offsets [{begin}, {end}] "
                                   f"out of range of the {data_len}-byte data section")
         nbytes = math.prod(shape) * dtype.itemsize
         if end - begin != nbytes:
-            raise CheckpointError(f"{path}: tensor {name!r} is {info['dtype']} of shape "
+            raise CheckpointError(f"{path}: tensor {name!r} is {code} of shape "
                                   f"{tuple(shape)} ({nbytes} bytes) but its data_offsets "
                                   f"[{begin}, {end}] span {end - begin} bytes")
         entries[name] = (dtype, tuple(shape), begin, end)
@@ -240,21 +389,40 @@ def parse_header(buf: bytes, path="<bytes>") -> tuple[dict, dict, int]:
     return entries, metadata, data_start
 
 
-def _load_bytes(buf: bytes, path) -> tuple[dict, dict]:
-    entries, metadata, _ = parse_header(buf, path)
-    import safetensors.numpy
+def _short(value, limit: int = 80) -> str:
+    return _clip(repr(value), limit)
 
-    try:
-        arrays = safetensors.numpy.load(buf)
-    except Exception as e:  # noqa: BLE001 - whatever the decoder says, name the file
-        raise CheckpointError(f"{path}: safetensors could not decode the file ({e})") from None
-    if set(arrays) != set(entries):
-        raise CheckpointError(f"{path}: decoded tensors differ from the header")
+
+def _clip(text: str, limit: int = 200) -> str:
+    """Text from a file, cut short so that a message stays one readable line."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _load_bytes(buf, path) -> tuple[dict, dict]:
+    """Decode every tensor as a view of ``buf`` (a bytearray: the arrays are writable
+    and nothing is copied, except tensors that sit at unaligned offsets)."""
+    entries, metadata, start = parse_header(buf, path)
+    arrays = {}
+    for name, (dtype, shape, begin, _) in entries.items():
+        count = math.prod(shape)
+        if count == 0:
+            a = np.zeros(shape, dtype)
+        else:
+            little = dtype if sys.byteorder == "little" else dtype.newbyteorder("<")
+            a = np.frombuffer(buf, little, count, start + begin).reshape(shape)
+            if dtype == np.bool_:
+                a = a.view(np.uint8) != 0  # a byte other than 0/1 is still a valid bool
+            elif not a.flags.aligned or little is not dtype:
+                a = a.astype(dtype)  # unaligned arrays are slow; big-endian hosts swap
+        arrays[name] = a
     return arrays, metadata
 
 
 def load_file(path) -> tuple[dict, dict]:
     """The NumPy arrays and the metadata of a safetensors file: ``(arrays, metadata)``.
+
+    Raises :class:`CheckpointError` for any malformed content, ``FileNotFoundError`` /
+    ``PermissionError`` for a path that cannot be opened.
 
     >>> import os, tempfile, numpy as np
     >>> p = os.path.join(tempfile.mkdtemp(), "a.safetensors")
@@ -268,8 +436,9 @@ def load_file(path) -> tuple[dict, dict]:
 def load(path) -> dict:
     """The tensors of a safetensors file as a dict of names to nabla Tensors.
 
-    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` (a
-    ``ValueError``) for a malformed one. Nothing in the file is ever executed.
+    Raises ``FileNotFoundError`` / ``PermissionError`` for a path that cannot be opened
+    and :class:`CheckpointError` (a ``ValueError``) for malformed content. Nothing in
+    the file is ever executed.
     """
     from ..creation import from_numpy
 
@@ -278,16 +447,14 @@ def load(path) -> dict:
 
 
 def read_metadata(path) -> dict:
-    """The ``__metadata__`` strings of a safetensors file (after checking the file)."""
-    _, metadata, _ = parse_header(_read(path), os.fspath(path))
-    return metadata
+    """The ``__metadata__`` strings of a safetensors file, after checking its header
+    (only the header is read). Errors as :func:`load`."""
+    return _read_header(path)[1]
 
 
-def _fit_model(model, arrays: dict, path, prefix: str = "") -> None:
-    """Load ``arrays`` (names without ``prefix``) into ``model`` after checking that
-    the names and shapes are exactly those of the model."""
-    from ..creation import from_numpy
-
+def _check_model(model, arrays: dict, path, prefix: str = "") -> dict:
+    """Check that ``arrays`` (names without ``prefix``) hold exactly the model's names,
+    shapes and numeric dtypes; return the dict to load."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in arrays]
     unexpected = [k for k in arrays if k not in expected]
@@ -302,15 +469,70 @@ def _fit_model(model, arrays: dict, path, prefix: str = "") -> None:
         if got != tuple(ref.shape):
             raise CheckpointError(f"{path}: tensor {prefix + k!r} has shape {got}, the model "
                                   f"expects {tuple(ref.shape)}")
-    model.load_state_dict({k: from_numpy(arrays[k]) for k in expected})
+        want = ref._data.dtype
+        if want.kind == "f" and arrays[k].dtype.kind != "f":
+            raise CheckpointError(f"{path}: tensor {prefix + k!r} is {arrays[k].dtype}, the "
+                                  f"model expects {want}")
+    return {k: arrays[k] for k in expected}
+
+
+def _fit_model(model, arrays: dict, path, prefix: str = "") -> None:
+    """Load ``arrays`` into ``model`` after :func:`_check_model`."""
+    from ..creation import from_numpy
+
+    checked = _check_model(model, arrays, path, prefix)
+    model.load_state_dict({k: from_numpy(a) for k, a in checked.items()})
+
+
+def _architecture(metadata: dict, entries: dict, path):
+    """The recorded architecture, checked against the file's tensor names and shapes
+    (``entries``: name -> shape) before anything is built."""
+    arch = metadata.get(ARCH_KEY)
+    if arch is None:
+        raise CheckpointError(f"{path}: no architecture recorded (metadata key {ARCH_KEY!r}); "
+                              "it holds bare weights: build the model in Python and use "
+                              "model.load_state_dict(nabla.io.load(path))")
+    arch = _json(arch, path, "architecture metadata")
+    from .. import models
+
+    try:
+        shapes = models.expected_shapes(arch)
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise CheckpointError(f"{path}: cannot rebuild the recorded architecture "
+                              f"{_short(arch)}: {e}") from None
+    if shapes is not None:
+        who = f"the recorded architecture {arch['builder']!r}"
+        missing = [k for k in shapes if k not in entries]
+        unexpected = [k for k in entries if k not in shapes]
+        if missing:
+            raise CheckpointError(f"{path}: missing keys for {who}: "
+                                  f"{_clip(', '.join(missing))}")
+        if unexpected:
+            raise CheckpointError(f"{path}: unexpected keys for {who}: "
+                                  f"{_clip(', '.join(unexpected))}")
+        for k, shape in shapes.items():
+            if tuple(entries[k]) != tuple(shape):
+                raise CheckpointError(f"{path}: tensor {k!r} has shape {tuple(entries[k])}, "
+                                      f"the model expects {tuple(shape)} ({who})")
+    return arch
+
+
+def _model_entries(entries: dict, metadata: dict) -> dict:
+    """The model's tensor names and shapes (a checkpoint prefixes them with model.)."""
+    shapes = {k: e[1] for k, e in entries.items()}
+    if metadata.get(FORMAT_KEY) == "checkpoint":
+        shapes = {k[len("model."):]: v for k, v in shapes.items() if k.startswith("model.")}
+    return shapes
 
 
 def load_model(path, *, return_metadata: bool = False):
     """Rebuild a model saved by :func:`save` from its recorded architecture and load
     its weights. The architecture is a builder name from ``nabla.models`` plus keyword
-    arguments, stored as JSON: loading a model never executes code from the file.
+    arguments, stored as JSON: loading a model never executes code from the file. The
+    file's tensor names and shapes are checked against the architecture before the
+    model is built, so memory stays in proportion to the file.
 
-    With ``return_metadata=True`` returns ``(model, metadata)``.
+    With ``return_metadata=True`` returns ``(model, metadata)``. Errors as :func:`load`.
 
     >>> import os, tempfile, nabla
     >>> from nabla import models
@@ -319,25 +541,18 @@ def load_model(path, *, return_metadata: bool = False):
     >>> m = load_model(p); type(m).__name__, m._nabla_arch["builder"]
     ('Sequential', 'mlp')
     """
+    entries, metadata, _, _ = _read_header(path)
+    arch = _architecture(metadata, _model_entries(entries, metadata), path)
     arrays, metadata = load_file(path)
-    arch = metadata.get(ARCH_KEY)
-    if arch is None:
-        raise CheckpointError(f"{path}: no architecture recorded (metadata key {ARCH_KEY!r}); "
-                              "it holds bare weights: build the model in Python and use "
-                              "model.load_state_dict(nabla.io.load(path))")
     if metadata.get(FORMAT_KEY) == "checkpoint":
         arrays = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
-    try:
-        arch = json.loads(arch)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: architecture metadata is not valid JSON ({e})") from None
     from .. import models
 
     try:
         model = models.build(arch)
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot rebuild the recorded architecture {arch!r}: "
-                              f"{e}") from None
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise CheckpointError(f"{path}: cannot rebuild the recorded architecture "
+                              f"{_short(arch)}: {e}") from None
     _fit_model(model, arrays, path)
     return (model, metadata) if return_metadata else model
 
@@ -375,43 +590,68 @@ def _encode(obj, prefix: str, arrays: dict):
                     "(only tensors, arrays, numbers, strings, None, lists, tuples, dicts)")
 
 
-def _decode(obj, arrays: dict, path):
+def _decode(obj, arrays: dict, path, where: str = "checkpoint"):
+    """The inverse of :func:`_encode`; anything malformed is a CheckpointError naming
+    where in the checkpoint metadata it sits (the depth was bounded by :func:`_json`)."""
     from ..creation import from_numpy
 
     if isinstance(obj, list):
-        return [_decode(v, arrays, path) for v in obj]
+        return [_decode(v, arrays, path, f"{where}[{i}]") for i, v in enumerate(obj)]
     if not isinstance(obj, dict):
         return obj
     if len(obj) == 1:
         (tag, value), = obj.items()
         if tag in ("__tensor__", "__ndarray__"):
-            if value not in arrays:
-                raise CheckpointError(f"{path}: missing tensor {value!r} named in the "
-                                      "checkpoint metadata")
+            if not isinstance(value, str) or value not in arrays:
+                raise CheckpointError(f"{path}: {where} names a missing tensor "
+                                      f"{_short(value)}")
             a = arrays[value]
             return from_numpy(a) if tag == "__tensor__" else a
         if tag == "__float__":
+            if value not in ("nan", "inf", "-inf"):
+                raise CheckpointError(f"{path}: {where} holds an invalid float "
+                                      f"{_short(value)} (expected nan, inf or -inf)")
             return float(value)
         if tag == "__tuple__":
-            return tuple(_decode(v, arrays, path) for v in value)
+            if not isinstance(value, list):
+                raise CheckpointError(f"{path}: {where} holds an invalid tuple {_short(value)}")
+            return tuple(_decode(v, arrays, path, f"{where}[{i}]") for i, v in enumerate(value))
         if tag == "__dict__":
-            return {_decode(k, arrays, path): _decode(v, arrays, path) for k, v in value}
-    return {k: _decode(v, arrays, path) for k, v in obj.items()}
+            if not isinstance(value, list) or not all(
+                    isinstance(kv, list) and len(kv) == 2 for kv in value):
+                raise CheckpointError(f"{path}: {where} holds an invalid dict {_short(value)}")
+            out = {}
+            for k, v in value:
+                key = _decode(k, arrays, path, f"{where}.key")
+                if not isinstance(key, (int, float, str, bool, type(None))):
+                    raise CheckpointError(f"{path}: {where} has an invalid key {_short(k)}")
+                out[key] = _decode(v, arrays, path, f"{where}.{key}")
+            return out
+    return {k: _decode(v, arrays, path, f"{where}.{k}") for k, v in obj.items()}
+
+
+def _callback_states(callbacks) -> list:
+    """``[[class name, state], ...]`` of the callbacks that have a state to keep."""
+    return [[type(cb).__name__, cb.state_dict()] for cb in callbacks or ()
+            if hasattr(cb, "state_dict")]
 
 
 def save_checkpoint(path, model, optimizer=None, scheduler=None, *, epoch: int = 0,
                     step: int = 0, rng: bool = True, generator=None,
-                    extra: dict | None = None, metadata: dict | None = None) -> None:
+                    extra: dict | None = None, metadata: dict | None = None,
+                    callbacks=None) -> None:
     """Save everything needed to resume training exactly, atomically, in one file.
 
     The file holds the model's tensors (``model.<name>``), the optimizer's state
     tensors (``optim.state.<index>.<key>``) and, as JSON metadata, the optimizer's
     other state (param_groups, step counts), the scheduler's state, ``epoch``, ``step``,
-    nabla's global random state (with ``rng=True``) and the state of ``generator``
-    (e.g. the DataLoader's ``Generator``; a DataLoader is accepted too). ``extra`` is any
-    nested data of numbers, strings, lists, dicts and tensors; ``metadata`` (str to str)
-    goes into the header as in :func:`save`. A model built by ``nabla.models`` records
-    its architecture, so ``load_model`` also reads the model out of a checkpoint.
+    nabla's global random state (with ``rng=True``), the state of ``generator``
+    (e.g. the DataLoader's ``Generator``; a DataLoader is accepted too) and the
+    ``state_dict()`` of each of ``callbacks`` (EarlyStopping's patience count and
+    best value, ModelCheckpoint's best, ...). ``extra`` is any nested data of numbers,
+    strings, lists, dicts and tensors; ``metadata`` (str to str) goes into the header
+    as in :func:`save`. A model built by ``nabla.models`` records its architecture, so
+    ``load_model`` also reads the model out of a checkpoint.
 
     >>> import os, tempfile, nabla
     >>> from nabla import models, optim
@@ -437,6 +677,8 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, *, epoch: int =
     generator = getattr(generator, "generator", generator)  # a DataLoader -> its generator
     if generator is not None:
         state["generator"] = generator.get_state()
+    if callbacks is not None:
+        state["callbacks"] = _encode(_callback_states(callbacks), "callbacks", arrays)
     if extra is not None:
         state["extra"] = _encode(extra, "extra", arrays)
     meta = _check_metadata(metadata)
@@ -447,55 +689,229 @@ def save_checkpoint(path, model, optimizer=None, scheduler=None, *, epoch: int =
     atomic_write_bytes(path, _serialize(arrays, meta))
 
 
+_STATE_TYPES = {"optimizer": dict, "scheduler": dict, "rng": dict, "generator": dict,
+                "callbacks": list, "extra": dict}
+
+
 def read_checkpoint(path) -> tuple[dict, dict, dict]:
     """``(state, arrays, metadata)`` of a checkpoint file, checked but not applied:
-    ``state`` is the decoded JSON (epoch, step, optimizer, scheduler, rng, extra)."""
+    ``state`` is the decoded JSON (epoch, step, optimizer, scheduler, rng, callbacks,
+    extra). Every tensor it names exists, counters are non-negative integers, the
+    random states are valid. Errors as :func:`load`."""
     arrays, metadata = load_file(path)
     raw = metadata.get(CHECKPOINT_KEY)
     if raw is None:
         raise CheckpointError(f"{path}: not a training checkpoint (no {CHECKPOINT_KEY!r} "
                               "metadata); a model file loads with nabla.io.load_model")
-    try:
-        state = json.loads(raw)
-    except ValueError as e:
-        raise CheckpointError(f"{path}: checkpoint metadata is not valid JSON ({e})") from None
+    state = _json(raw, path, "checkpoint metadata")
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: unsupported checkpoint version "
-                              f"{state.get('version') if isinstance(state, dict) else state!r}")
+        version = state.get("version") if isinstance(state, dict) else state
+        raise CheckpointError(f"{path}: unsupported checkpoint version {_short(version)}")
     for key in ("epoch", "step"):
-        if type(state.get(key)) is not int:
-            raise CheckpointError(f"{path}: checkpoint metadata lacks an integer {key!r}")
+        if type(state.get(key)) is not int or state[key] < 0:
+            raise CheckpointError(f"{path}: checkpoint metadata lacks a non-negative integer "
+                                  f"{key!r}")
+    for key, kind in _STATE_TYPES.items():
+        if key in state and not isinstance(state[key], kind):
+            raise CheckpointError(f"{path}: checkpoint entry {key!r} must be a "
+                                  f"{kind.__name__}, got {_short(state[key])}")
+    for key in ("optimizer", "scheduler", "callbacks", "extra"):
+        if key in state:
+            _decode(state[key], arrays, path, key)  # every tensor named exists
+    for key in ("rng", "generator"):
+        if key in state:
+            _trial_generator(state[key], path, key)
     return state, arrays, metadata
 
 
+def _history_problem(d) -> str | None:
+    """Whether ``d`` is a history (``fit``'s ``History.to_dict()``): columns of numbers
+    of one length. Checked here because io must not import train (train imports io)."""
+    if not isinstance(d, dict):
+        return f"expected a dict of columns, got {type(d).__name__}"
+    lengths = set()
+    for key, column in d.items():
+        if not isinstance(column, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in column):
+            return f"column {key!r} must be a list of numbers"
+        lengths.add(len(column))
+    if len(lengths) > 1:
+        return f"columns have different lengths {sorted(lengths)}"
+    return None
+
+
+def _trial_generator(state, path, key: str):
+    """A fresh Generator set to ``state``: proves the state valid without touching any
+    generator in use."""
+    from ..random import Generator
+
+    if not isinstance(state, dict) or set(state) != {"seed", "bit_generator"} \
+            or type(state["seed"]) is not int or state["seed"] < 0:
+        raise CheckpointError(f"{path}: checkpoint entry {key!r} is not a generator state "
+                              "(expected seed and bit_generator)")
+    try:
+        g = Generator()
+        g.set_state(state)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as e:
+        raise CheckpointError(f"{path}: checkpoint entry {key!r} is not a valid generator "
+                              f"state ({type(e).__name__}: {_clip(str(e))})") from None
+    return g
+
+
+def _same_kind(saved, current) -> bool:
+    """Whether a saved value can stand where ``current`` stands: numbers for numbers,
+    strings for strings, sequences of the same length, dicts with the same keys."""
+    if current is None:  # not set yet (a best value, saved weights): the owner checks
+        return True
+    if saved is None:
+        return isinstance(current, (int, float, str))
+    if isinstance(current, bool) or isinstance(saved, bool):
+        return isinstance(saved, bool) and isinstance(current, bool)
+    if isinstance(current, (int, float)):
+        return isinstance(saved, (int, float))
+    if isinstance(current, str):
+        return isinstance(saved, str)
+    if isinstance(current, (list, tuple)):
+        return isinstance(saved, (list, tuple)) and len(saved) == len(current) and all(
+            _same_kind(a, b) for a, b in zip(saved, current))
+    if isinstance(current, dict):
+        return isinstance(saved, dict) and set(saved) == set(current) and all(
+            _same_kind(saved[k], current[k]) for k in current)
+    from ..tensor import Tensor
+
+    if isinstance(current, (Tensor, np.ndarray)):
+        return isinstance(saved, (Tensor, np.ndarray)) and saved.shape == current.shape
+    return type(saved) is type(current)
+
+
+def _check_optimizer(optimizer, saved, path):
+    """Load ``saved`` into a throw-away copy of ``optimizer`` and check what it would
+    hold: every hyperparameter of the kind the optimizer uses, every state entry a
+    tensor shaped like its parameter (``step`` a scalar)."""
+    import copy
+    from collections import defaultdict
+
+    from ..tensor import Tensor
+
+    trial = copy.copy(optimizer)
+    trial.param_groups = [dict(g) for g in optimizer.param_groups]
+    trial.state = defaultdict(dict)
+    try:
+        trial.load_state_dict(saved)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"{path}: the optimizer state does not fit "
+                              f"{type(optimizer).__name__} ({type(e).__name__}: "
+                              f"{_clip(str(e))})") from None
+    for i, (g, s) in enumerate(zip(optimizer.param_groups, trial.param_groups)):
+        for key, value in g.items():
+            if key in ("params", "param_names"):
+                continue
+            if key not in s or not _same_kind(s[key], value):
+                raise CheckpointError(f"{path}: optimizer param_groups[{i}][{key!r}] is "
+                                      f"{_short(s.get(key, '<missing>'))}, expected a value "
+                                      f"like {_short(value)}")
+    params = {id(p) for g in optimizer.param_groups for p in g["params"]}
+    for p, entry in trial.state.items():
+        if not isinstance(p, Tensor) or id(p) not in params:
+            raise CheckpointError(f"{path}: optimizer state has an entry for "
+                                  f"{_short(p)}, which is no parameter")
+        for name, value in entry.items():
+            shape = () if name == "step" else tuple(p.shape)
+            if value is None and name != "step":
+                continue
+            if not isinstance(value, Tensor) or tuple(value.shape) != shape \
+                    or value._data.dtype.kind != "f":
+                got = (f"{value._data.dtype} of shape {tuple(value.shape)}"
+                       if isinstance(value, Tensor) else type(value).__name__)
+                raise CheckpointError(f"{path}: optimizer state {name!r} of a parameter of "
+                                      f"shape {tuple(p.shape)} is {got}, expected a float "
+                                      f"tensor of shape {shape}")
+
+
+def _check_state_dict(obj, saved, path, what: str):
+    """``saved`` must have the keys and kinds of ``obj.state_dict()`` (a scheduler's or
+    a callback's ``load_state_dict`` sets attributes: a stray key could shadow a method)."""
+    current = obj.state_dict()
+    if not isinstance(saved, dict) or set(saved) != set(current):
+        have = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
+        raise CheckpointError(f"{path}: the {what} state has keys {_short(have)}, "
+                              f"{type(obj).__name__} has {sorted(current)}")
+    for key, value in current.items():
+        if not _same_kind(saved[key], value):
+            raise CheckpointError(f"{path}: {what} state {key!r} is {_short(saved[key])}, "
+                                  f"expected a value like {_short(value)}")
+
+
+def match_callback_states(callbacks, states, path="<checkpoint>") -> list:
+    """Pair each callback with its saved state: the k-th saved state of a class goes
+    to the k-th callback of that class. Returns ``[(callback, state), ...]`` after
+    checking each state against the callback's own ``state_dict()``."""
+    if not isinstance(states, list) or not all(
+            isinstance(e, list) and len(e) == 2 and isinstance(e[0], str) for e in states):
+        raise CheckpointError(f"{path}: the callbacks state must be a list of "
+                              "[class name, state] pairs")
+    by_class: dict = {}
+    for name, state in states:
+        by_class.setdefault(name, []).append(state)
+    pairs = []
+    for cb in callbacks:
+        if not hasattr(cb, "load_state_dict"):
+            continue
+        queue = by_class.get(type(cb).__name__)
+        if not queue:
+            continue  # a callback new in this run starts fresh
+        state = queue.pop(0)
+        _check_state_dict(cb, state, path, type(cb).__name__)
+        pairs.append((cb, state))
+    return pairs
+
+
 def load_checkpoint(path, model, optimizer=None, scheduler=None, *, generator=None,
-                    restore_rng: bool = True) -> dict:
+                    restore_rng: bool = True, callbacks=None) -> dict:
     """Restore a checkpoint written by :func:`save_checkpoint` into fresh objects.
 
-    Loads the model's weights (checking names and shapes first), the optimizer's and
-    scheduler's state where given, nabla's global random state (``restore_rng``) and
-    ``generator``'s state (a ``Generator`` or a DataLoader). Returns a dict with
-    ``epoch``, ``step``, ``extra`` and the file's ``metadata``. The file's structure and
-    the model's names and shapes are checked before anything is changed.
+    Loads the model's weights, the optimizer's and scheduler's state where given,
+    nabla's global random state (``restore_rng``), ``generator``'s state (a
+    ``Generator`` or a DataLoader) and the state of ``callbacks``. Returns a dict with
+    ``epoch``, ``step``, ``extra``, ``callbacks`` (the saved callback states, for
+    ``fit(..., callback_states=...)``) and the file's ``metadata``.
+
+    Everything is checked first (the model's names and shapes, the optimizer's and
+    scheduler's state against the objects, the random states, the counters), then
+    applied: a bad file raises :class:`CheckpointError` and leaves every object and the
+    global random state as they were. Errors as :func:`load`.
     """
     from .. import random as _random
 
     state, arrays, metadata = read_checkpoint(path)
     model_arrays = {k[len("model."):]: v for k, v in arrays.items() if k.startswith("model.")}
+    checked = _check_model(model, model_arrays, path, prefix="model.")
     optim_state = sched_state = None
     if optimizer is not None:
         if "optimizer" not in state:
             raise CheckpointError(f"{path}: the checkpoint holds no optimizer state")
-        optim_state = _decode(state["optimizer"], arrays, path)
+        optim_state = _decode(state["optimizer"], arrays, path, "optimizer")
+        _check_optimizer(optimizer, optim_state, path)
     if scheduler is not None:
         if "scheduler" not in state:
             raise CheckpointError(f"{path}: the checkpoint holds no scheduler state")
-        sched_state = _decode(state["scheduler"], arrays, path)
+        sched_state = _decode(state["scheduler"], arrays, path, "scheduler")
+        _check_state_dict(scheduler, sched_state, path, "scheduler")
     generator = getattr(generator, "generator", generator)
     if generator is not None and "generator" not in state:
         raise CheckpointError(f"{path}: the checkpoint holds no generator state")
-    extra = _decode(state["extra"], arrays, path) if "extra" in state else None
-    _fit_model(model, model_arrays, path, prefix="model.")
+    cb_states = _decode(state.get("callbacks", []), arrays, path, "callbacks")
+    pairs = match_callback_states(callbacks or (), cb_states, path)
+    extra = _decode(state["extra"], arrays, path, "extra") if "extra" in state else None
+    if isinstance(extra, dict) and "history" in extra:
+        problem = _history_problem(extra["history"])
+        if problem:
+            raise CheckpointError(f"{path}: the saved history is invalid ({problem})")
+
+    # Everything is checked: apply.
+    from ..creation import from_numpy
+
+    model.load_state_dict({k: from_numpy(a) for k, a in checked.items()})
     if optimizer is not None:
         optimizer.load_state_dict(optim_state)
     if scheduler is not None:
@@ -504,5 +920,7 @@ def load_checkpoint(path, model, optimizer=None, scheduler=None, *, generator=No
         _random.set_rng_state(state["rng"])
     if generator is not None:
         generator.set_state(state["generator"])
+    for cb, cb_state in pairs:
+        cb.load_state_dict(cb_state)
     return {"epoch": state["epoch"], "step": state["step"], "extra": extra,
-            "metadata": metadata}
+            "callbacks": cb_states, "metadata": metadata}

@@ -69,17 +69,18 @@ def _from_rows(grad, moved_shape):
 
 
 def _log_softmax_rows(x2):
-    """Row-wise ``(softmax, logsumexp)`` with one exp pass (the max is subtracted first)."""
+    """Row-wise ``(softmax, shifted, log_se)`` with one exp pass: ``shifted = x - max``
+    and ``log_se = log(sum(exp(shifted)))``, so ``log_softmax = shifted - log_se``.
+    The max is never added back: at a large common offset (1e7 in float32) ``log_se +
+    max`` would round away the small differences the loss is made of."""
     m = x2.max(axis=1, keepdims=True)
     if not np.isfinite(m).all():
         m = np.where(np.isfinite(m), m, 0)  # rows of all -inf: avoid inf - inf
-    e = np.subtract(x2, m)
-    np.exp(e, out=e)
+    shifted = np.subtract(x2, m)
+    e = np.exp(shifted)
     se = e.sum(axis=1, keepdims=True)
     e /= se
-    lse = np.log(se[:, 0])
-    lse += m[:, 0]
-    return e, lse
+    return e, shifted, np.log(se[:, 0])
 
 
 def _row_max(x2):
@@ -103,9 +104,10 @@ def _softmax_xent(ctx, x2, t, reduction):
     np.exp(e, out=e)
     se = np.dot(e, _ones(c, e.dtype))  # row sums as a BLAS product: 1.9 -> 0.6 us
     rows = np.arange(m)
+    # log(sum(exp(x - max))) - (x[t] - max): adding max to the log-sum first would
+    # lose the loss to rounding when the logits share a large offset.
     loss = np.log(se)
-    loss += mx[:, 0]
-    loss -= x2[rows, t]
+    loss -= x2[rows, t] - mx[:, 0]
     total = loss.sum()
     if not math.isfinite(total):
         return None
@@ -155,10 +157,10 @@ class ClassNLL(Function):
         else:
             t_safe = np.where(valid, t, 0)
         if logits:
-            p, lse = _log_softmax_rows(x2)
-            logp_t = x2[rows, t_safe] - lse
+            p, shifted, lse = _log_softmax_rows(x2)
+            logp_t = shifted[rows, t_safe] - lse
         else:
-            p = lse = None
+            p = lse = shifted = None
             logp_t = x2[rows, t_safe]
         simple = weight is None and valid is None and not eps
         if simple:
@@ -177,9 +179,9 @@ class ClassNLL(Function):
                 # sum_c w_c logp_ic, from the logits without forming logp: x @ w - lse * sum(w)
                 if logits:
                     if weight is None:
-                        smooth = x2.sum(axis=1) - c * lse
+                        smooth = shifted.sum(axis=1) - c * lse
                     else:
-                        smooth = x2 @ weight - lse * weight.sum()
+                        smooth = shifted @ weight - lse * weight.sum()
                 else:
                     smooth = x2.sum(axis=1) if weight is None else x2 @ weight
                 if valid is not None:
@@ -257,8 +259,8 @@ class SoftCrossEntropy(Function):
         x2, moved = _to_rows(x)
         t2 = _to_rows(target)[0]
         c = x2.shape[1]
-        p, lse = _log_softmax_rows(x2)
-        logp = x2 - lse[:, None]
+        p, shifted, lse = _log_softmax_rows(x2)
+        logp = shifted - lse[:, None]
         q = t2 * (1 - eps) + eps / c if eps else t2
         if weight is not None:
             q = q * weight

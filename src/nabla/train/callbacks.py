@@ -58,6 +58,14 @@ class Callback:
     def on_train_end(self, logs: dict | None = None) -> None:
         pass
 
+    def state_dict(self) -> dict:
+        """What the callback has learned during training (plain data and arrays), kept
+        in training checkpoints so that a resumed run continues exactly."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore :meth:`state_dict` (called by ``fit`` after ``on_train_begin``)."""
+
 
 def _stop(trainer, reason: str) -> None:
     trainer.stop_training = True
@@ -130,6 +138,8 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
         self.restored = False
         self._best_weights: dict | None = None
+        self._last_epoch: int | None = None
+        self._reason: str | None = None
         self.wait = 0
 
     @property
@@ -143,6 +153,7 @@ class EarlyStopping(Callback):
         self._best_weights = None
         self.restored = False
         self._last_epoch = None
+        self._reason = None
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         value = _monitored(logs or {}, self.monitor, "EarlyStopping")
@@ -157,10 +168,39 @@ class EarlyStopping(Callback):
         self.wait += 1
         if self.wait >= max(self.patience, 1):
             self.stopped_epoch = epoch
-            _stop(self.trainer, f"EarlyStopping: {self.monitor} has not improved for "
-                                f"{self.wait} epoch{'s' if self.wait > 1 else ''} (best "
-                                f"{self.best:.6g} at epoch {self.best_epoch}); stopped "
-                                f"after epoch {epoch}")
+            self._reason = (f"EarlyStopping: {self.monitor} has not improved for "
+                            f"{self.wait} epoch{'s' if self.wait > 1 else ''} (best "
+                            f"{self.best:.6g} at epoch {self.best_epoch}); stopped "
+                            f"after epoch {epoch}")
+            _stop(self.trainer, self._reason)
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        # Resumed from a checkpoint of a run that had already stopped: it stays stopped.
+        if self._reason is not None and self.trainer is not None:
+            _stop(self.trainer, self._reason)
+
+    def state_dict(self) -> dict:
+        """The patience count, the best value and epoch, and (with ``restore_best``)
+        the best weights."""
+        return {"wait": self.wait, "best": self._tracker.best, "best_epoch": self.best_epoch,
+                "stopped_epoch": self.stopped_epoch, "last_epoch": self._last_epoch,
+                "reason": self._reason, "best_weights": self._best_weights}
+
+    def load_state_dict(self, state: dict) -> None:
+        weights = state["best_weights"]
+        if weights is not None and self.model is not None:
+            own = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+            got = {k: tuple(getattr(v, "shape", ())) for k, v in weights.items()}
+            if own != got:
+                raise ValueError("EarlyStopping's saved best weights do not fit the model")
+        self.wait = int(state["wait"])
+        self._tracker.best = float(state["best"])
+        self.best_epoch = state["best_epoch"]
+        self.stopped_epoch = state["stopped_epoch"]
+        self._last_epoch = state["last_epoch"]
+        self._reason = state["reason"]
+        self._best_weights = None if weights is None else {
+            k: np.asarray(getattr(v, "_data", v)) for k, v in weights.items()}
 
     def on_train_end(self, logs=None) -> None:
         if (self.restore_best and self._best_weights is not None
@@ -200,8 +240,11 @@ class ModelCheckpoint(Callback):
     the file is a full training checkpoint (``nabla.io.save_checkpoint``: optimizer,
     scheduler, epoch, step, random states and the history), from which
     ``nabla.io.load_checkpoint`` and ``fit(..., initial_epoch=...)`` resume exactly;
-    ``extra`` (nested plain data) is stored in it beside the history. ``metadata``
-    (str to str) goes into the file's header either way.
+    ``extra`` (nested plain data) is stored in it beside the history, and so is the
+    state of every callback (EarlyStopping's patience count, ...): list this callback
+    after the others, so that their state is saved as of the epoch's end (the
+    scheduler has stepped by then). ``metadata`` (str to str) goes into the file's
+    header either way.
     """
 
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False,
@@ -220,6 +263,15 @@ class ModelCheckpoint(Callback):
 
     def on_train_begin(self, logs=None) -> None:
         self._tracker = _Improvement(self.monitor, self.mode, 0.0)
+
+    def state_dict(self) -> dict:
+        return {"best": self._tracker.best, "best_epoch": self.best_epoch,
+                "last_saved": self.last_saved}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._tracker.best = float(state["best"])
+        self.best_epoch = state["best_epoch"]
+        self.last_saved = state["last_saved"]
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         logs = logs or {}
@@ -240,6 +292,7 @@ class ModelCheckpoint(Callback):
         if self.training_state:
             io.save_checkpoint(path, t.model, t.optimizer, t.scheduler, epoch=epoch,
                                step=t.step, generator=getattr(t.train_data, "generator", None),
+                               callbacks=getattr(t, "callbacks", None),
                                extra={**(self.extra or {}), "history": t.history.to_dict()},
                                metadata=self.metadata)
         else:

@@ -27,6 +27,24 @@ def _is_max_metric(name: str) -> bool:
     return any(w in base for w in ("acc", "f1", "precision", "recall", "auc"))
 
 
+def history_problem(d) -> str | None:
+    """What makes ``d`` unfit for :meth:`History.from_dict`, or None if it fits:
+    a dict of str to equally long lists of numbers, ``epoch`` a list of ints."""
+    if not isinstance(d, Mapping):
+        return f"expected a dict of columns, got {type(d).__name__}"
+    lengths = set()
+    for key, column in d.items():
+        if not isinstance(key, str) or not isinstance(column, list):
+            return f"column {key!r} must be a list under a string name"
+        kinds = (int,) if key == "epoch" else (int, float)
+        if not all(isinstance(v, kinds) and not isinstance(v, bool) for v in column):
+            return f"column {key!r} must hold only {'integers' if key == 'epoch' else 'numbers'}"
+        lengths.add(len(column))
+    if len(lengths) > 1:
+        return f"columns have different lengths {sorted(lengths)}"
+    return None
+
+
 class History(Mapping):
     """Per-epoch training and validation values, dict-like.
 
@@ -106,6 +124,15 @@ class History(Mapping):
 
     @classmethod
     def from_dict(cls, d: Mapping) -> History:
+        """The inverse of :meth:`to_dict`; raises ``ValueError`` naming what is wrong
+        with ``d`` (it may come from a file).
+
+        >>> History.from_dict({"epoch": [1, 2], "loss": [0.5, 0.25]})["loss"]
+        [0.5, 0.25]
+        """
+        problem = history_problem(d)
+        if problem:
+            raise ValueError(f"invalid history: {problem}")
         d = dict(d)
         epochs = d.pop("epoch", None)
         return cls(d, epochs)

@@ -23,6 +23,7 @@ learning-rate scheduler, calls callbacks, shows a progress bar, and returns a
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -55,6 +56,7 @@ class Trainer:
         self.step = 0
         self.stop_training = False
         self.stop_reason: str | None = None
+        self.callbacks: list = []
 
 
 def _is_pair(data) -> bool:
@@ -147,7 +149,8 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
         callbacks: Sequence[Callback] = (), metrics: Sequence = ("accuracy",),
         verbose: int = 1, *, batch_size: int | None = None, shuffle: bool = True,
         initial_epoch: int = 0, initial_step: int | None = None,
-        history: History | None = None) -> History:
+        history: History | None = None, callback_states: list | None = None,
+        terminate_on_nan: bool = True) -> History:
     """Train ``model`` for ``epochs`` epochs and return the :class:`History`.
 
     ``train_data`` and ``val_data`` are DataLoaders (or any iterables of ``(x, y)``
@@ -169,9 +172,15 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     memory of one step's large arrays for the next (``NABLA_TUNE_MALLOC=0`` turns that
     off).
 
+    A loss that is NaN or infinite stops training before that batch's step (with
+    ``terminate_on_nan``, the default): ``history.stop_reason`` says which epoch and
+    batch, the last finite loss and that the learning rate is the usual suspect.
+
     To resume, restore the objects with ``nabla.io.load_checkpoint`` and pass
-    ``initial_epoch`` (epochs already done), ``initial_step`` and the saved ``history``:
-    the run then continues exactly as if it had never stopped.
+    ``initial_epoch`` (epochs already done), ``initial_step``, the saved ``history``
+    and ``callback_states`` (its ``info["callbacks"]``: EarlyStopping's patience,
+    ModelCheckpoint's best, ...): the run then continues exactly as if it had never
+    stopped.
     """
     loader = _as_loader(train_data, batch_size, shuffle)
     val_loader = None if val_data is None else _as_loader(val_data, batch_size, False)
@@ -185,8 +194,10 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     n_batches = len(loader) if hasattr(loader, "__len__") else None
     trainer.step = initial_step if initial_step is not None else initial_epoch * (n_batches or 0)
     callbacks = list(callbacks)
+    trainer.callbacks = callbacks
     for cb in callbacks:
         cb.set_trainer(trainer)
+
     # Only callbacks that override on_batch_end are called per batch: the hot loop
     # pays nothing for the others.
     batch_callbacks = [cb for cb in callbacks
@@ -196,13 +207,26 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     postfix_every = max(1, (n_batches or 50) // 50)
     plateau = _is_plateau(scheduler)
 
+    # With terminate_on_nan the one line on a non-finite loss says it all: NumPy's
+    # overflow warnings on the way there would only bury it.
+    quiet_fp = np.errstate(over="ignore", invalid="ignore", divide="ignore") \
+        if terminate_on_nan else contextlib.nullcontext()
     for cb in callbacks:
         cb.on_train_begin({})
+    if callback_states is not None:
+        from ..io.checkpoint import match_callback_states
+
+        for cb, state in match_callback_states(callbacks, callback_states):
+            cb.load_state_dict(state)
+    last_finite = None  # (loss, epoch, batch) of the last finite loss, for the NaN message
     try:
+        quiet_fp.__enter__()
         for epoch in range(initial_epoch + 1, epochs + 1):
             trainer.epoch = epoch
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
+            if trainer.stop_training:  # e.g. resumed from a run that had stopped
+                break
             lr = _lr(optimizer)
             train_metrics = [get_metric(m) for m in metrics]
             model.train()
@@ -213,10 +237,17 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
                 x, y = _xy(batch)
                 output = model(x)
                 loss = loss_fn(output, y)
+                loss_value = loss.item()
+                if terminate_on_nan:
+                    if not math.isfinite(loss_value):
+                        trainer.step = step
+                        _stop_on_nan(trainer, loss_value, epoch, batch_i + 1, last_finite,
+                                     optimizer)
+                        break
+                    last_finite = (loss_value, epoch, batch_i + 1)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                loss_value = loss.item()
                 n = len(y)
                 loss_sum += loss_value * n
                 seen += n
@@ -249,16 +280,19 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
                 logs["lr"] = lr
             history.append(epoch, logs)
             progress.end(epoch, logs)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
+            # The scheduler steps before the callbacks see the epoch, so a checkpoint
+            # written at the epoch's end holds the learning rate of the next epoch.
             if scheduler is not None and not stopped_mid_epoch:
                 if plateau:
                     scheduler.step(logs.get("val_loss", logs["loss"]))
                 else:
                     scheduler.step()
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
             if trainer.stop_training:
                 break
     finally:
+        quiet_fp.__exit__(None, None, None)
         progress.close()
     for cb in callbacks:
         cb.on_train_end({})
@@ -266,6 +300,18 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     if trainer.stop_reason and verbose:
         print(trainer.stop_reason, file=sys.stderr, flush=True)
     return history
+
+
+def _stop_on_nan(trainer, loss: float, epoch: int, batch: int, last_finite, optimizer):
+    lr = _lr(optimizer)
+    last = ("no finite loss before it" if last_finite is None else
+            f"the last finite loss was {last_finite[0]:.6g} (epoch {last_finite[1]}, "
+            f"batch {last_finite[2]})")
+    trainer.stop_training = True
+    trainer.stop_reason = (
+        f"TerminateOnNaN: the loss is {loss} at epoch {epoch}, batch {batch} (step "
+        f"{trainer.step + 1}); {last}; training stopped before that step: the learning "
+        f"rate{'' if lr is None else f' ({lr:g})'} is probably too high")
 
 
 def _is_plateau(scheduler) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import tempfile
 import zlib
@@ -41,6 +42,9 @@ _IDX_TYPES = {
 # before decompressing a byte.
 _DEFLATE_MAX_RATIO = 1100
 _CHUNK = 1 << 20
+# No IDX file nabla reads comes near this (MNIST's largest is 47 MB); a header that
+# claims more is refused before anything is allocated, whatever the file's size.
+MAX_IDX_BYTES = 1 << 30
 
 
 def _parse_header(head: bytes, path) -> tuple[np.dtype, tuple[int, ...], int]:
@@ -57,6 +61,11 @@ def _parse_header(head: bytes, path) -> tuple[np.dtype, tuple[int, ...], int]:
         raise ValueError(f"{path}: truncated IDX header: {ndim} dimensions need "
                          f"{header_len} header bytes, the file has {len(head)}")
     shape = tuple(int(d) for d in np.frombuffer(head, ">u4", count=ndim, offset=4))
+    # NumPy refuses a shape whose nonzero dimensions multiply past its index range,
+    # even when a zero dimension makes the array empty.
+    if math.prod(d for d in shape if d) * _IDX_TYPES[head[2]].itemsize >= 1 << 62:
+        raise ValueError(f"{path}: IDX header claims shape {shape}, too large for any "
+                         "array")
     return _IDX_TYPES[head[2]], shape, header_len
 
 
@@ -65,16 +74,49 @@ def _size_error(path, shape, dtype, expected: int, actual: str) -> ValueError:
                       f"data bytes, but the file holds {actual}")
 
 
-def read_idx(path) -> np.ndarray:
+def _check_claim(path, shape, dtype, max_bytes: int) -> None:
+    expected = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if expected > max_bytes:
+        raise ValueError(f"{path}: IDX header claims shape {shape} of {dtype.name} = "
+                         f"{expected} bytes, over the {max_bytes}-byte limit")
+
+
+def read_idx_header(path) -> tuple[np.dtype, tuple[int, ...]]:
+    """The item type and shape an IDX file's header claims, reading only the header
+    (so a dataset can check its files agree before it reads any of them).
+
+    >>> import gzip, os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "h-idx1-ubyte.gz")
+    >>> with gzip.open(path, "wb") as f:
+    ...     _ = f.write(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 1, 9]))
+    >>> read_idx_header(path)
+    (dtype('uint8'), (3,))
+    """
+    path = Path(path)
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            head = f.read(4)
+            if len(head) == 4 and head[0] == 0 and head[1] == 0:
+                head += f.read(4 * head[3])
+    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
+        raise ValueError(f"{path}: corrupt gzip data: {e}") from None
+    dtype, shape, _ = _parse_header(head, path)
+    return dtype.newbyteorder("="), shape
+
+
+def read_idx(path, max_bytes: int = MAX_IDX_BYTES) -> np.ndarray:
     """Read an IDX file (gzipped when the name ends in ``.gz``) into a NumPy array.
 
     Multi-byte types come back in native byte order. Raises ``ValueError`` naming the
-    file and the problem for bad magic bytes, a truncated file or trailing bytes; the
-    header's claimed size is checked against the file size before anything is allocated.
+    file and the problem (for any content: bad magic bytes, a truncated file, trailing
+    bytes, corrupt gzip data, a claimed size over ``max_bytes``), or the OS's
+    ``FileNotFoundError`` / ``PermissionError``. The header's claimed size is checked
+    against ``max_bytes`` and the file size before anything is allocated; a gzip file
+    is inflated in chunks into one array of the claimed size, never past it.
     """
     path = Path(path)
     if path.suffix == ".gz":
-        return _read_idx_gz(path)
+        return _read_idx_gz(path, max_bytes)
     with open(path, "rb") as f:
         head = f.read(4 + 4 * 255)
         dtype, shape, header_len = _parse_header(head, path)
@@ -83,12 +125,13 @@ def read_idx(path) -> np.ndarray:
         if actual != expected:
             kind = "fewer (truncated)" if actual < expected else "more (trailing bytes)"
             raise _size_error(path, shape, dtype, expected, f"{actual}: {kind}")
+        _check_claim(path, shape, dtype, max_bytes)
         f.seek(header_len)
         data = np.fromfile(f, dtype=dtype, count=expected // dtype.itemsize)
     return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
 
-def _read_idx_gz(path: Path) -> np.ndarray:
+def _read_idx_gz(path: Path, max_bytes: int) -> np.ndarray:
     compressed_size = os.path.getsize(path)
     try:
         with gzip.open(path, "rb") as f:
@@ -101,23 +144,28 @@ def _read_idx_gz(path: Path) -> np.ndarray:
                 raise _size_error(path, shape, dtype, expected,
                                   f"only {compressed_size} compressed bytes, which cannot "
                                   "inflate to that much")
-            # Read in chunks, capped at one byte past the expected size: enough to
-            # detect trailing data without ever reading an unbounded stream.
-            buf = bytearray()
-            while len(buf) <= expected:
-                chunk = f.read(min(_CHUNK, expected + 1 - len(buf)))
-                if not chunk:
+            _check_claim(path, shape, dtype, max_bytes)
+            # Inflate in chunks straight into the array (no growing buffer, no copy),
+            # then one byte more to detect trailing data.
+            buf = bytearray(expected)
+            view, got = memoryview(buf), 0
+            while got < expected:
+                n = f.readinto(view[got:got + _CHUNK])
+                if not n:
                     break
-                buf += chunk
+                got += n
+            trailing = f.read(1) if got == expected else b""
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
     except (OSError, EOFError, zlib.error) as e:
         # gzip raises BadGzipFile (an OSError) for a bad header and EOFError for a
         # stream cut short: both mean a corrupt download.
         raise ValueError(f"{path}: corrupt gzip data: {e}") from None
-    if len(buf) < expected:
-        raise _size_error(path, shape, dtype, expected, f"{len(buf)}: fewer (truncated)")
-    if len(buf) > expected:
+    if got < expected:
+        raise _size_error(path, shape, dtype, expected, f"{got}: fewer (truncated)")
+    if trailing:
         raise _size_error(path, shape, dtype, expected,
-                          f"at least {len(buf)}: more (trailing bytes)")
+                          f"at least {got + 1}: more (trailing bytes)")
     data = np.frombuffer(buf, dtype=dtype)
     return data.reshape(shape).astype(dtype.newbyteorder("="), copy=False)
 
@@ -267,7 +315,15 @@ class MNIST(_ImageArrayDataset):
                     except DownloadError as e:
                         raise DownloadError(f"{e}\nOffline? {self._missing_message(names)}"
                                             ) from None
-        images, labels = read_idx(paths[0]), read_idx(paths[1])
+        # Labels first (small), then the images' header against them: a file that
+        # claims more images than there are labels is refused before it is inflated.
+        labels = read_idx(paths[1])
+        dtype, shape = read_idx_header(paths[0])
+        if len(shape) != 3 or labels.ndim != 1 or shape[0] != len(labels):
+            raise ValueError(f"{paths[0]} (header: shape {shape}) holds "
+                             f"{shape[0] if shape else 0} images but {paths[1]} holds "
+                             f"{len(labels)} labels")
+        images = read_idx(paths[0])
         self._check(images, labels, paths)
         self._set_arrays(images, labels)
 
