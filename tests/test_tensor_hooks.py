@@ -125,3 +125,26 @@ def test_hooks_in_autograd_grad_and_without_hooks_nothing_changes():
     (w * 5).sum().backward()
     assert w.grad.tolist() == [5.0]
     assert not nabla.autograd._leaf_hooks.get(id(w))  # the leaf is off the hook path
+
+
+def test_post_accumulate_hooks_fire_during_backward_as_each_gradient_completes():
+    # What a data-parallel reducer needs: the last layer's hooks run before backward
+    # has reached the layer below (seen by a hook on that layer's output), as in torch.
+    torch = pytest.importorskip("torch")
+
+    def run(lib):
+        lib.manual_seed(0)
+        first, last = lib.nn.Linear(3, 4), lib.nn.Linear(4, 2)
+        seen = []
+        for name, layer in (("first", first), ("last", last)):
+            for p in layer.parameters():
+                p.register_post_accumulate_grad_hook(lambda p, name=name: seen.append(name))
+        x = lib.ones(5, 3)
+        h = first(x).tanh()
+        h.register_hook(lambda g: seen.append("h"))
+        (last(h) * last(h)).sum().backward()  # the last layer's parameters used twice
+        return seen
+
+    ours, theirs = run(nabla), run(torch)
+    assert theirs == ["last", "last", "h", "first", "first"]
+    assert ours == theirs

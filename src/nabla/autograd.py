@@ -456,6 +456,11 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 pending[fn] = None
             _add_pending(pending, fn, t._output_nr, g)
     later = None  # {id: [leaf, summed gradient]} for leaves with hooks
+    # With leaf hooks, each hooked leaf's edges still to come, so its hooks run as soon
+    # as its gradient is complete (a data-parallel reducer then starts that gradient's
+    # allreduce while backward goes on); without hooks, None and nothing is counted.
+    remaining = _hooked_leaf_edges(heap, node) if _leaf_hooks and capture is None else None
+    complete = []
     while True:
         if node is None:
             if not heap:
@@ -520,6 +525,10 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     pending[fn] = prev = None  # neighbours have delivered)
             else:
                 edges.append((t, 0) if t.requires_grad else _NO_EDGE)
+                if remaining is not None and id(t) in remaining:
+                    remaining[id(t)] -= 1
+                    if not remaining[id(t)]:
+                        complete.append(t)  # after this node's gradient is in
             if g is None:
                 continue
             data = t._data
@@ -555,12 +564,42 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     g = np.array(g, copy=True)
                 _deliver_leaf(t, g, capture)
             g = None
+        if complete:
+            for t in complete:
+                entry = later.pop(id(t), None) if later else None
+                if entry is not None:
+                    _run_leaf_hooks({id(t): entry})
+            complete = []
         if inline_release:
             d = node.__dict__
             d["_next"] = tuple(edges)
             d["_freed"] = True
             node.inputs = ()
         in_grads = node = None
+
+
+def _hooked_leaf_edges(heap, node) -> dict:
+    """{id(leaf): number of edges into it} over the graph below the roots, for the leaves
+    that have hooks: backward counts them down to know when a leaf's gradient is whole."""
+    counts = {}
+    stack = [fn for _, fn in heap] + ([node] if node is not None else [])
+    seen = set()
+    while stack:
+        fn = stack.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        seq = fn._seq
+        for t in fn.inputs:
+            f = t.grad_fn
+            if f is not None:
+                if f._seq >= seq:
+                    f = _history(t, seq)[0]
+                if f is not None:
+                    stack.append(f)
+            elif id(t) in _leaf_hooks:
+                counts[id(t)] = counts.get(id(t), 0) + 1
+    return counts
 
 
 def _history(t, seq):
