@@ -126,6 +126,23 @@ def check_unused(rank):
     np.testing.assert_allclose(ga, np.full((2, 4), (2.0 + 4.0) / 2))
 
 
+def check_overlap(rank):
+    """A bucket's allreduce starts during backward, before backward reaches the layers
+    below it: with one parameter a bucket, the last layer's two buckets are in flight
+    when the gradient arrives at the hidden activation."""
+    nabla.manual_seed(0)
+    model = DDP(mlp().double(), bucket_cap_mb=1e-5)
+    started = []
+
+    def watch(module, args, out):  # the gradient's arrival at the hidden activation
+        out.register_hook(lambda g: started.append(model._next))
+
+    model.module[1].register_forward_hook(watch)
+    model(nabla.randn(4, 6, dtype=nabla.float64)).sum().backward()
+    assert len(model._buckets) == 4 and started == [2], started
+    assert model._next == 4 and all(b.work is None for b in model._buckets)
+
+
 def check_mismatch(rank):
     try:
         DDP(nn.Linear(4, 3 if rank == 0 else 5))
@@ -146,6 +163,7 @@ def main():
     check("cnn", lambda ps: optim.Adam(ps, lr=0.01), rank)
     check_no_sync(rank)
     check_unused(rank)
+    check_overlap(rank)
     check_mismatch(rank)
     dist.destroy_process_group()
     print(f"rank {rank}: ok", flush=True)
