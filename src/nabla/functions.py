@@ -109,16 +109,17 @@ def stack(tensors, dim=0) -> Tensor:
     >>> stack([nabla.zeros(2), nabla.ones(2)], dim=1).shape
     (2, 2)
     """
-    tensors = [_as(t) for t in tensors]
+    tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack expects a non-empty list of tensors")
+    shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):
-        if t.shape != tensors[0].shape:
+        if t._data.shape != shape:
             raise ShapeError(
-                f"stack expects each tensor to be equal size, but got {tuple(tensors[0].shape)} "
+                f"stack expects each tensor to be equal size, but got {tuple(shape)} "
                 f"at entry 0 and {tuple(t.shape)} at entry {i}"
             )
-    return _mv.Stack.apply(*tensors, axis=_dim(dim, tensors[0].ndim + 1))
+    return _mv.Stack.apply(*tensors, axis=_dim(dim, len(shape) + 1))
 
 
 def pad(x, pad, mode="constant", value=0.0) -> Tensor:
