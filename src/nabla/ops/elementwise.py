@@ -177,6 +177,21 @@ class Log(Function):
         return g / ctx.saved_tensors[0]
 
 
+class LogBase(Function):
+    """``log2`` or ``log10``: NumPy's own, so the values round as PyTorch's do."""
+
+    @staticmethod
+    def forward(ctx, a, base):
+        ctx.save_for_backward(a)
+        ctx.base = base
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(a) if base == 2 else np.log10(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / (ctx.saved_tensors[0] * math.log(ctx.base))
+
+
 class Sqrt(Function):
     """``sqrt(a)``; with ``zero_at_zero`` the gradient at 0 is 0 instead of inf.
 
