@@ -290,7 +290,9 @@ class TensorMath:
 
     # ------------------------------------------------------------- order, counting
     def sort(self, dim=-1, descending=False, stable=False):
-        """``(values, indices)`` sorted along ``dim``; equal values keep their order.
+        """``(values, indices)`` sorted along ``dim``; equal values keep their order
+        (always: ``stable`` is accepted for PyTorch's signature), NaN last (first when
+        descending).
 
         >>> import nabla
         >>> nabla.tensor([3.0, 1.0, 2.0]).sort(descending=True).indices.tolist()
@@ -387,15 +389,14 @@ class TensorMath:
         >>> nabla.tensor([3, 1, 3]).unique().tolist()
         [1, 3]
         """
+        # always sorted, as PyTorch's CPU unique is whatever ``sorted`` says
         a = self._data
-        res = np.unique(a if dim is None else a, return_inverse=True, return_counts=True,
-                        axis=None if dim is None else _dim(dim, self.ndim))
-        vals, inv, counts = res
-        if dim is None:
-            inv = inv.reshape(a.shape)
+        axis = None if dim is None else _dim(dim, self.ndim)
+        vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+        inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
         out = [_wrap(vals)]
         if return_inverse:
-            out.append(_wrap(inv.reshape(-1) if dim is not None else inv).long())
+            out.append(_wrap(inv.astype(np.int64, copy=False)))
         if return_counts:
             out.append(_wrap(counts.astype(np.int64)))
         return out[0] if len(out) == 1 else tuple(out)
