@@ -104,6 +104,23 @@ for _name in _FUNCTIONS:
         globals()[_name] = _method_function(_name)
 del _name
 
+# Ops of issue 20 (ops helper): function forms of the new methods, and free functions.
+from .functions import (  # noqa: E402
+    baddbmm,
+    einsum,
+    histogram,
+    isclose,
+    lerp,
+    meshgrid,
+    multinomial,
+    nonzero,
+)
+
+for _name in ("tril triu roll topk sort argsort histc log10 log2 cumprod gather scatter "
+              "scatter_add index_select masked_select unique bincount outer diag bmm").split():
+    globals()[_name] = _method_function(_name)
+del _name
+
 # The sub-packages a training script reaches through ``nabla.``; they import only
 # NumPy, so this keeps ``import nabla`` fast (matplotlib, tqdm, safetensors load lazily).
 from . import data, nn, optim  # noqa: E402

@@ -11,6 +11,7 @@ from .creation import tensor
 from .ops import elementwise as _ew
 from .ops import linalg as _la
 from .ops import movement as _mv
+from .ops import pad as _pad
 from .shapes import ShapeError, _dim
 from .tensor import Tensor, _matmul
 from .tensor_math import where_tensors
@@ -109,30 +110,115 @@ def stack(tensors, dim=0) -> Tensor:
     >>> stack([nabla.zeros(2), nabla.ones(2)], dim=1).shape
     (2, 2)
     """
-    tensors = [_as(t) for t in tensors]
+    tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack expects a non-empty list of tensors")
+    shape = tensors[0]._data.shape
     for i, t in enumerate(tensors):
-        if t.shape != tensors[0].shape:
+        if t._data.shape != shape:
             raise ShapeError(
-                f"stack expects each tensor to be equal size, but got {tuple(tensors[0].shape)} "
+                f"stack expects each tensor to be equal size, but got {tuple(shape)} "
                 f"at entry 0 and {tuple(t.shape)} at entry {i}"
             )
-    return _mv.Stack.apply(*tensors, axis=_dim(dim, tensors[0].ndim + 1))
+    return _mv.Stack.apply(*tensors, axis=_dim(dim, len(shape) + 1))
 
 
-def pad(x, pad, mode="constant", value=0.0) -> Tensor:
-    """Pad with a constant, PyTorch's way: ``pad`` lists (left, right) from the last dim.
+def pad(x, pad, mode="constant", value=None) -> Tensor:
+    """Pad PyTorch's way: ``pad`` lists (left, right) from the last dim backwards, and
+    ``mode`` is 'constant' (with ``value``), 'reflect', 'replicate' or 'circular'.
 
     >>> import nabla
     >>> pad(nabla.ones(2, 2), (1, 1)).shape
     (2, 4)
+    >>> pad(nabla.tensor([[1.0, 2.0, 3.0]]), (2, 0), mode="reflect").tolist()
+    [[3.0, 2.0, 1.0, 2.0, 3.0]]
     """
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode {mode!r}: only 'constant' is supported")
+    x = _as(x)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
         raise ValueError(f"pad must have an even length of at most 2*{x.ndim}, got {pad}")
-    widths = [(0, 0)] * x.ndim
-    for i in range(len(pad) // 2):
-        widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return _mv.Pad.apply(x, tuple(widths), value)
+    if mode == "constant":
+        widths = [(0, 0)] * x.ndim
+        for i in range(len(pad) // 2):
+            widths[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+        return _mv.Pad.apply(x, tuple(widths), 0.0 if value is None else value)
+    if value is not None and value != 0:
+        raise ValueError(f"pad: value is only used in 'constant' mode, not {mode!r}")
+    index = _pad.padding_index(x.shape, pad, mode)
+    return x[(slice(None),) * (x.ndim - len(index)) + index]
+
+
+def einsum(equation, *operands) -> Tensor:
+    """Einstein summation over the operands, differentiable in each.
+
+    >>> import nabla
+    >>> einsum("ij,jk->ik", nabla.ones(2, 3), nabla.ones(3, 4)).shape
+    (2, 4)
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ts = [_as(t) for t in operands]
+    if not ts:
+        raise ValueError("einsum needs at least one operand")
+    subs, out = _la.einsum_subscripts(equation, [t.shape for t in ts])
+    sizes = {}
+    for sub, t in zip(subs, ts):
+        for c, n in zip(sub, t.shape):
+            if sizes.setdefault(c, n) != n and 1 not in (n, sizes[c]):
+                raise ShapeError(
+                    f"einsum: subscript {c!r} has size {sizes[c]} and {n} in {equation!r}"
+                )
+    if len({t._data.dtype for t in ts}) > 1:  # one dtype, as PyTorch requires
+        raise TypeError(f"einsum: operands have different dtypes {[t.dtype for t in ts]}")
+    return _la.Einsum.apply(*ts, subs=tuple(subs), out=out)
+
+
+def meshgrid(*tensors, indexing="ij"):
+    """Coordinate grids from 1-D tensors; ``indexing`` 'ij' (matrix) or 'xy' (Cartesian).
+
+    >>> import nabla
+    >>> [g.shape for g in meshgrid(nabla.arange(2), nabla.arange(3), indexing="ij")]
+    [(2, 3), (2, 3)]
+    """
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing not in ("ij", "xy"):
+        raise ValueError(f"meshgrid: indexing must be 'ij' or 'xy', got {indexing!r}")
+    ts = [_as(t) for t in tensors]
+    for t in ts:
+        if t.ndim > 1:
+            raise ShapeError(f"meshgrid: inputs must be 0-D or 1-D, got shape {tuple(t.shape)}")
+    ts = [t.reshape(-1) for t in ts]
+    shape = tuple(t.shape[0] for t in ts)
+    grids = []
+    for i, t in enumerate(ts):
+        view = [1] * len(ts)
+        view[i] = t.shape[0]
+        grids.append(t.reshape(view).expand(shape))
+    if indexing == "xy" and len(ts) >= 2:  # Cartesian: the first two axes swap
+        grids = [g.transpose(0, 1) for g in grids]
+    return tuple(grids)
+
+
+def lerp(input, end, weight) -> Tensor:
+    """``input + weight * (end - input)``."""
+    return _as(input).lerp(end, weight)
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
+    return _as(input).isclose(other, rtol, atol, equal_nan)
+
+
+def histogram(input, bins=100, *, range=None, weight=None, density=False):
+    return _as(input).histogram(bins, range=range, weight=weight, density=density)
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
+    return _as(input).multinomial(num_samples, replacement, generator=generator)
+
+
+def nonzero(input, *, as_tuple=False):
+    return _as(input).nonzero(as_tuple=as_tuple)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    return _as(input).baddbmm(batch1, batch2, beta=beta, alpha=alpha)

@@ -21,9 +21,12 @@ from . import autograd as _autograd
 from .ops import activation as _act
 from .ops import elementwise as _ew
 from .ops import reduce as _rd
+from .ops import sort as _srt
 from .shapes import ShapeError, _dim, _dims
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
+topk_result = namedtuple("topk", ["values", "indices"])
+histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
 
 
 def _wrap(arr):
@@ -149,13 +152,17 @@ class TensorMath:
         return where_tensors(mask, self._other(value).to(self.dtype), self)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim=False, dtype=None):
+    def sum(self, dim=None, keepdim=False, dtype=None, keepdims=None):
+        if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
+            keepdim = keepdims
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind == "b":
             x = x.long()
         return _rd.Sum.apply(x, _dims(dim, self.ndim), keepdim)
 
-    def mean(self, dim=None, keepdim=False, dtype=None):
+    def mean(self, dim=None, keepdim=False, dtype=None, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind != "f":
             raise TypeError(
@@ -172,34 +179,48 @@ class TensorMath:
             return self._binary(_ew.Maximum if is_max else _ew.Minimum, dim)
         return values_indices(*_rd.MaxMinDim.apply(self, _dim(dim, self.ndim), keepdim, is_max))
 
-    def max(self, dim=None, keepdim=False):
+    def max(self, dim=None, keepdim=False, keepdims=None):
         """The largest value, or ``(values, indices)`` along ``dim``."""
+        if keepdims is not None:
+            keepdim = keepdims
         return self._maxmin(dim, keepdim, True)
 
-    def min(self, dim=None, keepdim=False):
+    def min(self, dim=None, keepdim=False, keepdims=None):
         """The smallest value, or ``(values, indices)`` along ``dim``."""
+        if keepdims is not None:
+            keepdim = keepdims
         return self._maxmin(dim, keepdim, False)
 
-    def amax(self, dim=None, keepdim=False):
+    def amax(self, dim=None, keepdim=False, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         return _rd.MaxMinAll.apply(self, _dims(dim, self.ndim), keepdim, True)
 
-    def amin(self, dim=None, keepdim=False):
+    def amin(self, dim=None, keepdim=False, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         return _rd.MaxMinAll.apply(self, _dims(dim, self.ndim), keepdim, False)
 
-    def argmax(self, dim=None, keepdim=False):
+    def argmax(self, dim=None, keepdim=False, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         if dim is None:
             return _wrap(np.asarray(np.argmax(self._data), dtype=np.int64))
         d = _dim(dim, self.ndim)
         return _wrap(np.argmax(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
-    def argmin(self, dim=None, keepdim=False):
+    def argmin(self, dim=None, keepdim=False, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         if dim is None:
             return _wrap(np.asarray(np.argmin(self._data), dtype=np.int64))
         d = _dim(dim, self.ndim)
         return _wrap(np.argmin(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
-    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None, keepdims=None):
         """Variance; ``correction=1`` (Bessel's, the default) or ``unbiased=False`` for 0."""
+        if keepdims is not None:
+            keepdim = keepdims
         if correction is None:
             correction = 0 if unbiased is False else 1
         d = _dims(dim, self.ndim)
@@ -209,14 +230,20 @@ class TensorMath:
         centered = self - self.mean(d, keepdim=True)
         return (centered * centered).sum(d, keepdim=keepdim) / builtins.max(n - correction, 0)
 
-    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         # zero_at_zero: the std of constant values has gradient 0, not nan (as in PyTorch)
         return _ew.Sqrt.apply(self.var(dim, unbiased, keepdim, correction), True)
 
-    def logsumexp(self, dim, keepdim=False):
+    def logsumexp(self, dim, keepdim=False, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         return self._unary(_rd.LogSumExp, _dims(dim, self.ndim), keepdim)
 
-    def prod(self, dim=None, keepdim=False):
+    def prod(self, dim=None, keepdim=False, keepdims=None):
+        if keepdims is not None:
+            keepdim = keepdims
         return _rd.Prod.apply(self, None if dim is None else _dim(dim, self.ndim), keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
@@ -244,3 +271,210 @@ class TensorMath:
         n = self.shape[d]
         tri = _wrap(np.triu(np.ones((n, n), dtype=self._data.dtype)))
         return (self.transpose(d, -1) @ tri).transpose(d, -1)
+
+    def log2(self):
+        return self._unary(_ew.LogBase, 2)
+
+    def log10(self):
+        return self._unary(_ew.LogBase, 10)
+
+    def cumprod(self, dim, dtype=None):
+        """Cumulative product along ``dim``; the gradient is exact where values are 0.
+
+        >>> import nabla
+        >>> nabla.tensor([1.0, 2.0, 3.0]).cumprod(0).tolist()
+        [1.0, 2.0, 6.0]
+        """
+        x = self if dtype is None else self.to(dtype)
+        return _srt.Cumprod.apply(x, _dim(dim, self.ndim) if self.ndim else 0)
+
+    # ------------------------------------------------------------- order, counting
+    def sort(self, dim=-1, descending=False, stable=False):
+        """``(values, indices)`` sorted along ``dim``; equal values keep their order
+        (always: ``stable`` is accepted for PyTorch's signature), NaN last (first when
+        descending).
+
+        >>> import nabla
+        >>> nabla.tensor([3.0, 1.0, 2.0]).sort(descending=True).indices.tolist()
+        [0, 2, 1]
+        """
+        if self.ndim == 0:
+            return values_indices(self.clone(), _wrap(np.zeros((), np.int64)))
+        d = _dim(dim, self.ndim)
+        return values_indices(*_srt.SortAlong.apply(self, d, descending, None))
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        if self.ndim == 0:
+            return _wrap(np.zeros((), np.int64))
+        d = _dim(dim, self.ndim)
+        return _wrap(_srt.order(self._data, d, descending).astype(np.int64, copy=False))
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) values along ``dim`` and their indices.
+
+        >>> import nabla
+        >>> nabla.tensor([1.0, 5.0, 3.0]).topk(2)
+        topk(values=tensor([5., 3.]), indices=tensor([1, 2]))
+        """
+        d = _dim(dim, builtins.max(self.ndim, 1))
+        n = self.shape[d] if self.ndim else 1
+        if not 0 <= k <= n:
+            raise IndexError(f"topk: k ({k}) is out of range for dimension {d} of size {n}")
+        if self.ndim == 0:
+            return topk_result(self.clone(), _wrap(np.zeros((), np.int64)))
+        return topk_result(*_srt.SortAlong.apply(self, d, largest, k))
+
+    def histc(self, bins=100, min=0, max=0):
+        """Counts in ``bins`` equal bins over [min, max] (the data's range when both are 0).
+
+        >>> import nabla
+        >>> nabla.tensor([1.0, 2.0, 1.0]).histc(bins=4, min=0, max=3).tolist()
+        [0.0, 2.0, 1.0, 0.0]
+        """
+        if self._data.dtype.kind != "f":
+            raise TypeError(f"histc needs a floating point tensor, got {self.dtype}")
+        a = self._data
+        lo, hi = float(min), float(max)
+        if lo == hi and a.size:
+            lo, hi = float(a.min()), float(a.max())
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if lo > hi:
+            raise ValueError(f"histc: max ({max}) must be larger than min ({min})")
+        counts, _ = np.histogram(a, bins=bins, range=(lo, hi))
+        return _wrap(counts.astype(a.dtype))
+
+    def histogram(self, bins=100, *, range=None, weight=None, density=False):
+        """``(hist, bin_edges)``: ``bins`` a count or a tensor of edges.
+
+        >>> import nabla
+        >>> nabla.tensor([1.0, 2.0, 1.0]).histogram(2).hist.tolist()
+        [2.0, 1.0]
+        """
+        a = self._data
+        if a.dtype.kind != "f":
+            raise TypeError(f"histogram needs a floating point tensor, got {self.dtype}")
+        edges = bins._data if isinstance(bins, TensorMath) else bins
+        w = weight._data if isinstance(weight, TensorMath) else weight
+        if range is None and not np.ndim(edges) and a.size:
+            range = (float(a.min()), float(a.max()))
+        hist, e = np.histogram(a, bins=edges, range=range, weights=w, density=density)
+        return histogram_result(_wrap(hist.astype(a.dtype)), _wrap(e.astype(a.dtype)))
+
+    def bincount(self, weights=None, minlength=0):
+        """Occurrences of each value of a 1-D tensor of non-negative integers.
+
+        >>> import nabla
+        >>> nabla.tensor([0, 2, 2]).bincount().tolist()
+        [1, 0, 2]
+        """
+        a = self._data
+        if a.ndim != 1 or a.dtype.kind not in "iub":
+            raise ValueError(
+                f"bincount needs a 1-D tensor of integers, got {self.dtype} of shape "
+                f"{tuple(self.shape)}"
+            )
+        if a.size and a.min() < 0:
+            raise ValueError("bincount: the input must hold non-negative integers")
+        if weights is None:
+            return _wrap(np.bincount(a, minlength=minlength).astype(np.int64))
+        w = weights._data if isinstance(weights, TensorMath) else np.asarray(weights)
+        dtype = w.dtype if w.dtype.kind == "f" else np.dtype(np.float64)
+        return _wrap(np.bincount(a, weights=w, minlength=minlength).astype(dtype))
+
+    def unique(self, sorted=True, return_inverse=False, return_counts=False, dim=None):
+        """The distinct values (sorted), with the inverse index and counts on request.
+
+        >>> import nabla
+        >>> nabla.tensor([3, 1, 3]).unique().tolist()
+        [1, 3]
+        """
+        # always sorted, as PyTorch's CPU unique is whatever ``sorted`` says
+        a = self._data
+        axis = None if dim is None else _dim(dim, self.ndim)
+        vals, inv, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+        inv = inv.reshape(a.shape) if dim is None else inv.reshape(-1)
+        out = [_wrap(vals)]
+        if return_inverse:
+            out.append(_wrap(inv.astype(np.int64, copy=False)))
+        if return_counts:
+            out.append(_wrap(counts.astype(np.int64)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def nonzero(self, *, as_tuple=False):
+        """Indices of the non-zero elements: an (n, ndim) tensor, or one per dim.
+
+        >>> import nabla
+        >>> nabla.tensor([0, 3, 0, 4]).nonzero().tolist()
+        [[1], [3]]
+        """
+        a = self._data
+        if as_tuple:
+            if a.ndim == 0:
+                return (_wrap(np.nonzero(a.reshape(1))[0].astype(np.int64)),)
+            return tuple(_wrap(i.astype(np.int64)) for i in np.nonzero(a))
+        return _wrap(np.argwhere(a).astype(np.int64))
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        """Draw category indices from the rows of non-negative weights (1-D or 2-D).
+
+        >>> import nabla
+        >>> nabla.tensor([0.0, 1.0, 0.0]).multinomial(2, replacement=True).tolist()
+        [1, 1]
+        """
+        from .random import _np as _rng
+
+        w = self._data
+        if w.ndim not in (1, 2) or w.dtype.kind != "f":
+            raise ValueError(
+                f"multinomial needs a 1-D or 2-D float tensor of weights, got {self.dtype} of "
+                f"shape {tuple(self.shape)}"
+            )
+        rows = w.reshape(-1, w.shape[-1]).astype(np.float64)
+        if not np.isfinite(rows).all() or (rows < 0).any():
+            raise ValueError("multinomial: weights must be finite and non-negative")
+        total = rows.sum(axis=1, keepdims=True)
+        if (total <= 0).any():
+            raise ValueError("multinomial: every row of weights must have a positive sum")
+        n = rows.shape[1]
+        if num_samples <= 0:
+            raise ValueError(f"multinomial: num_samples must be positive, got {num_samples}")
+        if not replacement and num_samples > n:
+            raise ValueError(
+                f"multinomial: cannot draw {num_samples} samples from {n} categories "
+                "without replacement"
+            )
+        rng = _rng(generator)
+        if replacement:
+            # inverse CDF: one uniform per sample, searched in each row's cumulative sum
+            cdf = np.cumsum(rows / total, axis=1)
+            cdf[:, -1] = 1.0
+            u = rng.random((rows.shape[0], num_samples))
+            out = np.stack([np.searchsorted(c, x, side="right") for c, x in zip(cdf, u)])
+            out = np.minimum(out, n - 1)
+        else:
+            # exponential race: category i arrives at E_i / w_i; the first k to arrive are
+            # a sample without replacement (zero weights never arrive)
+            if (np.count_nonzero(rows, axis=1) < num_samples).any():
+                raise ValueError(
+                    "multinomial: fewer categories with non-zero weight than samples "
+                    "drawn without replacement"
+                )
+            with np.errstate(divide="ignore"):
+                arrival = rng.standard_exponential(rows.shape) / rows
+            out = np.argsort(arrival, axis=1, kind="stable")[:, :num_samples]
+        out = out.astype(np.int64)
+        return _wrap(out.reshape(w.shape[:-1] + (num_samples,)))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        o = other._data if isinstance(other, TensorMath) else other
+        return _wrap(np.isclose(self._data, o, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def lerp(self, end, weight):
+        """``self + weight * (end - self)``, differentiable in all three.
+
+        >>> import nabla
+        >>> nabla.tensor([0.0, 10.0]).lerp(nabla.tensor([10.0, 20.0]), 0.5).tolist()
+        [5.0, 15.0]
+        """
+        return self + weight * (self._other(end) - self)

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import builtins
 
+import numpy as np
+
+from . import autograd as _autograd
+from .ops import index as _ix
 from .ops import movement as _mv
+from .ops import sort as _srt
 from .shapes import ShapeError, _dim, _dims, _shape_arg
 
 
@@ -160,3 +165,208 @@ class TensorShape:
     def unbind(self, dim=0):
         d = _dim(dim, self.ndim)
         return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
+
+    # ------------------------------------------------------------ triangles, rolls
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two dims (``diagonal`` shifts it up or down).
+
+        >>> import nabla
+        >>> nabla.ones(2, 2).tril().tolist()
+        [[1.0, 0.0], [1.0, 1.0]]
+        """
+        return self._triangle(diagonal, False)
+
+    def triu(self, diagonal=0):
+        return self._triangle(diagonal, True)
+
+    def _triangle(self, diagonal, upper):
+        if self.ndim < 2:
+            raise ShapeError(
+                f"{'triu' if upper else 'tril'}: input needs at least 2 dimensions, got "
+                f"shape {tuple(self.shape)}"
+            )
+        return _srt.Triangle.apply(self, int(diagonal), upper)
+
+    def roll(self, shifts, dims=None):
+        """Shift elements cyclically along ``dims`` (over the flattened tensor if None).
+
+        >>> import nabla
+        >>> nabla.tensor([1, 2, 3]).roll(1).tolist()
+        [3, 1, 2]
+        """
+        if dims is None:
+            if not isinstance(shifts, int):
+                shifts = tuple(shifts)
+                if len(shifts) != 1:
+                    raise ValueError("roll: shifts must be one number when dims is None")
+                shifts = shifts[0]
+            return _srt.Roll.apply(self, int(shifts), None)
+        shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(shifts) != len(dims):
+            raise ValueError(f"roll: shifts {shifts} and dims {dims} must have the same length")
+        return _srt.Roll.apply(self, shifts, tuple(_dim(d, self.ndim) for d in dims))
+
+    # ------------------------------------------------------------------- indexing
+    def _index_arg(self, name, dim, index):
+        d = _dim(dim, builtins.max(self.ndim, 1))
+        idx = index._data if isinstance(index, TensorShape) else np.asarray(index)
+        if idx.dtype.kind not in "iu":
+            raise TypeError(f"{name}: index must be an integer tensor, got {idx.dtype}")
+        return d, idx
+
+    def gather(self, dim, index):
+        """Values picked along ``dim`` at ``index`` (a tensor of the input's rank).
+
+        >>> import nabla
+        >>> nabla.tensor([[1, 2], [3, 4]]).gather(1, nabla.tensor([[1], [0]])).tolist()
+        [[2], [3]]
+        """
+        d, idx = self._index_arg("gather", dim, index)
+        self._check_along("gather", d, idx)
+        return _ix.Gather.apply(self, d, idx)
+
+    def _check_along(self, name, d, idx, src=None):
+        if idx.ndim != self.ndim:
+            raise ShapeError(
+                f"{name}: index has {idx.ndim} dimensions, the input {self.ndim}"
+            )
+        for i, (n, m) in enumerate(zip(idx.shape, self.shape)):
+            if i != d and n > m:
+                raise ShapeError(
+                    f"{name}: index {tuple(idx.shape)} is larger than the input "
+                    f"{tuple(self.shape)} in dimension {i}"
+                )
+        if src is not None and any(n > m for n, m in zip(idx.shape, src.shape)):
+            raise ShapeError(
+                f"{name}: index {tuple(idx.shape)} is larger than src {tuple(src.shape)}"
+            )
+        if idx.size and (idx.min() < -self.shape[d] or idx.max() >= self.shape[d]):
+            raise IndexError(
+                f"{name}: index out of range for dimension {d} of size {self.shape[d]}"
+            )
+
+    def scatter(self, dim, index, src=None, value=None, *, reduce=None):
+        """A copy with ``src`` (a tensor or number) written at ``index`` along ``dim``.
+
+        >>> import nabla
+        >>> nabla.zeros(3).scatter(0, nabla.tensor([2]), nabla.tensor([5.0])).tolist()
+        [0.0, 0.0, 5.0]
+        """
+        if reduce is not None:
+            raise NotImplementedError(
+                f"scatter(reduce={reduce!r}) is not supported: use scatter_add or scatter_reduce"
+            )
+        if src is None:
+            src = value
+        d, idx = self._index_arg("scatter", dim, index)
+        if not isinstance(src, TensorShape):
+            self._check_along("scatter", d, idx)
+            return _ix.ScatterValue.apply(self, d, idx, src)
+        self._check_along("scatter", d, idx, src)
+        return _ix.Scatter.apply(self, src.to(self.dtype), d, idx)
+
+    def scatter_add(self, dim, index, src):
+        """A copy with ``src`` added at ``index`` along ``dim`` (repeats accumulate).
+
+        >>> import nabla
+        >>> nabla.zeros(2).scatter_add(0, nabla.tensor([1, 1]), nabla.ones(2)).tolist()
+        [0.0, 2.0]
+        """
+        d, idx = self._index_arg("scatter_add", dim, index)
+        self._check_along("scatter_add", d, idx, src)
+        return _ix.ScatterAdd.apply(self, src.to(self.dtype), d, idx)
+
+    def index_select(self, dim, index):
+        """The slices at ``index`` (1-D) along ``dim``.
+
+        >>> import nabla
+        >>> nabla.tensor([[1, 2], [3, 4]]).index_select(1, nabla.tensor([1])).tolist()
+        [[2], [4]]
+        """
+        d, idx = self._index_arg("index_select", dim, index)
+        if idx.ndim > 1:
+            raise ShapeError(f"index_select: index must be 1-D, got shape {idx.shape}")
+        n = self.shape[d] if self.ndim else 1
+        if idx.size and (idx.min() < -n or idx.max() >= n):
+            raise IndexError(f"index_select: index out of range for dimension {d} of size {n}")
+        x = self if self.ndim else self.reshape(1)
+        out = _ix.IndexSelect.apply(x, d, idx.reshape(-1))
+        return out if self.ndim else out.reshape(idx.shape)
+
+    def masked_select(self, mask):
+        """The elements where ``mask`` (broadcast) holds, as a 1-D tensor.
+
+        >>> import nabla
+        >>> nabla.tensor([1, 2, 3]).masked_select(nabla.tensor([True, False, True])).tolist()
+        [1, 3]
+        """
+        m = mask._data if isinstance(mask, TensorShape) else np.asarray(mask)
+        if m.dtype != np.bool_:
+            raise TypeError(f"masked_select: mask must be a bool tensor, got {m.dtype}")
+        try:
+            return _ix.MaskedSelect.apply(self, m)
+        except ValueError:
+            raise ShapeError(
+                f"masked_select: mask {m.shape} and input {tuple(self.shape)} cannot be "
+                "broadcast together"
+            ) from None
+
+    # --------------------------------------------------------------- matrix forms
+    def diag(self, diagonal=0):
+        """The ``diagonal``-th diagonal of a matrix, or the matrix with a vector on it.
+
+        >>> import nabla
+        >>> nabla.tensor([1.0, 2.0]).diag().tolist()
+        [[1.0, 0.0], [0.0, 2.0]]
+        """
+        k = int(diagonal)
+        if self.ndim == 1:
+            # the vector's element i lands at (i, i + k) or (i - k, i) of an n x n zero
+            # matrix: a scatter_add into its flat form, whose gradient is a gather
+            m = self.shape[0]
+            n = m + abs(k)
+            i = np.arange(m)
+            pos = (i + builtins.max(-k, 0)) * n + i + builtins.max(k, 0)
+            zeros = _autograd.Tensor._wrap(np.zeros(n * n, dtype=self._data.dtype))
+            return zeros.scatter_add(0, pos, self).reshape(n, n)
+        if self.ndim != 2:
+            raise ShapeError(f"diag: input must be 1-D or 2-D, got shape {tuple(self.shape)}")
+        r, c = self.shape
+        i = np.arange(builtins.max(0, builtins.min(r + builtins.min(k, 0), c - builtins.max(k, 0))))
+        return self[i - builtins.min(k, 0), i + builtins.max(k, 0)]
+
+    def outer(self, vec2):
+        """The outer product of two vectors.
+
+        >>> import nabla
+        >>> nabla.tensor([1.0, 2.0]).outer(nabla.tensor([1.0, 3.0])).tolist()
+        [[1.0, 3.0], [2.0, 6.0]]
+        """
+        if self.ndim != 1 or vec2.ndim != 1:
+            raise ShapeError(
+                f"outer: both inputs must be 1-D, got {tuple(self.shape)} and {tuple(vec2.shape)}"
+            )
+        return self.unsqueeze(1) * vec2.unsqueeze(0)
+
+    ger = outer
+
+    def bmm(self, mat2):
+        """Batched matrix product of (b, n, m) and (b, m, p) tensors, no broadcasting."""
+        if self.ndim != 3 or mat2.ndim != 3 or self.shape[0] != mat2.shape[0] or (
+            self.shape[2] != mat2.shape[1]
+        ):
+            raise ShapeError(
+                f"bmm: expected (b, n, m) and (b, m, p), got {tuple(self.shape)} and "
+                f"{tuple(mat2.shape)}"
+            )
+        return self @ mat2
+
+    def baddbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """``beta * self + alpha * (batch1 @ batch2)``, batched."""
+        prod = batch1.bmm(batch2)
+        if alpha != 1:
+            prod = prod * alpha
+        if beta == 0:  # as in PyTorch, self is then ignored (nan and inf included)
+            return prod
+        return (self if beta == 1 else self * beta) + prod

@@ -118,6 +118,131 @@ def silu(input) -> Tensor:
     return input * input.sigmoid()
 
 
+def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
+
+    >>> import nabla
+    >>> elu(nabla.tensor([1.0, 0.0])).tolist()
+    [1.0, 0.0]
+    """
+    x = _t(input)
+    # exp of the clamped input: the unused branch never overflows into a nan gradient
+    neg = (x.clamp(max=0.0).exp() - 1) * alpha
+    return x.where(x > 0, neg)
+
+
+def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
+    """``input`` clamped to [min_val, max_val].
+
+    >>> import nabla
+    >>> hardtanh(nabla.tensor([-3.0, 0.5, 2.0])).tolist()
+    [-1.0, 0.5, 1.0]
+    """
+    if min_val > max_val:
+        raise ValueError(f"hardtanh: min_val ({min_val}) cannot be greater than max_val "
+                         f"({max_val})")
+    return _t(input).clamp(min_val, max_val)
+
+
+def logsigmoid(input) -> Tensor:
+    """``log(sigmoid(x))`` without overflow: ``-softplus(-x)``.
+
+    >>> import nabla
+    >>> round(logsigmoid(nabla.tensor([0.0])).item(), 4)
+    -0.6931
+    """
+    return -(-_t(input)).softplus(1.0, 20.0)
+
+
+def glu(input, dim: int = -1) -> Tensor:
+    """Gated linear unit: the first half of ``dim`` times the sigmoid of the second.
+
+    >>> import nabla
+    >>> glu(nabla.tensor([2.0, 0.0])).tolist()
+    [1.0]
+    """
+    x = _t(input)
+    if x.ndim == 0 or x.shape[dim] % 2:
+        raise ValueError(
+            f"glu: halving only works on an even-sized dimension: dim {dim} of shape "
+            f"{tuple(x.shape)}"
+        )
+    a, b = x.chunk(2, dim)
+    return a * b.sigmoid()
+
+
+def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
+    """``input`` divided by its ``p``-norm along ``dim`` (at least ``eps``).
+
+    >>> import nabla
+    >>> normalize(nabla.tensor([[3.0, 4.0]])).tolist()
+    [[0.6, 0.8]]
+    """
+    x = _t(input)
+    return x / x.norm(p, dim, keepdim=True).clamp(min=eps)
+
+
+def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """The cosine of the angle between ``x1`` and ``x2`` along ``dim`` (broadcast).
+
+    Each is divided by its norm (at least ``eps``) before the product, as PyTorch does.
+
+    >>> import nabla
+    >>> cosine_similarity(nabla.tensor([[1.0, 0.0]]), nabla.tensor([[1.0, 1.0]])).tolist()
+    [0.7071067690849304]
+    """
+    a, b = _t(x1), _t(x2)
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    a, b = a.expand(shape), b.expand(shape)
+    # PyTorch clamps the norms without recording it: the gradient is that of the norm
+    na = a.norm(2, dim, keepdim=True)
+    nb = b.norm(2, dim, keepdim=True)
+    na = na + (na.detach().clamp(min=eps) - na.detach())
+    nb = nb + (nb.detach().clamp(min=eps) - nb.detach())
+    return ((a / na) * (b / nb)).sum(dim)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence with ``input`` as log-probabilities:
+    ``target * (log(target) - input)`` (0 where target is 0), or with ``log_target``
+    ``exp(target) * (target - input)``; ``reduction`` 'batchmean' divides the sum by the
+    batch size (the mathematically right KL), 'mean' by the element count.
+
+    >>> import nabla
+    >>> kl_div(nabla.tensor([0.0]), nabla.tensor([1.0]), reduction="sum").item()
+    0.0
+    """
+    x, t = _float_input("kl_div", input), _t(target)
+    if reduction == "batchmean" and size_average is None and reduce is None:
+        red = "batchmean"
+    else:
+        red = _reduction(reduction, size_average, reduce)
+    if log_target:
+        loss = t.exp() * (t - x)
+    else:
+        pos = t > 0
+        # t * log(t) with 0 at t == 0 (xlogy); log of a stand-in 1 keeps it finite
+        safe = t.where(pos, t._other(1.0))
+        loss = t * safe.log() - t * x
+    if red == "none":
+        return loss
+    if red == "sum":
+        return loss.sum()
+    if red == "batchmean":
+        return loss.sum() / (x.shape[0] if x.ndim else 1)
+    warnings.warn(
+        "reduction: 'mean' divides the total loss by both the batch size and the support "
+        "size. 'batchmean' divides only by the batch size, and aligns with the KL div math "
+        "definition.",
+        stacklevel=2,
+    )
+    return loss.mean()
+
+
+from ..functions import pad as pad  # noqa: E402  F.pad: constant, reflect, replicate, circular
+
+
 def _softmax_dim(ndim: int, name: str) -> int:
     warnings.warn(
         f"Implicit dimension choice for {name} has been deprecated. "

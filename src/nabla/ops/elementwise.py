@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from .erf import erf as _erf
 
 
 class Add(Function):
@@ -67,6 +68,50 @@ class Neg(Function):
         return -g
 
 
+def power(a, p):
+    """``a ** p`` for a constant ``p``, through products and square roots where p is a
+    small integer or half-integer: NumPy's general power is ~50x slower than a product
+    (x ** 3.0 on 16x32x256 float32: 16.5 ms -> 0.04 ms). Same values within a rounding.
+    """
+    if a.dtype.kind != "f" and (p < 0 or p != int(p)):
+        return a**p  # NumPy's own rules and errors for integer bases
+    if p == 2:
+        return a * a
+    if p == 3:
+        t = a * a
+        t *= a
+        return t
+    if p == 4:
+        t = a * a
+        t *= t
+        return t
+    if p == 1:
+        return a.copy()
+    if p == 0:
+        return np.ones_like(a)
+    if p == 0.5:
+        return np.sqrt(a)
+    if p == 1.5:
+        t = np.sqrt(a)
+        t *= a
+        return t
+    if p == 2.5:
+        t = np.sqrt(a)
+        t *= a * a
+        return t
+    if p == -1:
+        return np.reciprocal(a)
+    if p == -2:
+        return np.reciprocal(a * a)
+    if p == -0.5:
+        return np.reciprocal(np.sqrt(a))
+    if p == -1.5:
+        t = np.sqrt(a)
+        t *= a
+        return np.reciprocal(t)
+    return a**p
+
+
 class PowScalar(Function):
     """``a ** p`` for a constant exponent ``p``."""
 
@@ -74,7 +119,7 @@ class PowScalar(Function):
     def forward(ctx, a, p):
         ctx.save_for_backward(a)
         ctx.p = p
-        return a**p
+        return power(a, p)
 
     @staticmethod
     def backward(ctx, g):
@@ -82,7 +127,7 @@ class PowScalar(Function):
         p = ctx.p
         if p == 2:
             return g * 2 * a
-        return g * p * a ** (p - 1)
+        return g * p * power(a, p - 1)
 
 
 class Pow(Function):
@@ -130,6 +175,21 @@ class Log(Function):
     @staticmethod
     def backward(ctx, g):
         return g / ctx.saved_tensors[0]
+
+
+class LogBase(Function):
+    """``log2`` or ``log10``: NumPy's own, so the values round as PyTorch's do."""
+
+    @staticmethod
+    def forward(ctx, a, base):
+        ctx.save_for_backward(a)
+        ctx.base = base
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log2(a) if base == 2 else np.log10(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / (ctx.saved_tensors[0] * math.log(ctx.base))
 
 
 class Sqrt(Function):
@@ -295,13 +355,9 @@ class Softplus(Function):
         return np.where(z > ctx.threshold, g, g * _sigmoid(z))
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
-
-
 def erf(a):
-    """The error function, elementwise (NumPy has none; math.erf is exact)."""
-    # np.asarray: on a 0-d array frompyfunc returns a bare Python float
-    return np.asarray(_erf(a)).astype(a.dtype if a.dtype.kind == "f" else np.float64)
+    """The error function, elementwise (NumPy has none): see ``ops/erf.py``."""
+    return _erf(a)
 
 
 class Gelu(Function):
@@ -313,18 +369,23 @@ class Gelu(Function):
         ctx.approximate = approximate
         if approximate == "tanh":
             k = math.sqrt(2 / math.pi)
-            return 0.5 * a * (1 + np.tanh(k * (a + 0.044715 * a**3)))
-        return 0.5 * a * (1 + erf(a / math.sqrt(2)))
+            return 0.5 * a * (1 + np.tanh(k * (a + 0.044715 * (a * a * a))))
+        # Phi(a), kept for the backward: erf is the costly part of both passes.
+        cdf = erf(a * (1 / math.sqrt(2)))
+        cdf += 1
+        cdf *= 0.5
+        ctx.cdf = cdf
+        return a * cdf
 
     @staticmethod
     def backward(ctx, g):
         a = ctx.saved_tensors[0]
         if ctx.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
-            t = np.tanh(k * (a + 0.044715 * a**3))
+            t = np.tanh(k * (a + 0.044715 * (a * a * a)))
             dt = (1 - t * t) * k * (1 + 3 * 0.044715 * a * a)
             return g * (0.5 * (1 + t) + 0.5 * a * dt)
-        cdf = 0.5 * (1 + erf(a / math.sqrt(2)))
+        cdf = ctx.cdf
         pdf = np.exp(-0.5 * a * a) / math.sqrt(2 * math.pi)
         return g * (cdf + a * pdf)
 

@@ -189,3 +189,76 @@ class LinearTanh(_LinearAct):
 class LinearSigmoid(_LinearAct):
     act = staticmethod(_sigmoid)
     act_grad = staticmethod(_sigmoid_grad)
+
+
+def einsum_subscripts(equation, shapes):
+    """``equation`` made explicit: (input subscripts, output subscripts), '...' spelled out
+    as letters that the equation does not use, aligned from the right as it broadcasts."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(shapes):
+        raise ValueError(
+            f"einsum: the equation names {len(ins)} operands, {len(shapes)} were given"
+        )
+    free = [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" if c not in eq]
+    n_ell = max((len(s) - len(sub) + 3 for sub, s in zip(ins, shapes) if "..." in sub), default=0)
+    ell = "".join(free[:n_ell])
+    out = []
+    for sub, s in zip(ins, shapes):
+        if "..." in sub:
+            k = len(s) - len(sub) + 3
+            sub = sub.replace("...", ell[n_ell - k :] if k else "")
+        if len(sub) != len(s) or not sub.isalpha():
+            raise ValueError(
+                f"einsum: subscripts {sub!r} do not fit an operand of shape {tuple(s)}"
+            )
+        out.append(sub)
+    if arrow:
+        rhs = rhs.replace("...", ell)
+    else:  # implicit output: the broadcast dims, then letters seen once, in order
+        letters = "".join(out)
+        once = (c for c in set(letters) if letters.count(c) == 1 and c not in ell)
+        rhs = ell + "".join(sorted(once))
+    return out, rhs
+
+
+class Einsum(Function):
+    """``np.einsum`` with its gradient: for each operand, the einsum of the output's
+    gradient with the other operands, spread back over repeated (diagonal) and
+    summed-away letters."""
+
+    @staticmethod
+    def forward(ctx, *arrays, subs, out):
+        ctx.save_for_backward(*arrays)
+        ctx.subs, ctx.out = subs, out
+        eq = ",".join(subs) + "->" + out
+        return np.asarray(np.einsum(eq, *arrays, optimize=len(arrays) > 2))
+
+    @staticmethod
+    def backward(ctx, g):
+        arrays, subs = ctx.saved_tensors, ctx.subs
+        sizes = {}
+        for sub, a in zip(subs, arrays):
+            for c, n in zip(sub, a.shape):
+                sizes[c] = max(sizes.get(c, 1), n)
+        grads = []
+        for i, sub in enumerate(subs):
+            if not ctx.needs_input_grad[i]:
+                grads.append(None)
+                continue
+            others = [s for j, s in enumerate(subs) if j != i]
+            have = set(ctx.out).union(*others)
+            uniq = "".join(dict.fromkeys(sub))  # letters of this operand, once each
+            got = "".join(c for c in uniq if c in have)
+            ops = [g] + [b for j, b in enumerate(arrays) if j != i]
+            eq = ",".join([ctx.out] + others) + "->" + got
+            part = np.einsum(eq, *ops, optimize=len(ops) > 2)
+            # letters summed away in the forward get the gradient broadcast back
+            part = part.reshape([sizes[c] if c in got else 1 for c in uniq])
+            part = np.broadcast_to(part, [sizes[c] for c in uniq])
+            grad = np.zeros([sizes[c] for c in sub], dtype=g.dtype)
+            # einsum("iji->ij") of grad is a writeable view of its diagonal
+            np.einsum(sub + "->" + uniq, grad)[...] = part
+            grads.append(grad)
+        return tuple(grads)

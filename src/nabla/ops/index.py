@@ -1,0 +1,127 @@
+"""Index primitives: gather, scatter, scatter_add, index_select, masked_select.
+
+Each indexes along one axis with an integer array; the gradients send values back
+through the same positions (``np.add.at`` where an index may repeat).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def along(index, axis):
+    """The full index tuple that puts ``index`` on ``axis`` and counts the other axes:
+    ``a[along(idx, d)]`` is ``take_along_axis`` for an index smaller than ``a``."""
+    grids = list(np.ogrid[tuple(slice(n) for n in index.shape)])
+    grids[axis] = index
+    return tuple(grids)
+
+
+class Gather(Function):
+    @staticmethod
+    def forward(ctx, a, axis, index):
+        ix = along(index, axis)
+        ctx.shape, ctx.ix = a.shape, ix
+        return a[ix]
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = np.zeros(ctx.shape, dtype=g.dtype)
+        np.add.at(grad, ctx.ix, g)  # an index may name one element twice
+        return grad
+
+
+class Scatter(Function):
+    """``a`` with ``src`` written at ``index`` along ``axis`` (``src`` an array or a number).
+
+    Where an index repeats, the last write wins (PyTorch leaves that order undefined).
+    """
+
+    @staticmethod
+    def forward(ctx, a, src, axis, index):
+        ix = along(index, axis)
+        ctx.ix, ctx.src_shape = ix, src.shape
+        out = a.copy()
+        out[ix] = src[tuple(slice(n) for n in index.shape)]
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        na, ns = ctx.needs_input_grad
+        ga = gs = None
+        if na:
+            ga = g.copy()
+            ga[ctx.ix] = 0  # overwritten elements do not reach the output
+        if ns:
+            gs = np.zeros(ctx.src_shape, dtype=g.dtype)
+            part = g[ctx.ix]
+            gs[tuple(slice(n) for n in part.shape)] = part
+        return ga, gs
+
+
+class ScatterValue(Function):
+    """``a`` with one number written at ``index`` along ``axis``."""
+
+    @staticmethod
+    def forward(ctx, a, axis, index, value):
+        ix = along(index, axis)
+        ctx.ix = ix
+        out = a.copy()
+        out[ix] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        g = g.copy()
+        g[ctx.ix] = 0
+        return g
+
+
+class ScatterAdd(Function):
+    @staticmethod
+    def forward(ctx, a, src, axis, index):
+        ix = along(index, axis)
+        ctx.ix, ctx.src_shape = ix, src.shape
+        out = a.copy()
+        np.add.at(out, ix, src[tuple(slice(n) for n in index.shape)])
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = np.zeros(ctx.src_shape, dtype=g.dtype)
+            part = g[ctx.ix]
+            gs[tuple(slice(n) for n in part.shape)] = part
+        return g, gs
+
+
+class IndexSelect(Function):
+    @staticmethod
+    def forward(ctx, a, axis, index):
+        ctx.shape, ctx.axis, ctx.index = a.shape, axis, index
+        return np.take(a, index, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = np.zeros(ctx.shape, dtype=g.dtype)
+        np.add.at(np.moveaxis(grad, ctx.axis, 0), ctx.index, np.moveaxis(g, ctx.axis, 0))
+        return grad
+
+
+class MaskedSelect(Function):
+    """The elements of ``a`` where ``mask`` holds, as a 1-D array (both broadcast)."""
+
+    @staticmethod
+    def forward(ctx, a, mask):
+        a, mask = np.broadcast_arrays(a, mask)
+        ctx.mask = mask
+        return a[mask]
+
+    @staticmethod
+    def backward(ctx, g):
+        grad = np.zeros(ctx.mask.shape, dtype=g.dtype)
+        grad[ctx.mask] = g
+        return grad  # the engine sums it back over broadcast dims
