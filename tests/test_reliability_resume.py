@@ -25,10 +25,9 @@ def test_cli_resume_with_patience_is_exact(tmp_path, capsys):
     common = ["--no-plots", "--quiet", "--patience", "2", "--lr", "0.3"]
     _cli("train", "--out", tmp_path / "straight", "--epochs", "30", *common)
     _cli("train", "--out", tmp_path / "cut", "--epochs", "7", *common)
-    # The configuration does not record --patience (it is no training option of the
-    # model's): the resumed run is given it again.
+    # The configuration records --patience: the resumed run needs only --epochs.
     _cli("train", "--resume", tmp_path / "cut" / "checkpoint.safetensors", "--epochs", "30",
-         "--no-plots", "--quiet", "--patience", "2")
+         "--no-plots", "--quiet")
     capsys.readouterr()
     straight = (tmp_path / "straight" / "history.csv").read_text()
     resumed = (tmp_path / "cut" / "history.csv").read_text()
@@ -38,7 +37,7 @@ def test_cli_resume_with_patience_is_exact(tmp_path, capsys):
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     # Resuming the run that has stopped trains nothing more.
     _cli("train", "--resume", tmp_path / "straight" / "checkpoint.safetensors", "--epochs",
-         "30", "--no-plots", "--quiet", "--patience", "2")
+         "30", "--no-plots", "--quiet")
     assert (tmp_path / "straight" / "history.csv").read_text() == straight
 
 

@@ -122,6 +122,7 @@ TRAIN_DEFAULTS = {
     "dataset": "digits", "model": "mlp", "hidden": [128, 64], "activation": "relu",
     "dropout": 0.0, "loss": "cross-entropy", "optimizer": "sgd", "lr": None,
     "momentum": None, "batch_size": 32, "epochs": 30, "seed": 0, "val_fraction": 0.1,
+    "patience": None,  # recorded, so that --resume stops where the straight run stops
 }
 # Options whose change would make a resumed run differ from the one it continues.
 _RESUME_FIXED = ("dataset", "model", "hidden", "activation", "dropout", "loss", "optimizer",

@@ -282,10 +282,10 @@ def _run(args, cfg: dict, data: Data, out: Path | None, resume_state, ranks: Ran
             metadata={"nabla_data": json.dumps(data_meta), "nabla_train": json.dumps(cfg)}))
     if ranks.world > 1:
         callbacks.append(_SamplerEpoch(train_loader.sampler))
-    if args.patience is not None:
+    if cfg.get("patience") is not None:
         # Every rank decides alike: the validation loss is the same on identical replicas.
         callbacks.insert(1, EarlyStopping("val_loss" if val_loader else "loss",
-                                          patience=args.patience, restore_best=True))
+                                          patience=cfg["patience"], restore_best=True))
     if args.diagnostics and ranks.main:
         from ..viz.monitor import DiagnosticsCallback
 
