@@ -15,7 +15,6 @@ buckets on every rank and checks them once at construction, skips that exchange.
 from __future__ import annotations
 
 import enum
-import os
 import sys
 import traceback
 
@@ -190,6 +189,18 @@ def _agree(comm, name: str, arrays) -> None:
             )
 
 
+def _matching_list(name: str, list_name: str, tensors, arr: np.ndarray, n: int) -> list:
+    """The arrays of ``tensors``: one per rank, each of ``arr``'s shape and dtype."""
+    if tensors is None or len(tensors) != n:
+        raise ValueError(f"{name}: {list_name} must hold {n} tensors, one per rank")
+    out = [_array(t, f"{name}'s {list_name} entries") for t in tensors]
+    for i, o in enumerate(out):
+        if o.shape != arr.shape or o.dtype != arr.dtype:
+            raise DistributedError(f"{name}: {list_name}[{i}] has {_describe(o)} but the "
+                                   f"tensor has {_describe(arr)}")
+    return out
+
+
 def _touch(tensor) -> None:
     vc = getattr(tensor, "_vc", None)
     if vc is not None:
@@ -308,14 +319,7 @@ def all_gather(tensor_list, tensor, group=None, async_op: bool = False):
     """Fill ``tensor_list[r]`` with rank r's ``tensor`` on every rank."""
     comm = _comm()
     arr = _array(tensor, "all_gather's tensor")
-    outs = [_array(t, "all_gather's tensor_list entries") for t in tensor_list]
-    if len(outs) != comm.Get_size():
-        raise ValueError(f"all_gather: tensor_list has {len(outs)} tensors for a world of "
-                         f"{comm.Get_size()}")
-    for i, o in enumerate(outs):
-        if o.shape != arr.shape or o.dtype != arr.dtype:
-            raise DistributedError(f"all_gather: tensor_list[{i}] has {_describe(o)} but the "
-                                   f"input has {_describe(arr)}")
+    outs = _matching_list("all_gather", "tensor_list", tensor_list, arr, comm.Get_size())
     _agree(comm, "all_gather", [arr])
     gathered = np.empty((len(outs),) + arr.shape, arr.dtype)
     send = _contiguous(arr)
@@ -370,14 +374,7 @@ def gather(tensor, gather_list=None, dst: int = 0, group=None, async_op: bool = 
     _rank_arg(comm, dst, "dst")
     mine = comm.Get_rank() == dst
     if mine:
-        if gather_list is None or len(gather_list) != comm.Get_size():
-            raise ValueError(f"gather: rank {dst} needs a gather_list of {comm.Get_size()} "
-                             "tensors")
-        outs = [_array(t, "gather's gather_list entries") for t in gather_list]
-        for i, o in enumerate(outs):
-            if o.shape != arr.shape or o.dtype != arr.dtype:
-                raise DistributedError(f"gather: gather_list[{i}] has {_describe(o)} but "
-                                       f"the input has {_describe(arr)}")
+        outs = _matching_list("gather", "gather_list", gather_list, arr, comm.Get_size())
     elif gather_list:
         raise ValueError(f"gather: gather_list is only given on the destination rank {dst}")
     _agree(comm, "gather", [arr])
@@ -404,14 +401,7 @@ def scatter(tensor, scatter_list=None, src: int = 0, group=None, async_op: bool 
     _rank_arg(comm, src, "src")
     mine = comm.Get_rank() == src
     if mine:
-        if scatter_list is None or len(scatter_list) != comm.Get_size():
-            raise ValueError(f"scatter: rank {src} needs a scatter_list of {comm.Get_size()} "
-                             "tensors")
-        ins = [_array(t, "scatter's scatter_list entries") for t in scatter_list]
-        for i, a in enumerate(ins):
-            if a.shape != arr.shape or a.dtype != arr.dtype:
-                raise DistributedError(f"scatter: scatter_list[{i}] has {_describe(a)} but "
-                                       f"the output has {_describe(arr)}")
+        ins = _matching_list("scatter", "scatter_list", scatter_list, arr, comm.Get_size())
         send = np.ascontiguousarray(np.stack(ins))
     elif scatter_list:
         raise ValueError(f"scatter: scatter_list is only given on the source rank {src}")
@@ -466,10 +456,3 @@ def _rank_arg(comm, r, name: str) -> None:
     if not isinstance(r, (int, np.integer)) or not 0 <= r < comm.Get_size():
         raise ValueError(f"{name}={r!r} is not a rank of this world of {comm.Get_size()}")
 
-
-def _env_rank() -> int:
-    """This process's rank as the launcher set it, before any MPI call (0 alone)."""
-    for key in ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"):
-        if os.environ.get(key, "").isdigit():
-            return int(os.environ[key])
-    return 0
