@@ -16,9 +16,10 @@ its best worker. Other
 load on the machine only ever makes a run slower, so the best is the least noisy
 estimate; the spread column says how far the median worker was from it.
 
-The first losses of both libraries must agree (same weights, same batches), or the
-table says so: the timing would compare different computations. Peak memory is the
-worker's own ``ru_maxrss`` (library, model and data, after the timed steps).
+The first losses of both libraries must agree (same weights, same batches; where a step
+draws random numbers, the numbers its ``reference`` gives), or the table says so: the
+timing would compare different computations. Peak memory is the worker's own
+``ru_maxrss`` (library, model and data, after the timed steps).
 """
 
 from __future__ import annotations
@@ -59,7 +60,12 @@ def worker(case_id: str, lib: str, steps: int, repeats: int, warmup: int,
            budget: float) -> dict:
     case = registry()[case_id]
     work = case.build(lib)
-    losses = [work.step().item() for _ in range(warmup)]
+    if work.reference is not None:
+        losses = work.reference()
+        for _ in range(warmup):
+            work.step()
+    else:
+        losses = [work.step().item() for _ in range(warmup)]
     # Many short windows rather than a few long ones: on a busy machine the best short
     # window is the one that ran undisturbed. At least 3 windows, then until the time
     # budget or ``repeats`` windows are spent.

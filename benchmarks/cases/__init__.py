@@ -21,6 +21,10 @@ class Workload:
     batch: int  # samples per step
     flops: float | None = None  # floating-point operations of one step, where counted
     info: dict = field(default_factory=dict)  # anything the worker reports back as is
+    # Where a step draws from the library's own generator (dropout, randint) the two
+    # libraries' losses differ by design: reference() gives the numbers they must agree
+    # on instead (e.g. the loss with dropout off), and the warm-up losses are not compared.
+    reference: Callable[[], list] | None = None
 
 
 @dataclass
@@ -99,7 +103,7 @@ def training_step(model, loss_fn, opt, next_batch):
 
 
 def registry() -> dict:
-    from . import mlp, scalar, spatial, startup
+    from . import mlp, programs, scalar, spatial, startup
 
-    cases = [*mlp.CASES, *spatial.CASES, *scalar.CASES, *startup.CASES]
+    cases = [*mlp.CASES, *spatial.CASES, *scalar.CASES, *startup.CASES, *programs.CASES]
     return {c.id: c for c in cases}
