@@ -216,7 +216,9 @@ def table(results: dict, cases: dict, info: dict) -> str:
         lines.append(
             f"| 7 | `import nabla` (fresh process, best of N) | {imp['s']:.3f} s | "
             f"numpy alone {s['import_numpy']['s']:.3f} s | | < 0.15 s | "
-            f"{_met(imp['s'], 0.15, higher=False)} | | | heavy modules loaded: {heavy} |")
+            f"{_met(imp['s'], 0.15, higher=False)} | {imp['maxrss_mib']:.0f} | "
+            f"{s['import_numpy']['maxrss_mib']:.0f} | heavy modules loaded: {heavy}; peak "
+            "MiB: the importing process, nabla's and numpy's alone |")
         lines.append(
             f"| 7 | `nabla train` (digits MLP): process start to first optimizer step | "
             f"{s['first_step_s']:.3f} s | | | | | | | best of N |")

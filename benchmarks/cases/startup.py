@@ -37,8 +37,10 @@ import time
 t0 = time.perf_counter()
 import {module}
 dt = time.perf_counter() - t0
-import json, sys
-print(json.dumps({{"s": dt, "heavy": [m for m in {heavy!r} if m in sys.modules]}}))
+import json, resource, sys
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+print(json.dumps({{"s": dt, "heavy": [m for m in {heavy!r} if m in sys.modules],
+                   "maxrss_mib": rss}}))
 """
 
 _FIRST_STEP = """
@@ -69,7 +71,7 @@ def _env():
 
 def import_time(module: str, n: int) -> dict:
     code = _IMPORT.format(module=module, heavy=HEAVY)
-    best, heavy = float("inf"), []
+    best, heavy, rss = float("inf"), [], 0.0
     for i in range(n + 1):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env=_env(), check=True)
@@ -77,7 +79,8 @@ def import_time(module: str, n: int) -> dict:
         if i:  # the first run only warms the bytecode cache
             best = min(best, res["s"])
         heavy = res["heavy"]
-    return {"s": best, "heavy": heavy}
+        rss = max(rss, res["maxrss_mib"])
+    return {"s": best, "heavy": heavy, "maxrss_mib": rss}
 
 
 def time_to_first_step(n: int) -> float:
