@@ -167,7 +167,9 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f"{__name__}.{module}"), attr)
         globals()[name] = value  # later lookups skip this function
         return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .absent import absent_error  # only on a miss: a name left out on purpose says why
+
+    raise absent_error(__name__, name)
 
 
 def __dir__():

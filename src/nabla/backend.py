@@ -207,7 +207,9 @@ def device(d=None) -> Device:
     if name == "cpu":
         return CPU
     raise RuntimeError(
-        f"device '{d}' is not available: this build of nabla has only the 'cpu' device"
+        f"device '{d}' is not available: this build of nabla has only the 'cpu' device "
+        "(it computes with NumPy); choose the device as portable PyTorch code does, "
+        "`'cuda' if nabla.cuda.is_available() else 'cpu'`, or drop the .cuda()/.to() call"
     )
 
 
