@@ -119,10 +119,10 @@ class TensorMath:
         return 1 / self
 
     def log1p(self):
-        return (self + 1).log()
+        return self._unary(_ew.Log1p)
 
     def expm1(self):
-        return self.exp() - 1
+        return self._unary(_ew.Expm1)
 
     def clamp(self, min=None, max=None):
         """Limit values to ``[min, max]``; the gradient is 1 inside, 0 outside."""

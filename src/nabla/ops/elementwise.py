@@ -165,6 +165,31 @@ class Exp(Function):
         return g * ctx.saved_tensors[0]
 
 
+class Expm1(Function):
+    # np.expm1, not exp - 1: exact where exp(a) rounds to 1 (what ELU's small negatives need)
+    @staticmethod
+    def forward(ctx, a):
+        out = np.expm1(a)
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (ctx.saved_tensors[0] + 1)
+
+
+class Log1p(Function):
+    # np.log1p, not log(1 + a): 1 + a rounds a small a away
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.log1p(a)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g / (ctx.saved_tensors[0] + 1)
+
+
 class Log(Function):
     @staticmethod
     def forward(ctx, a):
