@@ -126,9 +126,9 @@ def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     [1.0, 0.0]
     """
     x = _t(input)
-    # exp of the clamped input: the unused branch never overflows into a nan gradient
-    neg = (x.clamp(max=0.0).exp() - 1) * alpha
-    return x.where(x > 0, neg)
+    # expm1 of the clamped input: exact near 0, and the unused branch never overflows
+    # into a nan gradient
+    return x.relu() + x.clamp(max=0.0).expm1() * alpha
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:
@@ -241,6 +241,42 @@ def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean
 
 
 from ..functions import pad as pad  # noqa: E402  F.pad: constant, reflect, replicate, circular
+
+
+def pixel_shuffle(input, upscale_factor: int) -> Tensor:
+    """``(*, C * r * r, H, W)`` to ``(*, C, H * r, W * r)``: channels into space.
+
+    >>> import nabla
+    >>> pixel_shuffle(nabla.zeros(1, 8, 3, 3), 2).shape
+    (1, 2, 6, 6)
+    """
+    x, r = _t(input), int(upscale_factor)
+    if x.ndim < 3 or x.shape[-3] % (r * r):
+        raise ValueError(f"pixel_shuffle: expected (*, C*{r * r}, H, W) with C*{r * r} "
+                         f"channels, got shape {x.shape}")
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    x = x.reshape(*lead, c // (r * r), r, r, h, w).permute(*range(k), k, k + 3, k + 1, k + 4,
+                                                          k + 2)
+    return x.reshape(*lead, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
+    """``(*, C, H * r, W * r)`` to ``(*, C * r * r, H, W)``: the inverse of pixel_shuffle.
+
+    >>> import nabla
+    >>> pixel_unshuffle(nabla.zeros(1, 2, 6, 6), 2).shape
+    (1, 8, 3, 3)
+    """
+    x, r = _t(input), int(downscale_factor)
+    if x.ndim < 3 or x.shape[-1] % r or x.shape[-2] % r:
+        raise ValueError(f"pixel_unshuffle: expected (*, C, H, W) with H and W divisible by "
+                         f"{r}, got shape {x.shape}")
+    *lead, c, h, w = x.shape
+    k = len(lead)
+    x = x.reshape(*lead, c, h // r, r, w // r, r).permute(*range(k), k, k + 2, k + 4, k + 1,
+                                                          k + 3)
+    return x.reshape(*lead, c * r * r, h // r, w // r)
 
 
 def _softmax_dim(ndim: int, name: str) -> int:

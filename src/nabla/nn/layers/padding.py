@@ -1,8 +1,8 @@
 """Padding layers (``ZeroPad1d/2d``, ``ConstantPad1d/2d``, ``ReflectionPad1d/2d``,
 ``ReplicationPad1d/2d``) and ``PixelShuffle``/``PixelUnshuffle``.
 
-Reflection and replication padding gather the input along each padded dim with an index
-array (the gather's gradient sums back into the source positions).
+Every padding layer calls ``F.pad`` (``nabla.functions.pad``): reflection and replication
+gather the input with its index tables, whose gradient sums back into the source positions.
 
 >>> import nabla
 >>> ReflectionPad1d(2)(nabla.arange(4.0).reshape(1, 1, 4))
@@ -11,10 +11,9 @@ tensor([[[2., 1., 0., 1., 2., 3., 2., 1.]]])
 
 from __future__ import annotations
 
-import numpy as np
-
 from ...functions import pad
 from ...tensor import Tensor
+from .. import functional as F
 from ..module import Module
 
 __all__ = ["ZeroPad1d", "ZeroPad2d", "ConstantPad1d", "ConstantPad2d", "ReflectionPad1d",
@@ -29,19 +28,6 @@ def _widths(padding, n: int, name: str) -> tuple:
     if len(padding) != 2 * n:
         raise ValueError(f"{name}: padding must be an int or a {2 * n}-tuple, got {padding}")
     return padding
-
-
-def _index(n: int, left: int, right: int, mode: str, name: str) -> np.ndarray:
-    i = np.arange(-left, n + right)
-    if mode == "reflect":
-        if left >= n or right >= n:
-            raise ValueError(f"{name}: padding ({left}, {right}) should be smaller than the "
-                             f"input size {n} in that dimension")
-        i = np.abs(i)
-        return np.where(i > n - 1, 2 * (n - 1) - i, i)
-    if n == 0:
-        raise ValueError(f"{name}: cannot replicate an empty dimension")
-    return np.clip(i, 0, n - 1)
 
 
 class _PadNd(Module):
@@ -60,15 +46,10 @@ class _PadNd(Module):
                              f"got shape {input.shape}")
         if self._mode == "constant":
             return pad(input, self.padding, value=self.value)
-        x = input
-        for k in range(self._n):  # the last dim first, as the padding lists it
-            left, right = self.padding[2 * k], self.padding[2 * k + 1]
-            if left < 0 or right < 0:
-                raise ValueError(f"{name}: negative padding is not supported, got "
-                                 f"{self.padding}")
-            idx = _index(x.shape[-1 - k], left, right, self._mode, name)
-            x = x[(Ellipsis, idx) + (slice(None),) * k]
-        return x
+        try:  # F.pad's index tables (ops/pad.py), with the layer's name on a refusal
+            return pad(input, self.padding, mode=self._mode)
+        except ValueError as e:
+            raise ValueError(f"{name}: {e}") from None
 
     def extra_repr(self) -> str:
         p = self.padding
@@ -178,15 +159,7 @@ class PixelShuffle(Module):
         self.upscale_factor = int(upscale_factor)
 
     def forward(self, input: Tensor) -> Tensor:
-        r = self.upscale_factor
-        if input.ndim < 3 or input.shape[-3] % (r * r):
-            raise ValueError(f"PixelShuffle: expected (*, C*{r * r}, H, W) with C*{r * r} "
-                             f"channels, got shape {input.shape}")
-        *lead, c, h, w = input.shape
-        x = input.reshape(*lead, c // (r * r), r, r, h, w)
-        k = len(lead)
-        x = x.permute(*range(k), k, k + 3, k + 1, k + 4, k + 2)
-        return x.reshape(*lead, c // (r * r), h * r, w * r)
+        return F.pixel_shuffle(input, self.upscale_factor)
 
     def extra_repr(self) -> str:
         return f"upscale_factor={self.upscale_factor}"
@@ -205,15 +178,7 @@ class PixelUnshuffle(Module):
         self.downscale_factor = int(downscale_factor)
 
     def forward(self, input: Tensor) -> Tensor:
-        r = self.downscale_factor
-        if input.ndim < 3 or input.shape[-1] % r or input.shape[-2] % r:
-            raise ValueError(f"PixelUnshuffle: expected (*, C, H, W) with H and W divisible by "
-                             f"{r}, got shape {input.shape}")
-        *lead, c, h, w = input.shape
-        x = input.reshape(*lead, c, h // r, r, w // r, r)
-        k = len(lead)
-        x = x.permute(*range(k), k, k + 2, k + 4, k + 1, k + 3)
-        return x.reshape(*lead, c * r * r, h // r, w // r)
+        return F.pixel_unshuffle(input, self.downscale_factor)
 
     def extra_repr(self) -> str:
         return f"downscale_factor={self.downscale_factor}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from ... import backend
 from ...creation import full
-from ...tensor import Tensor
+from .. import functional as F
 from ..module import Module, Parameter
 
 __all__ = ["ELU", "CELU", "SELU", "PReLU", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
@@ -21,10 +21,6 @@ __all__ = ["ELU", "CELU", "SELU", "PReLU", "Hardtanh", "ReLU6", "LogSigmoid", "S
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
-
-
-def _elu(x: Tensor, alpha: float) -> Tensor:
-    return x.relu() + (x.clamp(max=0.0).expm1() * alpha)
 
 
 class ELU(Module):
@@ -40,7 +36,7 @@ class ELU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return _elu(input, self.alpha)
+        return F.elu(input, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
@@ -71,7 +67,7 @@ class SELU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return _elu(input, _SELU_ALPHA) * _SELU_SCALE
+        return F.elu(input, _SELU_ALPHA) * _SELU_SCALE
 
 
 class PReLU(Module):
@@ -127,7 +123,7 @@ class Hardtanh(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return input.clamp(self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}" + (
@@ -157,7 +153,7 @@ class LogSigmoid(Module):
     """
 
     def forward(self, input):
-        return -(-input).softplus()
+        return F.logsigmoid(input)
 
 
 class Softsign(Module):
@@ -229,12 +225,7 @@ class GLU(Module):
         self.dim = dim
 
     def forward(self, input):
-        n = input.shape[self.dim]
-        if n % 2:
-            raise ValueError(f"GLU: halving dimension must be even, but dimension {self.dim} "
-                             f"is size {n}")
-        a, b = input.chunk(2, self.dim)
-        return a * b.sigmoid()
+        return F.glu(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
