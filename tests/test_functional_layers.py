@@ -49,3 +49,29 @@ def test_pixel_shuffle_refuses_a_channel_count_it_cannot_split():
 def test_each_layer_gives_its_functions_result(layer, fn):
     x = nabla.tensor(RNG.standard_normal((2, 4, 4, 6)))
     assert nabla.equal(layer(x), fn(x))
+
+
+@pytest.mark.parametrize("name,args", [
+    ("selu", ()), ("celu", (1.7,)), ("relu6", ()), ("softsign", ()), ("mish", ()),
+    ("hardsigmoid", ()), ("hardswish", ()), ("elu", (0.4,)),
+])
+def test_activation_functions_match_torch(name, args, torch):
+    a = RNG.standard_normal((3, 7)) * 5
+    x = nabla.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    y, u = getattr(F, name)(x, *args), getattr(torch.nn.functional, name)(t, *args)
+    # torch computes CELU's 1/alpha and Hardsigmoid's 1/6 in float32 even for float64
+    np.testing.assert_allclose(y.detach().numpy(), u.detach().numpy(), rtol=1e-6, atol=1e-9)
+    y.sum().backward()
+    u.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("layer,fn", [
+    (nn.SELU(), F.selu), (nn.CELU(1.7), lambda x: F.celu(x, 1.7)), (nn.ReLU6(), F.relu6),
+    (nn.Softsign(), F.softsign), (nn.Mish(), F.mish), (nn.Hardsigmoid(), F.hardsigmoid),
+    (nn.Hardswish(), F.hardswish),
+])
+def test_activation_layers_give_their_functions_result(layer, fn):
+    x = nabla.tensor(RNG.standard_normal((4, 5)) * 4)
+    assert nabla.equal(layer(x), fn(x))

@@ -118,6 +118,10 @@ def silu(input) -> Tensor:
     return input * input.sigmoid()
 
 
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
 def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere.
 
@@ -129,6 +133,80 @@ def elu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     # expm1 of the clamped input: exact near 0, and the unused branch never overflows
     # into a nan gradient
     return x.relu() + x.clamp(max=0.0).expm1() * alpha
+
+
+def selu(input, inplace: bool = False) -> Tensor:
+    """``scale * elu(x, alpha)`` with the self-normalising constants.
+
+    >>> import nabla
+    >>> round(selu(nabla.tensor([1.0])).item(), 4)
+    1.0507
+    """
+    return elu(input, _SELU_ALPHA) * _SELU_SCALE
+
+
+def celu(input, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``max(0, x) + min(0, alpha * (exp(x / alpha) - 1))``.
+
+    >>> import nabla
+    >>> round(celu(nabla.tensor([-2.0]), 2.0).item(), 4)
+    -1.2642
+    """
+    x = _t(input)
+    return x.relu() + (x.clamp(max=0.0) * (1.0 / alpha)).expm1() * alpha
+
+
+def relu6(input, inplace: bool = False) -> Tensor:
+    """``min(max(x, 0), 6)``.
+
+    >>> import nabla
+    >>> relu6(nabla.tensor([-1.0, 7.0])).tolist()
+    [0.0, 6.0]
+    """
+    return hardtanh(input, 0.0, 6.0)
+
+
+def softsign(input) -> Tensor:
+    """``x / (1 + |x|)``.
+
+    >>> import nabla
+    >>> softsign(nabla.tensor([1.0])).tolist()
+    [0.5]
+    """
+    x = _t(input)
+    return x / (x.abs() + 1.0)
+
+
+def mish(input, inplace: bool = False) -> Tensor:
+    """``x * tanh(softplus(x))``.
+
+    >>> import nabla
+    >>> round(mish(nabla.tensor([1.0])).item(), 4)
+    0.8651
+    """
+    x = _t(input)
+    return x * x.softplus().tanh()
+
+
+def hardsigmoid(input, inplace: bool = False) -> Tensor:
+    """``clamp(x / 6 + 1/2, 0, 1)``.
+
+    >>> import nabla
+    >>> hardsigmoid(nabla.tensor([-4.0, 0.0, 4.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return (_t(input) + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)
+
+
+def hardswish(input, inplace: bool = False) -> Tensor:
+    """``x * hardsigmoid(x)``.
+
+    >>> import nabla
+    >>> hardswish(nabla.tensor([1.0])).tolist()
+    [0.6666666865348816]
+    """
+    x = _t(input)
+    return x * hardsigmoid(x)
 
 
 def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> Tensor:

@@ -19,10 +19,6 @@ from ..module import Module, Parameter
 __all__ = ["ELU", "CELU", "SELU", "PReLU", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
            "Mish", "Hardsigmoid", "Hardswish", "GLU"]
 
-_SELU_ALPHA = 1.6732632423543772848170429916717
-_SELU_SCALE = 1.0507009873554804934193349852946
-
-
 class ELU(Module):
     """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
 
@@ -51,7 +47,7 @@ class CELU(ELU):
     """
 
     def forward(self, input):
-        return input.relu() + ((input.clamp(max=0.0) * (1.0 / self.alpha)).expm1() * self.alpha)
+        return F.celu(input, self.alpha)
 
 
 class SELU(Module):
@@ -67,7 +63,7 @@ class SELU(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return F.elu(input, _SELU_ALPHA) * _SELU_SCALE
+        return F.selu(input)
 
 
 class PReLU(Module):
@@ -165,7 +161,7 @@ class Softsign(Module):
     """
 
     def forward(self, input):
-        return input / (input.abs() + 1.0)
+        return F.softsign(input)
 
 
 class Mish(Module):
@@ -181,7 +177,7 @@ class Mish(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return input * input.softplus().tanh()
+        return F.mish(input)
 
 
 class Hardsigmoid(Module):
@@ -197,7 +193,7 @@ class Hardsigmoid(Module):
         self.inplace = inplace
 
     def forward(self, input):
-        return (input + 3.0).clamp(0.0, 6.0) * (1.0 / 6.0)
+        return F.hardsigmoid(input)
 
 
 class Hardswish(Hardsigmoid):
@@ -209,7 +205,7 @@ class Hardswish(Hardsigmoid):
     """
 
     def forward(self, input):
-        return input * super().forward(input)
+        return F.hardswish(input)
 
 
 class GLU(Module):
