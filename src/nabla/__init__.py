@@ -121,6 +121,19 @@ for _name in ("tril triu roll topk sort argsort histc log10 log2 cumprod gather 
     globals()[_name] = _method_function(_name)
 del _name
 
+# PyTorch's constants and type tests, which course code uses (torch.inf, torch.is_tensor).
+from math import e, inf, nan, pi  # noqa: E402
+
+
+def is_tensor(obj) -> bool:
+    """True for a nabla Tensor (Parameters included), as ``torch.is_tensor``."""
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input) -> bool:
+    """True for a Tensor of a floating dtype, as ``torch.is_floating_point``."""
+    return input.is_floating_point()
+
 # The sub-packages a training script reaches through ``nabla.``; they import only
 # NumPy, so this keeps ``import nabla`` fast (matplotlib, tqdm, safetensors load lazily).
 from . import data, nn, optim  # noqa: E402
