@@ -19,3 +19,41 @@ def test_is_tensor_and_is_floating_point():
     assert not nabla.is_tensor([1.0]) and not nabla.is_tensor(1.0)
     assert nabla.is_floating_point(nabla.ones(1))
     assert not nabla.is_floating_point(nabla.ones(1, dtype=nabla.int64))
+
+
+def test_normal_forms_give_torchs_shapes_and_dtypes(torch):
+    cases = [
+        lambda m: m.normal(m.zeros(2, 3), m.ones(3)),
+        lambda m: m.normal(m.zeros(4, dtype=m.float64), 2.0),
+        lambda m: m.normal(1.0, m.ones(5)),
+        lambda m: m.normal(0.0, 1.0, size=(3, 2)),
+        lambda m: m.normal(0.0, 1.0, (7,)),
+    ]
+    for case in cases:
+        ours, theirs = case(nabla), case(torch)
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        assert str(ours.dtype).split(".")[1] == str(theirs.dtype).split(".")[1]
+        assert not ours.requires_grad
+
+
+def test_normal_and_bernoulli_sample_the_right_distribution_reproducibly():
+    g = nabla.Generator().manual_seed(3)
+    x = nabla.normal(nabla.full((20000,), 2.0), 0.5, generator=g)
+    assert abs(x.mean().item() - 2.0) < 0.02 and abs(x.std().item() - 0.5) < 0.02
+    p = nabla.full((20000,), 0.3)
+    b = nabla.bernoulli(p, generator=nabla.Generator().manual_seed(3))
+    assert set(b.unique().tolist()) == {0.0, 1.0} and abs(b.mean().item() - 0.3) < 0.02
+    again = nabla.bernoulli(p, generator=nabla.Generator().manual_seed(3))
+    assert nabla.equal(b, again)
+    assert nabla.bernoulli(nabla.zeros(3), p=1.0).tolist() == [1.0, 1.0, 1.0]
+
+
+def test_normal_and_bernoulli_refuse_what_torch_refuses():
+    import pytest
+
+    with pytest.raises(ValueError, match="std >= 0"):
+        nabla.normal(nabla.zeros(2), -1.0)
+    with pytest.raises(TypeError, match="needs a size"):
+        nabla.normal(0.0, 1.0)
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        nabla.bernoulli(nabla.tensor([0.5, 1.5]))

@@ -42,6 +42,7 @@ from .backend import device as device
 from .creation import (
     arange,
     as_tensor,
+    bernoulli,
     empty,
     empty_like,
     eye,
@@ -50,6 +51,7 @@ from .creation import (
     full,
     full_like,
     linspace,
+    normal,
     ones,
     ones_like,
     rand,

@@ -189,6 +189,49 @@ def randperm(n, generator=None, dtype=None, device=None) -> Tensor:
     return Tensor(_rng(generator).permutation(n).astype(backend.dtype(dtype or np.int64).np))
 
 
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None,
+           device=None) -> Tensor:
+    """Normal samples, PyTorch's ways: ``normal(mean_tensor, std_tensor)`` (or one of them a
+    number) gives one sample per broadcast element; ``normal(0.0, 1.0, size=(2, 3))`` a
+    tensor of ``size``. The result does not track gradients.
+
+    >>> import nabla
+    >>> g = nabla.Generator().manual_seed(0)
+    >>> normal(nabla.zeros(3), 1.0, generator=g).shape
+    (3,)
+    >>> normal(2.0, 0.5, (2, 2)).dtype
+    nabla.float32
+    """
+    backend.device(device)
+    m, s = (x._data if isinstance(x, Tensor) else np.asarray(x) for x in (mean, std))
+    if np.any(s < 0):
+        raise ValueError(f"normal expects all elements of std >= 0.0, got {std}")
+    tensors = [x for x in (mean, std) if isinstance(x, Tensor)]
+    if size is None and not tensors:
+        raise TypeError("normal(mean, std) with two numbers needs a size: "
+                        "normal(0.0, 1.0, size=(2, 3))")
+    shape = _shape_arg((size,)) if size is not None else np.broadcast_shapes(m.shape, s.shape)
+    dt = np.dtype(_float_dtype(dtype)) if dtype is not None or not tensors else (
+        tensors[0]._data.dtype)
+    return Tensor((m + s * _rng(generator).standard_normal(shape)).astype(dt))
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """0/1 samples, 1 with probability ``input`` (or ``p``) elementwise, in ``input``'s
+    dtype. The result does not track gradients.
+
+    >>> import nabla
+    >>> bernoulli(nabla.tensor([0.0, 1.0])).tolist()
+    [0.0, 1.0]
+    """
+    probs = input._data if p is None else np.broadcast_to(np.asarray(p), input.shape)
+    if probs.size and (np.min(probs) < 0 or np.max(probs) > 1):
+        raise ValueError("bernoulli expects all probabilities in [0, 1], got values from "
+                         f"{np.min(probs)} to {np.max(probs)}")
+    draw = _rng(generator).random(input.shape) < probs
+    return Tensor(draw.astype(input._data.dtype))
+
+
 def _like(fn):
     def like(input, *args, dtype=None, requires_grad=False, **kwargs):
         dtype = dtype if dtype is not None else input.dtype
