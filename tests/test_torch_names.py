@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 import nabla
 
 
@@ -49,11 +51,34 @@ def test_normal_and_bernoulli_sample_the_right_distribution_reproducibly():
 
 
 def test_normal_and_bernoulli_refuse_what_torch_refuses():
-    import pytest
-
     with pytest.raises(ValueError, match="std >= 0"):
         nabla.normal(nabla.zeros(2), -1.0)
     with pytest.raises(TypeError, match="needs a size"):
         nabla.normal(0.0, 1.0)
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
         nabla.bernoulli(nabla.tensor([0.5, 1.5]))
+
+
+# 'mean' warns that it is not the KL divergence, in torch and in nabla alike
+@pytest.mark.filterwarnings("ignore:reduction. 'mean' divides")
+def test_kl_div_loss_module_matches_torch(torch):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    logits, target = rng.standard_normal((4, 5)), rng.dirichlet(np.ones(5), size=4)
+    for reduction in ("mean", "sum", "batchmean", "none"):
+        for log_target in (False, True):
+            tgt = np.log(target) if log_target else target
+            x = nabla.tensor(logits, requires_grad=True)
+            t = torch.tensor(logits, requires_grad=True)
+            ours = nabla.nn.KLDivLoss(reduction=reduction, log_target=log_target)(
+                x.log_softmax(-1), nabla.tensor(tgt))
+            theirs = torch.nn.KLDivLoss(reduction=reduction, log_target=log_target)(
+                t.log_softmax(-1), torch.tensor(tgt))
+            np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(),
+                                       rtol=1e-12, atol=1e-15)
+            ours.sum().backward()
+            theirs.sum().backward()
+            np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-15)
+    with pytest.raises(ValueError):
+        nabla.nn.KLDivLoss(reduction="avg")

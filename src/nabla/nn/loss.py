@@ -15,7 +15,7 @@ from . import functional as F
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss",
-           "BCELoss", "BCEWithLogitsLoss"]
+           "BCELoss", "BCEWithLogitsLoss", "KLDivLoss"]
 
 
 class _Loss(Module):
@@ -175,3 +175,25 @@ class BCEWithLogitsLoss(_Loss):
         return F.binary_cross_entropy_with_logits(input, target, self.weight,
                                                   reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class KLDivLoss(_Loss):
+    """Kullback-Leibler divergence of ``target`` from ``input`` (log-probabilities), as
+    ``F.kl_div``; use ``reduction="batchmean"`` for the true KL divergence.
+
+    >>> import nabla
+    >>> KLDivLoss(reduction="batchmean")(nabla.tensor([[0.0, 0.0]]), nabla.tensor([[0.5, 0.5]]))
+    tensor(-0.6931)
+    """
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean",
+                 log_target: bool = False):
+        if reduction == "batchmean":  # F._reduction knows only PyTorch's common three
+            super().__init__(size_average, reduce, "mean")
+            self.reduction = "batchmean"
+        else:
+            super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

@@ -19,6 +19,7 @@ from ..module import Module, Parameter
 __all__ = ["ELU", "CELU", "SELU", "PReLU", "Hardtanh", "ReLU6", "LogSigmoid", "Softsign",
            "Mish", "Hardsigmoid", "Hardswish", "GLU"]
 
+
 class ELU(Module):
     """``x`` for ``x > 0``, else ``alpha * (exp(x) - 1)``.
 
