@@ -9,6 +9,10 @@ import pytest
 
 import nabla
 
+# tests/programs/ holds training scripts that train as they are imported: test_programs.py
+# runs them in subprocesses, so the doctest collection must not import them.
+collect_ignore = ["programs"]
+
 # ../shared/data/mnist-sample beside the repository (see DESIGN.md, Testing conventions).
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/mnist-sample"
 
