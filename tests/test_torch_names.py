@@ -82,3 +82,45 @@ def test_kl_div_loss_module_matches_torch(torch):
             np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-10, atol=1e-15)
     with pytest.raises(ValueError):
         nabla.nn.KLDivLoss(reduction="avg")
+
+
+@pytest.mark.parametrize("name", ["float32", "float64", "float16", "bfloat16"])
+def test_finfo_matches_torch(name, torch):
+    ours, theirs = nabla.finfo(getattr(nabla, name)), torch.finfo(getattr(torch, name))
+    for field in ("eps", "max", "min", "tiny", "smallest_normal", "resolution", "bits", "dtype"):
+        assert getattr(ours, field) == getattr(theirs, field), field
+        assert type(getattr(ours, field)) is type(getattr(theirs, field)), field
+
+
+@pytest.mark.parametrize("name", ["int8", "int16", "int32", "int64", "uint8"])
+def test_iinfo_matches_torch(name, torch):
+    ours, theirs = nabla.iinfo(getattr(nabla, name)), torch.iinfo(getattr(torch, name))
+    assert (ours.min, ours.max, ours.bits, ours.dtype) == (
+        theirs.min, theirs.max, theirs.bits, theirs.dtype)
+
+
+def test_finfo_and_iinfo_refuse_the_other_kind():
+    with pytest.raises(TypeError, match="use iinfo"):
+        nabla.finfo(nabla.int64)
+    with pytest.raises(TypeError, match="use finfo"):
+        nabla.iinfo(nabla.float32)
+    assert nabla.finfo().bits == 32  # the default dtype
+
+
+def test_clamp_min_max_and_hstack_vstack_match_torch(torch):
+    import numpy as np
+
+    a, b = np.arange(6.0).reshape(2, 3) - 2, np.ones((2, 1))
+    x = nabla.tensor(a, requires_grad=True)
+    t = torch.tensor(a, requires_grad=True)
+    ours = x.clamp_min(0.5) + x.clamp_max(1.0)
+    theirs = t.clamp_min(0.5) + t.clamp_max(1.0)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    ours.sum().backward()
+    theirs.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
+    for fn in ("hstack", "vstack"):
+        for args in ([a, a], [a[0], a[1]]) if fn == "vstack" else ([a, b], [a[0], a[1]]):
+            ours = getattr(nabla, fn)([nabla.tensor(v) for v in args])
+            theirs = getattr(torch, fn)([torch.tensor(v) for v in args])
+            np.testing.assert_array_equal(ours.numpy(), theirs.numpy())

@@ -24,10 +24,12 @@ from .backend import (
     DType,
     bfloat16,
     bool_,
+    finfo,
     float16,
     float32,
     float64,
     get_default_dtype,
+    iinfo,
     int8,
     int16,
     int32,
@@ -65,7 +67,19 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .functions import cat, concatenate, linear, matmul, maximum, minimum, pad, stack, where
+from .functions import (
+    cat,
+    concatenate,
+    hstack,
+    linear,
+    matmul,
+    maximum,
+    minimum,
+    pad,
+    stack,
+    vstack,
+    where,
+)
 from .gradcheck import GradcheckError, gradcheck
 from .random import Generator, get_rng_state, initial_seed, manual_seed, seed, set_rng_state
 from .tensor import ShapeError, Tensor

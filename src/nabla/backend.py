@@ -263,3 +263,49 @@ def tune_allocator(mmap_threshold: int = 256 << 20, trim_threshold: int = 512 <<
             ok = False
     _allocator_tuned[0] = ok
     return ok
+
+
+class finfo:  # noqa: N801 - torch.finfo's name
+    """Machine limits of a floating dtype (default: the default dtype), as ``torch.finfo``,
+    in Python floats.
+
+    >>> import nabla
+    >>> nabla.finfo(nabla.float32).eps == 2.0 ** -23, nabla.finfo().bits
+    (True, 32)
+    """
+
+    def __init__(self, type=None):  # noqa: A002 - torch's argument name
+        dt = get_default_dtype() if type is None else dtype(type)
+        if not dt.is_floating_point:
+            raise TypeError(f"finfo needs a floating dtype, got {dt}; use iinfo for integers")
+        info = np.finfo(dt.np)
+        self.dtype = dt.name
+        self.bits = int(info.bits)
+        for name in ("eps", "max", "min", "tiny", "smallest_normal"):
+            setattr(self, name, float(getattr(info, name)))
+        self.resolution = 10.0 ** -int(info.precision)  # 1e-06, not float32(1e-06) widened
+
+    def __repr__(self) -> str:
+        return (f"finfo(resolution={self.resolution}, min={self.min}, max={self.max}, "
+                f"eps={self.eps}, smallest_normal={self.smallest_normal}, bits={self.bits}, "
+                f"dtype={self.dtype})")
+
+
+class iinfo:  # noqa: N801 - torch.iinfo's name
+    """Limits of an integer dtype, as ``torch.iinfo``: ``min``, ``max``, ``bits``.
+
+    >>> import nabla
+    >>> nabla.iinfo(nabla.int8).max
+    127
+    """
+
+    def __init__(self, type):  # noqa: A002 - torch's argument name
+        dt = dtype(type)
+        if dt.is_floating_point or dt.name == "bool":
+            raise TypeError(f"iinfo needs an integer dtype, got {dt}; use finfo for floats")
+        info = np.iinfo(dt.np)
+        self.dtype, self.bits, self.min, self.max = dt.name, int(info.bits), int(info.min), int(
+            info.max)
+
+    def __repr__(self) -> str:
+        return f"iinfo(min={self.min}, max={self.max}, bits={self.bits}, dtype={self.dtype})"

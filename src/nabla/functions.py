@@ -103,6 +103,28 @@ def cat(tensors, dim=0) -> Tensor:
 concatenate = cat
 
 
+def hstack(tensors) -> Tensor:
+    """Join along dim 1 (dim 0 for 1-D tensors), as ``torch.hstack``.
+
+    >>> import nabla
+    >>> hstack([nabla.zeros(2, 1), nabla.ones(2, 3)]).shape
+    (2, 4)
+    """
+    tensors = [_as(t) for t in tensors]
+    return cat(tensors, dim=0 if tensors and tensors[0].ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    """Join along dim 0, 1-D tensors first made rows, as ``torch.vstack``.
+
+    >>> import nabla
+    >>> vstack([nabla.zeros(3), nabla.ones(3)]).shape
+    (2, 3)
+    """
+    tensors = [_as(t) for t in tensors]
+    return cat([t.unsqueeze(0) if t.ndim == 1 else t for t in tensors], dim=0)
+
+
 def stack(tensors, dim=0) -> Tensor:
     """Join tensors of one shape along a new dimension.
 

@@ -124,6 +124,14 @@ class TensorMath:
     def expm1(self):
         return self._unary(_ew.Expm1)
 
+    def clamp_min(self, min):
+        """``clamp(min=min)``, PyTorch's spelling."""
+        return self.clamp(min=min)
+
+    def clamp_max(self, max):
+        """``clamp(max=max)``, PyTorch's spelling."""
+        return self.clamp(max=max)
+
     def clamp(self, min=None, max=None):
         """Limit values to ``[min, max]``; the gradient is 1 inside, 0 outside."""
         if min is None and max is None:
