@@ -13,8 +13,8 @@ from .ops import linalg as _la
 from .ops import movement as _mv
 from .ops import pad as _pad
 from .shapes import ShapeError, _dim
-from .tensor import Tensor, _matmul
-from .tensor_math import where_tensors
+from .tensor import Tensor
+from .tensor_math import _matmul, where_tensors
 
 
 def _as(x) -> Tensor:

@@ -26,12 +26,11 @@ from . import inplace as _ip
 from .autograd import Function, _grad_enabled
 from .autograd import backward as _backward
 from .ops import elementwise as _ew
-from .ops import linalg as _la
 from .ops import movement as _mv
 from .printing import _format
 from .random import _np as _rng
 from .shapes import ShapeError, _dim, _dims, _shape_arg
-from .tensor_math import TensorMath
+from .tensor_math import TensorMath, _matmul
 from .tensor_shape import TensorShape
 
 _float32 = np.dtype(np.float32)
@@ -959,31 +958,6 @@ def _index_item(i):
     if isinstance(i, list):
         return np.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
     return i
-
-
-def _matmul(a: Tensor, b: Tensor) -> Tensor:
-    """``matmul`` of two tensors, with NumPy's rules: batching, broadcasting, 1-D operands."""
-    if a.ndim == 0 or b.ndim == 0:
-        raise ShapeError("matmul: both arguments need at least one dimension")
-    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
-        raise ShapeError(
-            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
-            f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})"
-        )
-    if a.ndim == 1 or b.ndim == 1:
-        # NumPy's rule: a 1-D operand becomes a matrix, and its dim is dropped from the
-        # result; a's first, so that vector @ vector gives a 0-d tensor.
-        out = _matmul(a.unsqueeze(0) if a.ndim == 1 else a, b.unsqueeze(-1) if b.ndim == 1 else b)
-        if a.ndim == 1:
-            out = out.squeeze(-2)
-        return out.squeeze(-1) if b.ndim == 1 else out
-    try:
-        return _la.MatMul.apply(a, b)
-    except ValueError:
-        raise ShapeError(
-            f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} cannot be "
-            "broadcast together"
-        ) from None
 
 
 def _infer_dtype(arr: np.ndarray, source) -> np.dtype:

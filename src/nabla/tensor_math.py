@@ -20,6 +20,7 @@ import numpy as np
 from . import autograd as _autograd
 from .ops import activation as _act
 from .ops import elementwise as _ew
+from .ops import linalg as _la
 from .ops import reduce as _rd
 from .ops import sort as _srt
 from .shapes import ShapeError, _dim, _dims
@@ -57,6 +58,31 @@ def _pow_zero_safe(x, p):
     """
     pos = x > 0
     return where_tensors(pos, where_tensors(pos, x, x._other(1.0)) ** p, x._other(0.0))
+
+
+def _matmul(a, b):
+    """``matmul`` of two tensors, with NumPy's rules: batching, broadcasting, 1-D operands."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError("matmul: both arguments need at least one dimension")
+    if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
+        raise ShapeError(
+            f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
+            f"({a.shape[-1]} != {b.shape[-2 if b.ndim > 1 else 0]})"
+        )
+    if a.ndim == 1 or b.ndim == 1:
+        # NumPy's rule: a 1-D operand becomes a matrix, and its dim is dropped from the
+        # result; a's first, so that vector @ vector gives a 0-d tensor.
+        out = _matmul(a.unsqueeze(0) if a.ndim == 1 else a, b.unsqueeze(-1) if b.ndim == 1 else b)
+        if a.ndim == 1:
+            out = out.squeeze(-2)
+        return out.squeeze(-1) if b.ndim == 1 else out
+    try:
+        return _la.MatMul.apply(a, b)
+    except ValueError:
+        raise ShapeError(
+            f"matmul: batch dimensions of {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+            "broadcast together"
+        ) from None
 
 
 class TensorMath:
