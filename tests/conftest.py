@@ -13,7 +13,7 @@ import nabla
 # runs them in subprocesses, so the doctest collection must not import them.
 collect_ignore = ["programs"]
 
-# ../shared/data/mnist-sample beside the repository (see DESIGN.md, Testing conventions).
+# ../shared/data/mnist-sample beside the repository (see docs/design.md, testing conventions).
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared/data/mnist-sample"
 
 

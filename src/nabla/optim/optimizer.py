@@ -2,7 +2,7 @@
 
 An optimizer keeps a list of ``param_groups`` (dicts holding ``"params"`` and the
 hyperparameters of those parameters) and a per-parameter ``state`` dict. ``step()``
-updates every parameter that has a gradient, in place on its ``.data`` array.
+updates every parameter that has a gradient, in place on its storage (what ``p.data`` shares).
 
 >>> import nabla
 >>> from nabla.optim import SGD
@@ -64,7 +64,7 @@ class Optimizer:
         self.state: defaultdict = defaultdict(dict)
         self.param_groups: list[dict] = []
         # Scratch arrays shared by all parameters of one dtype, sized to the largest:
-        # a step then allocates nothing once they exist (see DESIGN.md, performance).
+        # a step then allocates nothing once they exist (see docs/design.md, performance rules).
         self._scratch: dict = {}
         self._views: dict = {}  # (id(array), slot) -> (weak ref to array, its scratch view)
         self._check_group(defaults)  # the constructor's own arguments, before any group
