@@ -5,8 +5,8 @@ collate functions defined in a script need no pickling) that receives batches of
 on its own queue, fetches and collates them, and sends the batch back on a queue shared
 by all workers. The main process keeps up to ``prefetch_factor * num_workers`` batches in
 flight and yields them in order. Tensors cross the process boundary as their NumPy
-arrays (``multiprocessing`` queues pickle them in memory; nothing is ever written to a
-file with pickle).
+arrays (``multiprocessing`` queues serialise them in memory between the processes;
+nothing is written to a file).
 
 In a worker, :func:`nabla.data.get_worker_info` says which worker it is.
 """
