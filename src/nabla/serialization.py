@@ -1,5 +1,5 @@
 """``nabla.save`` / ``nabla.load``: PyTorch's ``torch.save`` / ``torch.load`` for the data
-programs save, stored as safetensors, never as pickle.
+programs save, stored as safetensors, never pickled.
 
 What can be saved: tensors and NumPy arrays, numbers (``inf`` and ``nan`` too), bools,
 strings, None, and lists, tuples and dicts of them, nested (dicts may have int keys, as
@@ -47,7 +47,7 @@ _CONVERT = ("convert it in the PyTorch program that made it: "
 
 
 class PickleFileError(CheckpointError):
-    """A pickle (what ``torch.save`` writes) given to :func:`load`, which never unpickles."""
+    """A pickled file (what ``torch.save`` writes) given to :func:`load`, which never unpickles."""
 
 
 def _refuse_pickle(buf: bytes, name: str) -> None:
@@ -59,15 +59,15 @@ def _refuse_pickle(buf: bytes, name: str) -> None:
             names = []
         if any(n == "data.pkl" or n.endswith("/data.pkl") for n in names):
             raise PickleFileError(
-                f"{name}: this is a PyTorch checkpoint in torch.save's zip format (a pickle "
-                "in data.pkl). nabla never loads pickle, since unpickling can run arbitrary "
-                f"code; {_CONVERT}")
+                f"{name}: this is a PyTorch checkpoint in torch.save's zip format (pickled "
+                "data in data.pkl). nabla never loads pickled files, since unpickling can "
+                f"run arbitrary code; {_CONVERT}")
         raise CheckpointError(f"{name}: this is a zip archive, not a safetensors file")
     if buf[:1] == b"\x80" and len(buf) > 1 and 2 <= buf[1] <= 5:
         raise PickleFileError(
-            f"{name}: this is a Python pickle (PyTorch's legacy torch.save format, or "
-            "pickle.dump). nabla never loads pickle, since unpickling can run arbitrary "
-            f"code; {_CONVERT}")
+            f"{name}: this is a pickled Python object file (PyTorch's legacy torch.save "
+            "format, or Python's own dump). nabla never loads pickled files, since "
+            f"unpickling can run arbitrary code; {_CONVERT}")
 
 
 def _structure(obj, arrays: dict):
@@ -117,7 +117,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only: bool = True,
     ``f``, a path or a binary file object. Tensors load on the CPU; ``map_location``
     may name the CPU (or be a dict or function, which has nothing to move).
     ``weights_only`` is accepted either way: nabla never unpickles, so every load is as
-    safe as PyTorch's ``weights_only=True``. A pickle raises :class:`PickleFileError`,
+    safe as PyTorch's ``weights_only=True``. A pickled file raises :class:`PickleFileError`,
     saying how to convert it; a damaged file a ``CheckpointError`` naming the problem.
     """
     _check_map_location(map_location)
