@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..train.callbacks import Callback, ModelCheckpoint
 from .config import MODELS, _resolve, check_model, make_loss, make_optimizer
 from .data import Data, InputRange, Normalizer, load_data
 from .distributed import Ranks, under_mpi
@@ -336,35 +337,26 @@ def _run(args, cfg: dict, data: Data, out: Path | None, resume_state, ranks: Ran
     return 0
 
 
-class _InnerModelCheckpoint:
+class _InnerModelCheckpoint(ModelCheckpoint):
     """ModelCheckpoint of the model inside DistributedDataParallel (no "module." prefix),
     so that a checkpoint written by N ranks resumes on any number of them."""
 
-    def __new__(cls, *args, **kwargs):
-        from ..train import ModelCheckpoint
-
-        class Inner(ModelCheckpoint):
-            def save(self, path, epoch):
-                t = self.trainer
-                outer = t.model
-                t.model = getattr(outer, "module", outer)
-                try:
-                    super().save(path, epoch)
-                finally:
-                    t.model = outer
-
-        return Inner(*args, **kwargs)
+    def save(self, path, epoch):
+        t = self.trainer
+        outer = t.model
+        t.model = getattr(outer, "module", outer)
+        try:
+            super().save(path, epoch)
+        finally:
+            t.model = outer
 
 
-class _SamplerEpoch:
+class _SamplerEpoch(Callback):
     """Tell the DistributedSampler each epoch, so every epoch shuffles anew, alike on
     every rank."""
 
-    def __new__(cls, sampler):
-        from ..train import Callback
+    def __init__(self, sampler):
+        self.sampler = sampler
 
-        class SetEpoch(Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                sampler.set_epoch(epoch)
-
-        return SetEpoch()
+    def on_epoch_begin(self, epoch, logs=None):
+        self.sampler.set_epoch(epoch)
