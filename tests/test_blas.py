@@ -35,3 +35,23 @@ def test_import_nabla_does_not_import_threadpoolctl():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_split_parts_run_blas_on_one_thread_and_the_count_comes_back():
+    # Each part's matrix products must not start OpenBLAS's own threads too: on two cores,
+    # two parts each asking OpenBLAS for two threads ran the MNIST CNN's backward at half
+    # speed. After the split, products outside it get every thread back.
+    if _numpy_openblas() is None:
+        pytest.skip("NumPy's BLAS is not OpenBLAS here")
+    from threadpoolctl import threadpool_limits
+
+    _, get, _ = threads._blas()
+    before = threads.get_num_threads()
+    threads.set_num_threads(2)
+    try:
+        with threadpool_limits(limits=2, user_api="blas"):
+            seen = threads.split(lambda lo, hi: get(), 4, min_rows=1)
+            assert seen == [1, 1]
+            assert get() == 2
+    finally:
+        threads.set_num_threads(before)

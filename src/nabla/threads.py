@@ -20,10 +20,16 @@ sleep, and on a small machine a spinning worker takes the very core a part would
 on: LeNet-5's step got slower, not faster. Only OpenBLAS's ``blas_thread_shutdown_``
 (what it calls itself before a fork) stops them; the next product that wants threads
 starts them again. ``split`` calls it when it can do so safely: when no other Python
-thread exists that could be inside OpenBLAS at that moment. Where OpenBLAS is not the
-BLAS, or the symbol is missing, nothing is done. threadpoolctl finds the library (on
-first use, not at ``import nabla``); the shutdown is the one call made by hand, as
-threadpoolctl sets thread counts but has no call that stops the spinning threads.
+thread exists that could be inside OpenBLAS at that moment. While the parts run,
+OpenBLAS is also held to one thread (``openblas_set_num_threads``, set before the
+shutdown, since setting a count restarts stopped threads): each part is one thread's
+share already, and two parts that each asked OpenBLAS for two threads ran the MNIST
+CNN's convolution backward at half speed (10.5 ms instead of 21 for conv2's input
+gradient, batch 64; the whole training step 112 -> 74 ms). The count comes back
+after. Where OpenBLAS is not the BLAS, or the symbols are missing, nothing is done.
+threadpoolctl finds the library (on first use, not at ``import nabla``); the two calls
+are made by hand, as threadpoolctl has no call that stops the spinning threads, and
+its thread setting is a context manager too slow for every split.
 
 The number of threads is PyTorch's knob: ``nabla.set_num_threads(n)``; by default the
 cores this process may run on, or ``OMP_NUM_THREADS`` when that is set.
@@ -147,22 +153,55 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool)
 
 
-_blas_shutdown = []  # [the OpenBLAS function, or None], looked up on first use
+_blas_calls = []  # [(shutdown, get threads, set threads)], looked up on first use
 
 
-def _quiet_blas() -> None:
-    """Stop OpenBLAS's spinning worker threads (see the module docstring)."""
-    if not _blas_shutdown:
-        _blas_shutdown.append(_find_blas_shutdown())
-    stop = _blas_shutdown[0]
+def _blas():
+    if not _blas_calls:
+        _blas_calls.append((_find_blas_shutdown(), *_find_blas_threads()))
+    return _blas_calls[0]
+
+
+def _quiet_blas() -> int | None:
+    """Stop OpenBLAS's spinning worker threads, and have its products run on the calling
+    thread alone, until ``_restore_blas`` (see the module docstring). Returns the thread
+    count to restore, or None where nothing was changed."""
+    stop, get, set_ = _blas()
+    before = get() if get is not None else None
+    if before is not None and before > 1:
+        # Before the shutdown: in OpenBLAS, setting a count restarts stopped threads.
+        set_(1)
+    else:
+        before = None
     # Our own workers are idle here; any other thread might be inside a BLAS call.
     if stop is not None and threading.active_count() <= 1 + len(_workers):
         stop()
+    return before
+
+
+def _restore_blas(before: int | None) -> None:
+    if before is not None:
+        _blas()[2](before)
 
 
 def _find_blas_shutdown():
     lib = openblas()
     return getattr(lib, "blas_thread_shutdown_", None) if lib is not None else None
+
+
+def _find_blas_threads():
+    """OpenBLAS's ``openblas_get_num_threads`` and ``openblas_set_num_threads``, by
+    whatever prefix and suffix this build gives its symbols (SciPy's wheels: "scipy_",
+    "64_"); (None, None) where they are missing."""
+    lib = openblas()
+    if lib is not None:
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_", "_64"):
+                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+                if get is not None and set_ is not None:
+                    return get, set_
+    return None, None
 
 
 def openblas():
@@ -212,13 +251,16 @@ def split(fn, n: int, min_rows: int = 1) -> list:
         return [_run(fn, bounds[i], bounds[i + 1]) for i in range(parts)]
     try:
         workers = _pool(parts - 1)
-        _quiet_blas()
-        for i, w in enumerate(workers, 1):
-            w.start(fn, bounds[i], bounds[i + 1])
+        blas_threads = _quiet_blas()
         try:
-            first = _run(fn, bounds[0], bounds[1])
+            for i, w in enumerate(workers, 1):
+                w.start(fn, bounds[i], bounds[i + 1])
+            try:
+                first = _run(fn, bounds[0], bounds[1])
+            finally:
+                rest = [w.result() for w in workers]  # wait for all: none writes behind us
         finally:
-            rest = [w.result() for w in workers]  # wait for all: none writes behind us
+            _restore_blas(blas_threads)
     finally:
         _in_use.release()
     for _, err in rest:
