@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..threads import BIG, split_rows
 from .erf import erf as _erf
 
 
@@ -301,7 +302,20 @@ def _sigmoid_grad(g, out):
 
 
 def _relu_grad(g, out):
+    if g.size >= BIG and g.shape == out.shape and g.dtype.kind == "f":
+        # A big one (a convolution's feature maps) in parts on every thread.
+        res = np.empty(g.shape, g.dtype)
+        split_rows(lambda lo, hi: np.multiply(g[lo:hi], out[lo:hi] > 0, out=res[lo:hi]), g)
+        return res
     return g * (out > 0)
+
+
+def _relu(a):
+    if a.size >= BIG and a.dtype.kind == "f":
+        out = np.empty(a.shape, a.dtype)
+        split_rows(lambda lo, hi: np.maximum(a[lo:hi], 0, out=out[lo:hi]), a)
+        return out
+    return np.maximum(a, 0)
 
 
 # exp(-a) overflows below these; sigmoid(a) there is below 1e-38 (float32), 1e-308.
@@ -340,7 +354,7 @@ class Sigmoid(Function):
 class Relu(Function):
     @staticmethod
     def forward(ctx, a):
-        out = np.maximum(a, 0)
+        out = _relu(a)
         ctx.save_for_backward(out)
         return out
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
+from ..threads import BIG, split_rows
 from ..workspace import _give, _take
 from ._checks import (
     _nonneg,
@@ -137,8 +138,11 @@ class MaxPool2d(Function):
     def forward(ctx, x, kernel, stride, padding, dilation, ohw, return_indices):
         pool = (kernel, stride, padding, dilation, ohw)
         canvas = _pool_canvas(x.shape, pool)
-        nan = bool(np.isnan(x.max()))  # max propagates NaN; no temporary like isnan(x)
-        out, ri, ci = _max_pool(x, pool, canvas, nan)
+        if x.size >= BIG:
+            out, ri, ci = _max_pool_split(x, pool, canvas)
+        else:
+            nan = bool(np.isnan(x.max()))  # max propagates NaN; no temporary like isnan(x)
+            out, ri, ci = _max_pool(x, pool, canvas, nan)
         if np.may_share_memory(out, x):
             out = out.copy()  # a 1x1 window: the output must own its memory
         if _needs(ctx) is not None:
@@ -152,8 +156,35 @@ class MaxPool2d(Function):
     def backward(ctx, g, gi=None):
         (_, _, h, w), canvas, pool = ctx.geom
         ph, pw = pool[2]
-        gp = _max_pool_grad(g, *ctx.idx, pool, canvas)
+        if g.size * 4 >= BIG:
+            gp = np.empty(g.shape[:2] + canvas, g.dtype)
+            split_rows(lambda lo, hi: _max_pool_grad(g[lo:hi], *_rows(ctx.idx, lo, hi), pool,
+                                                     canvas, out=gp[lo:hi]), gp)
+        else:
+            gp = _max_pool_grad(g, *ctx.idx, pool, canvas)
         return gp[:, :, ph:ph + h, pw:pw + w]
+
+
+def _rows(arrays, lo, hi):
+    """Rows lo..hi of each array (None stays None)."""
+    return tuple(None if a is None else a[lo:hi] for a in arrays)
+
+
+def _max_pool_split(x, pool, canvas):
+    """``_max_pool`` of a big batch, its samples in parts on every thread (see
+    ``nabla.threads``); each part checks its own samples for NaN."""
+    (kh, kw), _, _, _, (ho, wo) = pool
+    n, c = x.shape[:2]
+    out = np.empty((n, c, ho, wo), x.dtype)
+    won = (_winners(out.shape, kh), _winners((n, c, canvas[0], wo), kw))
+
+    def part(lo, hi):
+        xs = x[lo:hi]
+        _max_pool(xs, pool, canvas, bool(np.isnan(xs.max())), out=out[lo:hi],
+                  won=_rows(won, lo, hi))
+
+    split_rows(part, x)
+    return out, won[0], won[1]
 
 
 def _pool_canvas(shape, pool):
