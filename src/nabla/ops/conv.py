@@ -130,13 +130,16 @@ def _im2col(xp, kh, kw, sh, sw, dh, dw, ho, wo):
 def _im2col_into(out, xp, kh, kw, sh, sw, dh, dw, ho, wo):
     """Fill ``out`` (N, C, kh, kw, ho, wo) with the receptive fields of ``xp``.
 
-    With unit row stride, in two copies: first the kw column shifts of every row
-    (N, C, kw, H, wo), then each (kernel row, column shift) block of ho rows, which is
-    contiguous there. Both copies run long inner loops, where the direct copy of the
-    6-D view runs one short loop (wo elements) per output row: ~1.7x faster for LeNet.
+    With unit row stride and narrow outputs, in two copies: first the kw column shifts
+    of every row (N, C, kw, H, wo), then each (kernel row, column shift) block of ho
+    rows, which is contiguous there. Both copies run long inner loops, where the direct
+    copy of the 6-D view runs one short loop (wo elements) per output row: 1.5x faster
+    for LeNet's second layer (wo = 10). From wo = 16 on the direct copy's loops are long
+    enough, and it writes each column once, not twice: 1.4x faster for the MNIST CNN's
+    second layer (wo = 24; 32 samples 1.15 ms against 1.63).
     """
     n, c, h, _ = xp.shape
-    if sh != 1 or kh == 1 or kw == 1:
+    if sh != 1 or kh == 1 or kw == 1 or wo >= 16:
         np.copyto(out, _windows(xp, kh, kw, sh, sw, dh, dw, ho, wo))
         return
     s0, s1, s2, s3 = xp.strides
