@@ -203,7 +203,7 @@ def table(results: dict, cases: dict, info: dict) -> str:
             np_g = res["libs"]["numpy"]["gflops"]
             notes.append(f"GFLOP/s: nabla {a['gflops']:.1f}, torch {b['gflops']:.1f}, NumPy "
                          f"matmuls alone {np_g:.1f}: nabla at **{a['gflops'] / np_g:.0%}** of "
-                         f"NumPy's matmul speed (target 80%)")
+                         f"NumPy's matmul speed (target 90%)")
         target = f"≥ {case.target:g}x" if case.target else ""
         lines.append(
             f"| {cid} | {case.title} | {_fmt_rate(a['samples_s'])} | {_fmt_rate(b['samples_s'])} "
