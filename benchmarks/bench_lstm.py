@@ -10,6 +10,17 @@ kernels for nabla's run.
     python benchmarks/bench_lstm.py --quick     # a few steps each, a CI smoke test
     python benchmarks/bench_lstm.py --threads 1 --clock cpu   # steady on a busy machine
     python benchmarks/bench_lstm.py --openblas-coretype SkylakeX  # see --help
+
+Where a step goes (Intel Xeon AVX-512, OpenBLAS SkylakeX kernels, one thread, CPU time,
+ms per step; measured on a shared 2-core machine). nabla, 10.0 in all: forward 3.5 (27
+per-step products (512x128)@(128x64) 1.8, the input projection 0.4, NumPy gate passes
+0.9, copies 0.3); backward 6.0 (weight-gradient product over all steps 2.2, 27 per-step
+products 1.7, backward multipliers 0.8, per-step passes and copies 1.2); the rest 0.5.
+PyTorch 2.13, 7.6-8.4 in all, runs the layer as ONE oneDNN primitive per pass
+(``aten::mkldnn_rnn_layer``: forward 2.6, backward 5.3), gate arithmetic fused into its
+compiled kernel, products at MKL's rate. The same products alone: OpenBLAS 116-133
+GFLOP/s, PyTorch's MKL 147-178 (1.2-1.35x), so the products alone leave nabla ~1.5 ms
+behind, and NumPy's separate passes (one call and one trip through memory each) the rest.
 """
 
 from __future__ import annotations
