@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
+from ..threads import BIG, split_rows
 from .optimizer import Optimizer, _options
 
 __all__ = ["SGD"]
@@ -103,5 +104,16 @@ class SGD(Optimizer):
         if kept is None or kept[0] is not d or kept[2] is not lr:
             kept = self._tmp[p] = (d, self._buf(d, 1), lr, np.array(lr, d.dtype))
         t = kept[1]
+        if d.size >= BIG and d.flags.c_contiguous and grad.flags.c_contiguous \
+                and grad.shape == d.shape:
+            # A big parameter (a 1024 x 1024 layer) in parts on every thread.
+            lr0, fd, fg, ft = kept[3], d.reshape(-1), grad.reshape(-1), t.reshape(-1)
+
+            def part(lo, hi):
+                np.multiply(fg[lo:hi], lr0, ft[lo:hi])
+                np.subtract(fd[lo:hi], ft[lo:hi], fd[lo:hi])
+
+            split_rows(part, fd)
+            return
         np.multiply(grad, kept[3], t)
         np.subtract(d, t, d)
