@@ -1,0 +1,57 @@
+"""The fast paths behind the small GPT step (benchmark case 9) give the straightforward
+results: each test compares a fast path with the plain NumPy formula or with PyTorch."""
+
+import numpy as np
+import pytest
+
+import nabla
+from nabla.ops import linalg
+
+
+# ------------------------------------------- Linear on inputs with leading batch axes
+def test_products_of_batched_inputs_fold_the_leading_axes():
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((3, 5, 8)).astype(np.float32)
+    b = rng.standard_normal((8, 6)).astype(np.float32)
+    out = linalg._product(a, b)
+    assert out.shape == (3, 5, 6)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-5, atol=1e-5)
+    # the fold: one 2-D product, reshaped
+    np.testing.assert_array_equal(out, a.reshape(15, 8).dot(b).reshape(3, 5, 6))
+    # a short, wide fold (rows 2, columns 40) comes back through the swapped product
+    a2 = rng.standard_normal((2, 1, 8)).astype(np.float32)
+    b2 = rng.standard_normal((8, 40)).astype(np.float32)
+    np.testing.assert_allclose(linalg._product(a2, b2), a2 @ b2, rtol=1e-5, atol=1e-5)
+    # a non-contiguous input keeps NumPy's matmul
+    at = np.swapaxes(a, 0, 1)
+    np.testing.assert_array_equal(linalg._product(at, b), at @ b)
+
+
+def test_linear_on_3d_input_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    x0 = rng.standard_normal((4, 6, 16)).astype(np.float32)
+    w0 = rng.standard_normal((24, 16)).astype(np.float32)
+    b0 = rng.standard_normal(24).astype(np.float32)
+    g0 = rng.standard_normal((4, 6, 24)).astype(np.float32)
+    xs, ws, bs = (nabla.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+    out = nabla.nn.functional.linear(xs, ws, bs)
+    out.backward(nabla.tensor(g0))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x0, w0, b0))
+    ref = torch.nn.functional.linear(xt, wt, bt)
+    ref.backward(torch.tensor(g0))
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), rtol=1e-5, atol=1e-5)
+    for n, t in ((xs, xt), (ws, wt), (bs, bt)):
+        np.testing.assert_allclose(n.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_fused_linear_activation_on_3d_input_is_linear_then_activation_bit_for_bit():
+    rng = np.random.default_rng(2)
+    x0 = rng.standard_normal((4, 6, 16)).astype(np.float32)
+    w0 = rng.standard_normal((24, 16)).astype(np.float32)
+    b0 = rng.standard_normal(24).astype(np.float32)
+    x, w, b = (nabla.tensor(a) for a in (x0, w0, b0))
+    w.requires_grad_(True)
+    fused = linalg.LinearTanh.apply(x, w, b)
+    plain = nabla.tanh(linalg.Linear.apply(x, w, b))
+    np.testing.assert_array_equal(fused.detach().numpy(), plain.detach().numpy())
