@@ -55,3 +55,54 @@ def test_fused_linear_activation_on_3d_input_is_linear_then_activation_bit_for_b
     fused = linalg.LinearTanh.apply(x, w, b)
     plain = nabla.tanh(linalg.Linear.apply(x, w, b))
     np.testing.assert_array_equal(fused.detach().numpy(), plain.detach().numpy())
+
+
+# ------------------------------------------------------------ layer norm as rows
+def _layer_norm_case(x0, shape, affine, bias, lib, g0):
+    x = lib.tensor(x0, requires_grad=True)
+    w = b = None
+    if affine:
+        rng = np.random.default_rng(3)
+        w = lib.tensor(rng.standard_normal(shape).astype(x0.dtype), requires_grad=True)
+        if bias:
+            b = lib.tensor(rng.standard_normal(shape).astype(x0.dtype), requires_grad=True)
+    out = lib.nn.functional.layer_norm(x, shape, w, b, 1e-5)
+    out.backward(lib.tensor(g0))
+    grads = [t.grad.numpy() for t in (x, w, b) if t is not None]
+    return [out.detach().numpy()] + grads
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,affine,bias", [((8,), True, True), ((3, 8), True, True),
+                                               ((8,), False, False), ((8,), True, False)])
+def test_layer_norm_rows_match_torch(dtype, shape, affine, bias):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x0 = (rng.standard_normal((2, 5) + shape) * 3 + 1).astype(dtype)
+    g0 = rng.standard_normal(x0.shape).astype(dtype)
+    ours = _layer_norm_case(x0, shape, affine, bias, nabla, g0)
+    ref = _layer_norm_case(x0, shape, affine, bias, torch, g0)
+    tol = 1e-4 if dtype == np.float32 else 1e-10
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+def test_layer_norm_rows_equal_the_general_path():
+    # A transposed (non-contiguous) input takes the general path: the two must agree.
+    rng = np.random.default_rng(5)
+    x0 = rng.standard_normal((6, 4, 16)).astype(np.float32)
+    w0, b0 = rng.standard_normal((2, 16)).astype(np.float32)
+    g0 = rng.standard_normal((4, 6, 16)).astype(np.float32)
+    results = []
+    for contiguous in (True, False):
+        base = nabla.tensor(np.ascontiguousarray(x0.transpose(1, 0, 2)) if contiguous else x0,
+                            requires_grad=True)
+        x = base if contiguous else base.transpose(0, 1)
+        assert x._data.flags.c_contiguous == contiguous
+        w, b = nabla.tensor(w0, requires_grad=True), nabla.tensor(b0, requires_grad=True)
+        out = nabla.nn.functional.layer_norm(x, (16,), w, b)
+        out.backward(nabla.tensor(g0))
+        gx = base.grad.numpy() if contiguous else base.grad.numpy().transpose(1, 0, 2)
+        results.append([out.detach().numpy(), gx, w.grad.numpy(), b.grad.numpy()])
+    for fast, plain in zip(*results):
+        np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-5)

@@ -24,6 +24,7 @@ import numpy as np
 from ..autograd import Function
 from ..creation import ones, tensor
 from ..tensor import ShapeError, Tensor
+from .linalg import _ones
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
@@ -115,6 +116,8 @@ class LayerNorm(Function):
 
     @staticmethod
     def forward(ctx, x, w, b, ndim, eps):
+        if x.dtype in _BLAS_FLOATS and x.flags.c_contiguous and x.size:
+            return _layer_norm_rows(ctx, x, w, b, ndim, eps)
         axes = tuple(range(x.ndim - ndim, x.ndim))
         mean = x.mean(axis=axes, keepdims=True)
         xhat = x - mean
@@ -131,12 +134,66 @@ class LayerNorm(Function):
     def backward(ctx, g):
         xhat, invstd, w = ctx.saved_tensors
         needs = ctx.needs_input_grad
+        if invstd.ndim == 1:  # saved by _layer_norm_rows
+            return _layer_norm_rows_backward(needs, g, xhat, invstd, w)
         lead = tuple(range(g.ndim - len(ctx.axes)))
         gx = None
         if needs[0]:
             gxhat = g if w is None else g * w
             gx = _backward_rows(gxhat, xhat, invstd, ctx.axes)
         return (gx,) + _affine_grads(needs, g, xhat, lead)
+
+
+# Layer norm of a contiguous float32/float64 input, as a matrix of rows: NumPy's
+# reductions along a short last axis pay ~20 ns a row (mean over 512 rows of 64: 15 us),
+# where a BLAS product with a vector of ones takes 2.5 us. The same formulas as the
+# general path, the sums taken in another order (values within float rounding).
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _layer_norm_rows(ctx, x, w, b, ndim, eps):
+    n = math.prod(x.shape[x.ndim - ndim:])
+    x2 = x.reshape(-1, n)
+    dt = x.dtype
+    mean = x2.dot(_ones(n, dt))
+    mean /= n
+    xhat = x2 - mean[:, None]
+    var = np.einsum("ij,ij->i", xhat, xhat)  # row sums of squares, no temporary
+    var /= n
+    var += dt.type(eps)
+    invstd = np.sqrt(var, out=var)
+    np.divide(1, invstd, out=invstd)
+    xhat *= invstd[:, None]
+    if w is not None:
+        out = xhat * w.reshape(n)
+        if b is not None:
+            out += b.reshape(n)
+    else:
+        out = xhat.copy()
+    if _needs(ctx) is not None:
+        ctx.save_for_backward(xhat, invstd, w)
+    return out.reshape(x.shape)
+
+
+def _layer_norm_rows_backward(needs, g, xhat, invstd, w):
+    rows, n = xhat.shape
+    g2 = g.reshape(rows, n)
+    gx = gw = gb = None
+    if needs[0]:
+        gxhat = g2 * w.reshape(n) if w is not None else g2
+        m1 = gxhat.dot(_ones(n, g2.dtype))
+        m1 /= n
+        m2 = np.einsum("ij,ij->i", gxhat, xhat)
+        m2 /= n
+        gx = gxhat - m1[:, None]
+        gx -= xhat * m2[:, None]
+        gx *= invstd[:, None]
+        gx = gx.reshape(g.shape)
+    if len(needs) > 1 and needs[1]:
+        gw = np.einsum("ij,ij->j", g2, xhat).reshape(w.shape)
+    if len(needs) > 2 and needs[2]:
+        gb = _ones(rows, g2.dtype).dot(g2).reshape(w.shape)
+    return gx, gw, gb
 
 
 class GroupNorm(Function):
