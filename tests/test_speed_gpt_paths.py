@@ -106,3 +106,64 @@ def test_layer_norm_rows_equal_the_general_path():
         results.append([out.detach().numpy(), gx, w.grad.numpy(), b.grad.numpy()])
     for fast, plain in zip(*results):
         np.testing.assert_allclose(fast, plain, rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------- softmax along a last, short axis
+def test_row_max_equals_numpys_max_including_nan_and_inf():
+    from nabla.ops.activation import row_max
+
+    rng = np.random.default_rng(6)
+    for cols in (10, 32, 48, 64):
+        x = rng.standard_normal((40, cols)).astype(np.float32)
+        x[3, :] = -np.inf
+        x[5, 2] = np.nan
+        x[7, 1] = np.inf
+        np.testing.assert_array_equal(row_max(x), x.max(axis=1, keepdims=True))
+
+
+def _softmax_case(lib, name, x0, g0, dim, transpose):
+    x = lib.tensor(x0, requires_grad=True)
+    y = x.transpose(0, 1) if transpose else x
+    out = getattr(lib.nn.functional, name)(y, dim=dim)
+    out.backward(lib.tensor(g0))
+    return out.detach().numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cols", [8, 32, 100])
+def test_softmax_along_last_axis_matches_torch_with_masked_rows(name, dtype, cols):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x0 = (rng.standard_normal((3, 16, cols)) * 4).astype(dtype)
+    x0[0, :, cols // 2:] = -np.inf  # a causal-style mask: half of each row
+    g0 = rng.standard_normal(x0.shape).astype(dtype)
+    ours = _softmax_case(nabla, name, x0, g0, -1, False)
+    ref = _softmax_case(torch, name, x0, g0, -1, False)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+def test_softmax_fast_path_equals_the_general_path(name):
+    # A transposed input is not C-contiguous and takes NumPy's reductions.
+    rng = np.random.default_rng(8)
+    x0 = rng.standard_normal((32, 40, 24)).astype(np.float32)
+    g0 = rng.standard_normal((40, 32, 24)).astype(np.float32)
+    fast = _softmax_case(nabla, name, np.ascontiguousarray(x0.transpose(1, 0, 2)), g0, -1,
+                         False)
+    plain = _softmax_case(nabla, name, x0, g0, -1, True)
+    np.testing.assert_allclose(fast[0], plain[0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fast[1], plain[1].transpose(1, 0, 2), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
+def test_softmax_of_a_fully_masked_row_is_nan_as_in_torch():
+    torch = pytest.importorskip("torch")
+    x0 = np.zeros((40, 4), np.float32)
+    x0[1] = -np.inf
+    ours = nabla.nn.functional.softmax(nabla.tensor(x0), dim=-1).numpy()
+    ref = torch.softmax(torch.tensor(x0), dim=-1).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
+    np.testing.assert_allclose(ours[0], ref[0])
