@@ -167,3 +167,54 @@ def test_softmax_of_a_fully_masked_row_is_nan_as_in_torch():
     ref = torch.softmax(torch.tensor(x0), dim=-1).numpy()
     np.testing.assert_array_equal(np.isnan(ours), np.isnan(ref))
     np.testing.assert_allclose(ours[0], ref[0])
+
+
+# --------------------------------------------------------- masked_fill by a number
+@pytest.mark.parametrize("mask_shape", [(1, 1, 6, 6), (6, 6), (2, 3, 6, 6), (2, 1, 1, 6)])
+@pytest.mark.parametrize("value", [float("-inf"), 0.5, 3])
+def test_masked_fill_with_a_number_matches_torch(mask_shape, value):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(9)
+    x0 = rng.standard_normal((2, 3, 6, 6)).astype(np.float32)
+    m0 = rng.random(mask_shape) < 0.4
+    g0 = rng.standard_normal(x0.shape).astype(np.float32)
+    results = []
+    for lib in (nabla, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        out = (x * 2).masked_fill(lib.tensor(m0), value)
+        out.backward(lib.tensor(g0))
+        results.append((out.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_masked_fill_fast_path_is_where():
+    from nabla.tensor_math import where_tensors
+
+    rng = np.random.default_rng(10)
+    x0 = rng.standard_normal((4, 5)).astype(np.float32)
+    m = nabla.tensor(rng.random(5) < 0.5)
+    g0 = rng.standard_normal((4, 5)).astype(np.float32)
+    x1, x2 = nabla.tensor(x0, requires_grad=True), nabla.tensor(x0, requires_grad=True)
+    fast = x1.masked_fill(m, -1.5)
+    assert fast.grad_fn.name() == "MaskedFillBackward"
+    plain = where_tensors(m, nabla.tensor(np.float32(-1.5)), x2)
+    fast.backward(nabla.tensor(g0))
+    plain.backward(nabla.tensor(g0))
+    np.testing.assert_array_equal(fast.detach().numpy(), plain.detach().numpy())
+    np.testing.assert_array_equal(x1.grad.numpy(), x2.grad.numpy())
+
+
+def test_masked_fill_other_cases_keep_the_general_path():
+    torch = pytest.importorskip("torch")
+    # a mask larger than the input broadcasts the result; a tensor value gets a gradient;
+    # an integer input
+    m0 = np.array([[True, False, True], [False, False, True]])
+    x = nabla.zeros(3, requires_grad=True)
+    assert tuple(x.masked_fill(nabla.tensor(m0), 1.0).shape) == tuple(
+        torch.zeros(3).masked_fill(torch.tensor(m0), 1.0).shape)
+    v = nabla.tensor(2.0, requires_grad=True)
+    x.masked_fill(nabla.tensor(m0[0]), v).sum().backward()
+    assert v.grad.item() == 2.0 and x.grad.tolist() == [0.0, 1.0, 0.0]
+    ints = nabla.tensor([1, 2, 3]).masked_fill(nabla.tensor(m0[0]), 7)
+    assert ints.tolist() == [7, 2, 7] and ints.dtype == nabla.int64

@@ -20,6 +20,7 @@ import numpy as np
 from . import autograd as _autograd
 from .ops import activation as _act
 from .ops import elementwise as _ew
+from .ops import index as _ix
 from .ops import linalg as _la
 from .ops import reduce as _rd
 from .ops import sort as _srt
@@ -47,6 +48,16 @@ def where_tensors(condition, x, y):
             f"where: condition {cond.shape}, x {tuple(x.shape)} and y {tuple(y.shape)} cannot "
             "be broadcast together"
         ) from None
+
+
+def _fits(small, shape):
+    """True when an array of shape ``small`` broadcasts to ``shape`` without growing it."""
+    if len(small) > len(shape):
+        return False
+    for a, b in zip(reversed(small), reversed(shape)):
+        if a != b and a != 1:
+            return False
+    return True
 
 
 def _pow_zero_safe(x, p):
@@ -183,6 +194,12 @@ class TensorMath:
         return where_tensors(condition, self, self._other(other))
 
     def masked_fill(self, mask, value):
+        m = mask._data if isinstance(mask, TensorMath) else None
+        if (m is not None and m.dtype == np.bool_ and type(value) in (float, int, bool)
+                and self._data.dtype.kind == "f" and _fits(m.shape, self._data.shape)):
+            # A number under a mask no bigger than the input (attention's causal mask):
+            # a copy and a masked write instead of a where (ops/index.py).
+            return _ix.MaskedFill.apply(self, m, self._data.dtype.type(value))
         return where_tensors(mask, self._other(value).to(self.dtype), self)
 
     # ------------------------------------------------------------------ reductions
