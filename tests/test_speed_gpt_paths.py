@@ -218,3 +218,58 @@ def test_masked_fill_other_cases_keep_the_general_path():
     assert v.grad.item() == 2.0 and x.grad.tolist() == [0.0, 1.0, 0.0]
     ints = nabla.tensor([1, 2, 3]).masked_fill(nabla.tensor(m0[0]), 7)
     assert ints.tolist() == [7, 2, 7] and ints.dtype == nabla.int64
+
+
+# ------------------------------------------------------------ split as one node
+def _split_program(lib, x0, g0, use_all, in_place, narrow=False):
+    x = lib.tensor(x0, requires_grad=True)
+    h = x * 1.5
+    if narrow:
+        q, k, v = (h.narrow(2, i, 4) for i in (0, 4, 8))
+    else:
+        q, k, v = h.split(4, dim=2)
+    if in_place:
+        k.mul_(3.0)  # torch refuses this on split's parts; nabla writes it into h
+    parts = (q, k, v) if use_all else (q, v)
+    out = sum((p * lib.tensor(g)).sum() for p, g in zip(parts, g0))
+    out.backward()
+    return h.detach().numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("use_all", [True, False])
+def test_split_while_recording_matches_torch(use_all):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(11)
+    x0 = rng.standard_normal((2, 3, 12)).astype(np.float32)
+    g0 = [rng.standard_normal((2, 3, 4)).astype(np.float32) for _ in range(3)]
+    if not use_all:
+        g0 = [g0[0], g0[2]]
+    ours = _split_program(nabla, x0, g0, use_all, False)
+    ref = _split_program(torch, x0, g0, use_all, False)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_split_parts_changed_in_place_behave_as_narrows():
+    rng = np.random.default_rng(13)
+    x0 = rng.standard_normal((2, 3, 12)).astype(np.float32)
+    g0 = [rng.standard_normal((2, 3, 4)).astype(np.float32) for _ in range(3)]
+    split = _split_program(nabla, x0, g0, True, True)
+    narrow = _split_program(nabla, x0, g0, True, True, narrow=True)
+    for a, b in zip(split, narrow):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_split_node_gives_narrows_gradient_and_views():
+    rng = np.random.default_rng(12)
+    x0 = rng.standard_normal((5, 9)).astype(np.float32)
+    x = nabla.tensor(x0, requires_grad=True)
+    parts = (x * 1.0).split([2, 3, 4], dim=1)
+    assert {p.grad_fn.name() for p in parts} == {"_SplitBackward"}
+    assert all(p._vc is parts[0]._vc for p in parts)  # views of one tensor
+    weights = [rng.standard_normal(p.shape).astype(np.float32) for p in parts]
+    sum((p * nabla.tensor(w)).sum() for p, w in zip(parts, weights)).backward()
+    np.testing.assert_allclose(x.grad.numpy(), np.concatenate(weights, axis=1), rtol=0,
+                               atol=0)
+    with nabla.no_grad():  # nothing recorded: narrow's plain views
+        assert all(p.grad_fn is None for p in x.split(3, dim=1))

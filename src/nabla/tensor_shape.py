@@ -15,10 +15,61 @@ import builtins
 import numpy as np
 
 from . import autograd as _autograd
+from . import inplace as _ip
+from .autograd import Function
 from .ops import index as _ix
 from .ops import movement as _mv
 from .ops import sort as _srt
 from .shapes import ShapeError, _dim, _dims, _shape_arg
+
+
+class _Split(Function):
+    """The parts of ``a`` along ``axis`` (``bounds``: (start, stop) of each), as views.
+
+    One node for all parts: backward concatenates their gradients into the input's
+    gradient, where a ``narrow`` per part gave each part's gradient as a zero-padded
+    input-sized array and the engine summed them (a GPT's fused q/k/v projection,
+    16x32x192 split in three: 3 zero fills, 3 writes and 2 additions -> 1 concatenate).
+    """
+
+    materialize_grads = False  # an unused part's gradient comes as None: zeros then
+
+    @staticmethod
+    def forward(ctx, a, axis, bounds):
+        ctx.axis, ctx.shape = axis, a.shape
+        lead = (slice(None),) * axis
+        ctx.bounds = bounds
+        return tuple(a[lead + (slice(lo, hi), Ellipsis)] for lo, hi in bounds)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        axis, shape = ctx.axis, ctx.shape
+        parts = []
+        for g, (lo, hi) in zip(grads, ctx.bounds):
+            if g is None:
+                g = np.zeros(shape[:axis] + (hi - lo,) + shape[axis + 1:],
+                             next(x for x in grads if x is not None).dtype)
+            parts.append(g)
+        return np.concatenate(parts, axis=axis)
+
+
+def _split_recorded(t, d, sizes):
+    """``t.split`` while a graph is recorded: one ``_Split`` node whose outputs are
+    views of ``t`` as ``narrow``'s are (shared version counter, in-place ops on a part
+    rebasing ``t``)."""
+    bounds, start = [], 0
+    for s in sizes:
+        bounds.append((start, start + s))
+        start += s
+    parts = _Split.apply(t, d, tuple(bounds))
+    lead = (slice(None),) * d
+    for p, (lo, hi) in zip(parts, bounds):
+        idx = lead + (slice(lo, hi), Ellipsis)
+        p._vc = t._vc  # views: they share t's version counter
+        p._base = (t, idx, idx)  # and in-place ops on them rebase t (inplace.py)
+        if t.grad_fn is not None:
+            _ip.track_view(t.grad_fn, p)
+    return parts
 
 
 class TensorShape:
@@ -147,6 +198,8 @@ class TensorShape:
                 raise ShapeError(
                     f"split sizes {sizes} sum to {sum(sizes)}, but dimension {d} has size {n}"
                 )
+        if len(sizes) > 1 and self.requires_grad and _autograd._grad_enabled[0]:
+            return _split_recorded(self, d, sizes)
         out, start = [], 0
         for s in sizes:
             out.append(self.narrow(d, start, s))
