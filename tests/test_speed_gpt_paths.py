@@ -370,3 +370,51 @@ def test_flat_adam_resumes_from_a_state_dict():
         np.testing.assert_array_equal(x, y)
     sd = opt.state_dict()["state"]
     assert list(sd[0]) == ["step", "exp_avg", "exp_avg_sq"] and sd[0]["step"].item() == 4.0
+
+
+# ---------------------------------- gradients summed in place where only the engine holds them
+def _shared_gradient_program(lib, x0, m0, g0):
+    x = lib.tensor(x0, requires_grad=True)
+    h = x * 2.0
+    h.retain_grad()  # h's gradient is a sum of four: it must come out whole
+    s = lib.nn.functional.softmax(h, dim=-1)
+    s.retain_grad()  # s's gradient is the array softmax's backward gets
+    m = h.masked_fill(lib.tensor(m0), 0.0)
+    ln = lib.nn.functional.layer_norm(h, (h.shape[-1],))
+    seen = []
+    ln.register_hook(lambda g: seen.append(g.clone()))
+    total = s + m + ln + h  # Add's backward hands the same gradient to every input
+    total.backward(lib.tensor(g0))
+    return [x.grad.numpy(), h.grad.numpy(), s.grad.numpy(), seen[0].numpy()]
+
+
+def test_backwards_that_reuse_their_gradient_leave_shared_ones_intact():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(17)
+    x0 = rng.standard_normal((40, 8)).astype(np.float32)
+    m0 = rng.random((40, 8)) < 0.3
+    g0 = rng.standard_normal((40, 8)).astype(np.float32)
+    ours = _shared_gradient_program(nabla, x0, m0, g0)
+    ref = _shared_gradient_program(torch, x0, m0, g0)
+    for a, b in zip(ours, ref):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_reused_gradients_match_torch_in_a_plain_chain():
+    # No sharing: each backward gets its gradient alone and may write into it.
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(18)
+    x0 = rng.standard_normal((2, 3, 40, 8)).astype(np.float32)
+    m0 = np.triu(np.ones((40, 8), bool), 1)
+    w0 = rng.standard_normal((8, 8)).astype(np.float32)
+    results = []
+    for lib in (nabla, torch):
+        x = lib.tensor(x0, requires_grad=True)
+        w = lib.tensor(w0, requires_grad=True)
+        h = lib.nn.functional.layer_norm(x, (8,)) @ w
+        h = h.masked_fill(lib.tensor(m0), float("-inf"))
+        out = lib.nn.functional.softmax(h, dim=-1) @ w
+        (out * out).sum().backward()
+        results.append([x.grad.numpy(), w.grad.numpy()])
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -538,7 +538,15 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                 g = _fix_shape(g, t, node)
             if fn is not None:
                 if fn._n_outputs == 1:
-                    pending[fn] = g if prev is None else prev + g
+                    if prev is None:
+                        pending[fn] = g
+                    elif (prev.base is None and prev.dtype == g.dtype and prev.flags.writeable
+                          and _getrefcount(prev) <= 3):
+                        # Only pending (and this frame) hold the sum so far: add in
+                        # place (references: pending's, prev, getrefcount's).
+                        np.add(prev, g, out=prev)
+                    else:
+                        pending[fn] = prev + g
                 else:
                     _add_pending(pending, fn, nr, g)
             elif capture is None and t.requires_grad:
