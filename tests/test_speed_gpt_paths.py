@@ -418,3 +418,36 @@ def test_reused_gradients_match_torch_in_a_plain_chain():
         results.append([x.grad.numpy(), w.grad.numpy()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+# ------------------------------------------------- embedding gradient by sorted runs
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,n", [(512, 65), (40, 3), (33, 1000), (10, 5)])
+def test_add_rows_is_add_at(dtype, m, n):
+    from nabla.ops.index import add_rows
+
+    rng = np.random.default_rng(19)
+    index = rng.integers(0, n, m)
+    values = rng.standard_normal((m, 7)).astype(dtype)
+    expected = np.zeros((n, 7), dtype)
+    np.add.at(expected, index, values)
+    got = add_rows(n, index, values)
+    assert got.dtype == dtype and got.shape == (n, 7)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+def test_embedding_gradient_over_many_tokens_matches_torch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(20)
+    w0 = rng.standard_normal((65, 16)).astype(np.float32)
+    idx = rng.integers(0, 65, (16, 32))
+    g0 = rng.standard_normal((16, 32, 16)).astype(np.float32)
+    results = []
+    for lib in (nabla, torch):
+        w = lib.tensor(w0, requires_grad=True)
+        out = lib.nn.functional.embedding(lib.tensor(idx), w, padding_idx=3)
+        out.backward(lib.tensor(g0))
+        results.append(w.grad.numpy())
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-5)
+    assert not results[0][3].any()

