@@ -38,13 +38,13 @@ class MatMul(Function):
         na, nb = ctx.needs_input_grad
         ga = gb = None
         if na:
-            ga = g @ np.swapaxes(b, -1, -2)
+            ga = g @ b.swapaxes(-1, -2)  # the method: no Python wrapper around it
         if nb:
             if b.ndim == 2 and a.ndim > 2:
                 # One large product instead of a batch of small ones summed afterwards.
                 gb = a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
             else:
-                gb = np.swapaxes(a, -1, -2) @ g
+                gb = a.swapaxes(-1, -2) @ g
         return ga, gb
 
 

@@ -185,7 +185,8 @@ def _layer_norm_rows_backward(needs, g, xhat, invstd, w):
         m1 /= n
         m2 = np.einsum("ij,ij->i", gxhat, xhat)
         m2 /= n
-        gx = gxhat - m1[:, None]
+        # g * w is a temporary of ours: the result is built in it
+        gx = np.subtract(gxhat, m1[:, None], out=gxhat if w is not None else None)
         gx -= xhat * m2[:, None]
         gx *= invstd[:, None]
         gx = gx.reshape(g.shape)
