@@ -111,3 +111,16 @@ def test_stack_fast_path_values_and_gradients(torch, dim):
     np.testing.assert_array_equal(got.numpy(), [np.arange(i, i + 8) for i in (3, 50, 91)])
     with pytest.raises(nabla.ShapeError, match="entry 1"):
         nabla.stack([nabla.zeros(2), nabla.zeros(3)])
+
+
+@pytest.mark.parametrize("p", [3, 3.0, 4])
+def test_pow_gradient_has_torchs_bits_with_any_incoming_gradient(torch, p):
+    # torch's order is g * (p * a^(p-1)); (g * p) * a^(p-1) rounds differently.
+    rng = np.random.default_rng(4)
+    x = rng.uniform(-3.0, 3.0, (50, 40)).astype(np.float32)
+    g = rng.standard_normal((50, 40)).astype(np.float32)
+    t = torch.tensor(x, requires_grad=True)
+    n = nabla.tensor(x, requires_grad=True)
+    torch.pow(t, p).backward(torch.tensor(g))
+    nabla.pow(n, p).backward(nabla.tensor(g))
+    np.testing.assert_array_equal(n.grad.numpy(), t.grad.numpy())

@@ -128,7 +128,15 @@ class PowScalar(Function):
         p = ctx.p
         if p == 2:
             return g * 2 * a
-        return g * p * power(a, p - 1)
+        # PyTorch's order, g * (p * a^(p-1)); in place on the fresh power where the
+        # result is its dtype and shape (one temporary, where three were made).
+        t = power(a, p - 1)
+        if isinstance(t, np.ndarray) and t.dtype.kind == "f" and t.dtype == g.dtype \
+                and t.shape == g.shape:
+            t *= p
+            t *= g
+            return t
+        return g * (p * t)
 
 
 class Pow(Function):
