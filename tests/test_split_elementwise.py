@@ -1,6 +1,5 @@
-"""Big elementwise passes (relu, max pooling, Adadelta's and plain SGD's updates) run in
-parts on every thread (``nabla.threads.split_rows``): the parts must give exactly what one
-pass gives.
+"""Big elementwise passes (relu, max pooling, Adadelta's update) run in parts on every
+thread (``nabla.threads.split_rows``): the parts must give exactly what one pass gives.
 
 ``BIG`` is lowered so that these small inputs take the split path; each test also counts
 the parts, so that it fails if the path is not taken.
@@ -14,7 +13,7 @@ import pytest
 import nabla
 from nabla import threads
 from nabla.ops import elementwise, pool
-from nabla.optim import adadelta, sgd
+from nabla.optim import adadelta
 
 torch = pytest.importorskip("torch")
 
@@ -29,7 +28,7 @@ def split_small(monkeypatch):
         counts.append(len(parts))
         return parts
 
-    for mod in (elementwise, pool, adadelta, sgd):
+    for mod in (elementwise, pool, adadelta):
         monkeypatch.setattr(mod, "BIG", 64)
         monkeypatch.setattr(mod, "split_rows", counting)
     monkeypatch.setattr(threads, "BIG", 64)
@@ -109,23 +108,3 @@ def test_adadelta_in_parts_is_adadelta(split_small, monkeypatch):
     np.testing.assert_array_equal(parts, run(nabla))
     assert split_small == [2, 2, 2]
 
-
-def test_plain_sgd_in_parts_is_sgd(split_small, monkeypatch):
-    rng = np.random.default_rng(4)
-    w0 = rng.standard_normal((30, 5)).astype(np.float32)
-    grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(2)]
-
-    def run(lib):
-        w = lib.tensor(w0.copy(), requires_grad=True)
-        opt = lib.optim.SGD([w], lr=0.1)
-        for g in grads:
-            w.grad = lib.tensor(g)
-            opt.step()
-        return w.detach().numpy()
-
-    parts = run(nabla)
-    assert split_small == [2, 2]
-    np.testing.assert_allclose(parts, run(torch), rtol=1e-6, atol=1e-7)  # torch may fuse
-    monkeypatch.setattr(sgd, "BIG", 1 << 40)
-    np.testing.assert_array_equal(parts, run(nabla))
-    assert split_small == [2, 2]

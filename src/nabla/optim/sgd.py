@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..blas import axpy
 from ..tensor import Tensor
-from ..threads import BIG, split_rows
 from .optimizer import Optimizer, _options
 
 __all__ = ["SGD"]
+
+# From this many elements a BLAS call (~2 us through ctypes) beats NumPy's two passes.
+_AXPY_MIN = 4096
 
 
 class SGD(Optimizer):
@@ -94,26 +97,21 @@ class SGD(Optimizer):
         np.subtract(d, t, out=d)
 
     def _plain_update(self, p, d, grad, hyper):
-        """``p -= lr * grad``: plain SGD, the most common setting, with nothing looked up
-        but what is kept for the parameter: its scratch array (so a step makes no view)
-        and the lr as a 0-d array of its dtype, which NumPy multiplies in half the time
-        of a Python float (0.4 -> 0.2 us) with the same rounding, float32(lr) on float32.
-        Both are rebuilt when the parameter's array or the group's lr is replaced."""
+        """``p -= lr * grad``: plain SGD, the most common setting. From 4096 elements on,
+        one BLAS axpy (``nabla.blas``): a single fused multiply-add pass, 3x faster than
+        NumPy's two and with the bits of PyTorch's ``p.add_(g, alpha=-lr)``. Below that
+        (or without OpenBLAS), two NumPy passes (within a rounding of PyTorch's), with
+        nothing looked up but what is kept for the parameter: its scratch array (so a
+        step makes no view) and the lr as a 0-d array of its dtype, which NumPy
+        multiplies in half the time of a Python float (0.4 -> 0.2 us) with the same
+        rounding, float32(lr) on float32. Both are rebuilt when the parameter's array or
+        the group's lr is replaced."""
         lr = hyper[0]
+        if d.size >= _AXPY_MIN and axpy(-lr, grad, d):
+            return
         kept = self._tmp.get(p)
         if kept is None or kept[0] is not d or kept[2] is not lr:
             kept = self._tmp[p] = (d, self._buf(d, 1), lr, np.array(lr, d.dtype))
         t = kept[1]
-        if d.size >= BIG and d.flags.c_contiguous and grad.flags.c_contiguous \
-                and grad.shape == d.shape:
-            # A big parameter (a 1024 x 1024 layer) in parts on every thread.
-            lr0, fd, fg, ft = kept[3], d.reshape(-1), grad.reshape(-1), t.reshape(-1)
-
-            def part(lo, hi):
-                np.multiply(fg[lo:hi], lr0, ft[lo:hi])
-                np.subtract(fd[lo:hi], ft[lo:hi], fd[lo:hi])
-
-            split_rows(part, fd)
-            return
         np.multiply(grad, kept[3], t)
         np.subtract(d, t, d)
