@@ -72,3 +72,21 @@ def test_plain_sgd_without_blas_is_within_a_rounding(monkeypatch):
     got = _sgd_steps(nabla, w0, grads)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     assert not np.array_equal(got, w0)
+
+
+@needs_openblas
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_sgd_on_a_big_parameter_has_torchs_bits(nesterov):
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal((128, 40)).astype(np.float32)
+    grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
+
+    def run(lib):
+        w = lib.tensor(w0.copy(), requires_grad=True)
+        opt = lib.optim.SGD([w], lr=0.05, momentum=0.9, nesterov=nesterov)
+        for g in grads:
+            w.grad = lib.tensor(g)
+            opt.step()
+        return w.detach().numpy()
+
+    np.testing.assert_array_equal(run(nabla), run(torch))

@@ -87,11 +87,19 @@ class SGD(Optimizer):
                     np.add(buf, t, out=buf)
             if nesterov:
                 t = self._buf(d, 1)
-                np.multiply(buf, momentum, out=t)
-                np.add(g, t, out=t)
+                if d.size >= _AXPY_MIN and t is not g:
+                    np.copyto(t, g)
+                    if not axpy(momentum, buf, t):  # g + momentum * buf, fused
+                        np.multiply(buf, momentum, out=t)
+                        np.add(g, t, out=t)
+                else:
+                    np.multiply(buf, momentum, out=t)
+                    np.add(g, t, out=t)
                 g, scratch = t, True
             else:
                 g, scratch = buf, False
+        if d.size >= _AXPY_MIN and axpy(-lr, g, d):  # PyTorch's p.add_(g, alpha=-lr)
+            return
         t = g if scratch else self._buf(d, 1)
         np.multiply(g, lr, out=t)
         np.subtract(d, t, out=d)
