@@ -18,20 +18,33 @@ def _tensors(path):
     return {k: v.numpy() for k, v in io.load(path).items()}
 
 
+def _last_improvement(history_csv):
+    """The last epoch whose val_loss beat every earlier one."""
+    rows = [line.split(",") for line in history_csv.strip().splitlines()[1:]]
+    col = history_csv.splitlines()[0].split(",").index("val_loss")
+    best, last = float("inf"), 0
+    for row in rows:
+        if float(row[col]) < best:
+            best, last = float(row[col]), int(row[0])
+    return last
+
+
 def test_cli_resume_with_patience_is_exact(tmp_path, capsys):
-    # lr 0.3, patience 2: the straight run's val_loss stalls at epoch 5 (wait 1),
-    # improves at 6 and stops after 8. Cut at 7 (wait 1): a resume that forgot the
-    # patience count would train on past epoch 8.
+    # lr 0.3, patience 2: the straight run stops 2 epochs after its last improvement b.
+    # Cut at b + 1 (wait 1): a resume that forgot the patience count would train on
+    # past b + 2. (b follows from the arithmetic's last bits, so it is read, not assumed.)
     common = ["--no-plots", "--quiet", "--patience", "2", "--lr", "0.3"]
     _cli("train", "--out", tmp_path / "straight", "--epochs", "30", *common)
-    _cli("train", "--out", tmp_path / "cut", "--epochs", "7", *common)
+    best = _last_improvement((tmp_path / "straight" / "history.csv").read_text())
+    assert 2 <= best < 20
+    _cli("train", "--out", tmp_path / "cut", "--epochs", best + 1, *common)
     # The configuration records --patience: the resumed run needs only --epochs.
     _cli("train", "--resume", tmp_path / "cut" / "checkpoint.safetensors", "--epochs", "30",
          "--no-plots", "--quiet")
     capsys.readouterr()
     straight = (tmp_path / "straight" / "history.csv").read_text()
     resumed = (tmp_path / "cut" / "history.csv").read_text()
-    assert straight.count("\n") == 9  # the header and epochs 1..8
+    assert straight.count("\n") == best + 3  # the header and epochs 1..b+2
     assert resumed == straight
     a, b = (_tensors(tmp_path / d / "model.safetensors") for d in ("straight", "cut"))
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
