@@ -73,6 +73,9 @@ def _pow_zero_safe(x, p):
 
 def _matmul(a, b):
     """``matmul`` of two tensors, with NumPy's rules: batching, broadcasting, 1-D operands."""
+    ad, bd = a._data, b._data  # the arrays' attributes: no Tensor property calls
+    if ad.ndim == 2 and bd.ndim == 2 and ad.shape[1] == bd.shape[0]:
+        return _la.MatMul.apply(a, b)  # the usual case, checked in one line
     if a.ndim == 0 or b.ndim == 0:
         raise ShapeError("matmul: both arguments need at least one dimension")
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:

@@ -30,6 +30,10 @@ class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
+        if a.ndim == 2 and b.ndim == 2:
+            # ndarray.dot: the same BLAS call without matmul's ufunc machinery (3.8 ->
+            # 3.4 us for 32x30 @ 30x200), so the same bits.
+            return a.dot(b)
         return a @ b
 
     @staticmethod
@@ -37,6 +41,8 @@ class MatMul(Function):
         a, b = ctx.saved_tensors
         na, nb = ctx.needs_input_grad
         ga = gb = None
+        if a.ndim == 2 and b.ndim == 2:
+            return (g.dot(b.T) if na else None), (a.T.dot(g) if nb else None)
         if na:
             ga = g @ b.swapaxes(-1, -2)  # the method: no Python wrapper around it
         if nb:
