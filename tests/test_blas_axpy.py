@@ -58,17 +58,17 @@ def _sgd_steps(lib, w0, grads, lr=0.05):
 @needs_openblas
 def test_plain_sgd_on_a_big_parameter_has_torchs_bits():
     rng = np.random.default_rng(1)
-    w0 = rng.standard_normal((128, 40)).astype(np.float32)  # 5120 elements: BLAS's axpy
+    w0 = rng.standard_normal((256, 256)).astype(np.float32)  # 2^16 elements: BLAS axpy
     grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
     np.testing.assert_array_equal(_sgd_steps(nabla, w0, grads), _sgd_steps(torch, w0, grads))
 
 
 def test_plain_sgd_without_blas_is_within_a_rounding(monkeypatch):
     rng = np.random.default_rng(2)
-    w0 = rng.standard_normal((128, 40)).astype(np.float32)
+    w0 = rng.standard_normal((256, 256)).astype(np.float32)
     grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
     want = _sgd_steps(torch, w0, grads)
-    monkeypatch.setattr(sgd, "axpy", lambda alpha, x, y: False)  # as where no OpenBLAS
+    monkeypatch.setattr(sgd, "axpy", lambda alpha, x, y: False)  # as without OpenBLAS
     got = _sgd_steps(nabla, w0, grads)
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
     assert not np.array_equal(got, w0)
@@ -78,7 +78,7 @@ def test_plain_sgd_without_blas_is_within_a_rounding(monkeypatch):
 @pytest.mark.parametrize("nesterov", [False, True])
 def test_momentum_sgd_on_a_big_parameter_has_torchs_bits(nesterov):
     rng = np.random.default_rng(3)
-    w0 = rng.standard_normal((128, 40)).astype(np.float32)
+    w0 = rng.standard_normal((256, 256)).astype(np.float32)
     grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
 
     def run(lib):

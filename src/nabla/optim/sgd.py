@@ -10,8 +10,16 @@ from .optimizer import Optimizer, _options
 
 __all__ = ["SGD"]
 
-# From this many elements a BLAS call (~2 us through ctypes) beats NumPy's two passes.
-_AXPY_MIN = 4096
+
+def _use_axpy(n: int) -> bool:
+    """Whether BLAS's axpy should update ``n`` elements: from 2^16 on. OpenBLAS runs it on
+    all its threads beyond 10,000 elements; for a layer that big the call (~2 us through
+    ctypes, one fused pass) beats NumPy's two passes by far (case 1's 784x128 layer: the
+    step 478-497 -> 396 us, alternating processes). Smaller updates stay in NumPy: a
+    mid-sized one woke OpenBLAS's sleeping threads in a program whose products are too
+    small for them (Nielsen's 23,520 weights: 70 -> 94 us a step), and a small one gains
+    nothing worth the ctypes call."""
+    return n >= 1 << 16
 
 
 class SGD(Optimizer):
@@ -87,7 +95,7 @@ class SGD(Optimizer):
                     np.add(buf, t, out=buf)
             if nesterov:
                 t = self._buf(d, 1)
-                if d.size >= _AXPY_MIN and t is not g:
+                if _use_axpy(d.size) and t is not g:
                     np.copyto(t, g)
                     if not axpy(momentum, buf, t):  # g + momentum * buf, fused
                         np.multiply(buf, momentum, out=t)
@@ -98,24 +106,24 @@ class SGD(Optimizer):
                 g, scratch = t, True
             else:
                 g, scratch = buf, False
-        if d.size >= _AXPY_MIN and axpy(-lr, g, d):  # PyTorch's p.add_(g, alpha=-lr)
+        if _use_axpy(d.size) and axpy(-lr, g, d):  # PyTorch's p.add_(g, alpha=-lr)
             return
         t = g if scratch else self._buf(d, 1)
         np.multiply(g, lr, out=t)
         np.subtract(d, t, out=d)
 
     def _plain_update(self, p, d, grad, hyper):
-        """``p -= lr * grad``: plain SGD, the most common setting. From 4096 elements on,
-        one BLAS axpy (``nabla.blas``): a single fused multiply-add pass, 3x faster than
-        NumPy's two and with the bits of PyTorch's ``p.add_(g, alpha=-lr)``. Below that
-        (or without OpenBLAS), two NumPy passes (within a rounding of PyTorch's), with
-        nothing looked up but what is kept for the parameter: its scratch array (so a
-        step makes no view) and the lr as a 0-d array of its dtype, which NumPy
-        multiplies in half the time of a Python float (0.4 -> 0.2 us) with the same
-        rounding, float32(lr) on float32. Both are rebuilt when the parameter's array or
-        the group's lr is replaced."""
+        """``p -= lr * grad``: plain SGD, the most common setting. Where ``_use_axpy``
+        says so, one BLAS axpy (``nabla.blas``): a single fused multiply-add pass, 3x
+        faster than NumPy's two and with the bits of PyTorch's ``p.add_(g, alpha=-lr)``.
+        Elsewhere (or without OpenBLAS), two NumPy passes (within a rounding of
+        PyTorch's), with nothing looked up but what is kept for the parameter: its
+        scratch array (so a step makes no view) and the lr as a 0-d array of its dtype,
+        which NumPy multiplies in half the time of a Python float (0.4 -> 0.2 us) with
+        the same rounding, float32(lr) on float32. Both are rebuilt when the parameter's
+        array or the group's lr is replaced."""
         lr = hyper[0]
-        if d.size >= _AXPY_MIN and axpy(-lr, grad, d):
+        if _use_axpy(d.size) and axpy(-lr, grad, d):
             return
         kept = self._tmp.get(p)
         if kept is None or kept[0] is not d or kept[2] is not lr:
