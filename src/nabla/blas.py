@@ -4,7 +4,7 @@
 (the product into a scratch array, then the sum) and rounds twice: a plain SGD update of
 a 784x128 float32 layer takes 6 us instead of 19, and gives the bits of PyTorch's
 ``p.add_(g, alpha=-lr)``, which fuses the multiply-add too. The library is found
-through ``threads.openblas()`` (threadpoolctl) on first use, never at ``import nabla``;
+through ``threads.openblas_symbol`` (threadpoolctl) on first use, never at ``import nabla``;
 where NumPy's BLAS is not OpenBLAS, or the symbol is missing, ``axpy`` says so and the
 caller does the work in NumPy.
 
@@ -28,23 +28,18 @@ _routines: dict = {}  # dtype -> the ctypes function, or None where there is non
 
 
 def _lookup(dtype):
-    from .threads import openblas
+    from .threads import openblas_symbol
 
-    lib = openblas()
     letter = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}.get(dtype)
-    if lib is None or letter is None:
+    if letter is None:
         return None
-    # SciPy's OpenBLAS wheels (NumPy's) name it scipy_cblas_saxpy64_, with 64-bit ints.
-    for prefix in ("", "scipy_"):
-        for suffix, int_t in (("", ctypes.c_int), ("64_", ctypes.c_int64),
-                              ("_64", ctypes.c_int64)):
-            fn = getattr(lib, f"{prefix}cblas_{letter}axpy{suffix}", None)
-            if fn is not None:
-                real = ctypes.c_float if letter == "s" else ctypes.c_double
-                fn.restype = None
-                fn.argtypes = [int_t, real, ctypes.c_void_p, int_t, ctypes.c_void_p, int_t]
-                return fn
-    return None
+    fn, suffix = openblas_symbol(f"cblas_{letter}axpy")
+    if fn is not None:
+        int_t = ctypes.c_int if suffix == "" else ctypes.c_int64  # "64_": 64-bit ints
+        real = ctypes.c_float if letter == "s" else ctypes.c_double
+        fn.restype = None
+        fn.argtypes = [int_t, real, ctypes.c_void_p, int_t, ctypes.c_void_p, int_t]
+    return fn
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:

@@ -46,7 +46,7 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["get_num_threads", "openblas", "set_num_threads", "split"]
+__all__ = ["get_num_threads", "openblas", "openblas_symbol", "set_num_threads", "split"]
 
 _setting = [None]  # set_num_threads' value; None: the default
 _default: list = []  # the default, found on first use
@@ -185,22 +185,28 @@ def _restore_blas(before: int | None) -> None:
 
 
 def _find_blas_shutdown():
-    lib = openblas()
-    return getattr(lib, "blas_thread_shutdown_", None) if lib is not None else None
+    return openblas_symbol("blas_thread_shutdown_")[0]
 
 
 def _find_blas_threads():
-    """OpenBLAS's ``openblas_get_num_threads`` and ``openblas_set_num_threads``, by
-    whatever prefix and suffix this build gives its symbols (SciPy's wheels: "scipy_",
-    "64_"); (None, None) where they are missing."""
+    """OpenBLAS's ``openblas_get_num_threads`` and ``openblas_set_num_threads``; (None,
+    None) where they are missing."""
+    get, _ = openblas_symbol("openblas_get_num_threads")
+    set_, _ = openblas_symbol("openblas_set_num_threads")
+    return (get, set_) if get is not None and set_ is not None else (None, None)
+
+
+def openblas_symbol(name: str):
+    """``(function, suffix)`` for the routine ``name`` of NumPy's OpenBLAS, by whatever
+    prefix and suffix this build gives its symbols (SciPy's wheels: "scipy_" and "64_",
+    the suffix of 64-bit integer arguments); (None, None) where it is missing."""
     lib = openblas()
     if lib is not None:
         for prefix in ("", "scipy_"):
             for suffix in ("", "64_", "_64"):
-                get = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-                set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
-                if get is not None and set_ is not None:
-                    return get, set_
+                fn = getattr(lib, f"{prefix}{name}{suffix}", None)
+                if fn is not None:
+                    return fn, suffix
     return None, None
 
 

@@ -33,7 +33,7 @@ from .conv import (
     conv2d,
 )
 from .elementwise import _relu_grad
-from .pool import _max_pool, _max_pool_grad, _pool_canvas, _winners, max_pool2d
+from .pool import _max_pool, _max_pool_grad, _pool_canvas, _rows, _winners, max_pool2d
 
 __all__ = [
     "conv2d_max_pool2d",
@@ -63,7 +63,7 @@ class _Stage:
 
     def _won(self, lo, hi):
         """Samples lo..hi's (row, column) winners: views of ``idx``."""
-        return tuple(None if a is None else a[lo:hi] for a in self.idx)
+        return _rows(self.idx, lo, hi)
 
     def forward(self, x, lo, hi):
         """Samples lo..hi of ``x``: convolved, pooled into ``out``, winners into ``idx``."""

@@ -11,6 +11,8 @@ Python loop runs over samples or pixels.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -156,8 +158,9 @@ class MaxPool2d(Function):
     def backward(ctx, g, gi=None):
         (_, _, h, w), canvas, pool = ctx.geom
         ph, pw = pool[2]
-        if g.size * 4 >= BIG:
-            gp = np.empty(g.shape[:2] + canvas, g.dtype)
+        gshape = g.shape[:2] + canvas  # the routed gradient's plane
+        if math.prod(gshape) >= BIG:
+            gp = np.empty(gshape, g.dtype)
             split_rows(lambda lo, hi: _max_pool_grad(g[lo:hi], *_rows(ctx.idx, lo, hi), pool,
                                                      canvas, out=gp[lo:hi]), gp)
         else:

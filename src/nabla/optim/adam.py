@@ -84,31 +84,11 @@ class Adam(Optimizer):
         self._add_quotient(d, exp_avg, -step_size, t)
 
     # ------------------------------------------------ all of a group's parameters at once
-    def step(self, closure=None):
-        """``Optimizer.step``; a group whose parameters all have gradients and share a
-        step count is updated as one flat vector (``_step_flat``)."""
-        loss = self._closure(closure)
-        for group in self.param_groups:
-            if not self._step_flat(group):
-                self._step_group(group)
-        return loss
-
     def _step_group(self, group):
-        """The base class's per-parameter loop, for one group."""
-        update = self._updater(group)
-        hyper = self._get_hyper(group)
-        for p in group["params"]:
-            grad = p.grad
-            if grad is None:
-                continue
-            g, d = grad._data, p._data
-            if g.shape != d.shape:
-                raise ValueError(
-                    f"gradient of shape {g.shape} does not match its parameter of shape "
-                    f"{d.shape}"
-                )
-            update(p, d, g, hyper)
-            p._vc[0] += 1
+        """A group whose parameters all have gradients and share a step count is updated
+        as one flat vector (``_step_flat``); any other, parameter by parameter."""
+        if not self._step_flat(group):
+            super()._step_group(group)
 
     def _step_flat(self, group) -> bool:
         """Adam's arithmetic over all of ``group``'s parameters at once, as PyTorch's

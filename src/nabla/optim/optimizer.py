@@ -216,21 +216,25 @@ class Optimizer:
         """
         loss = self._closure(closure)
         for group in self.param_groups:
-            update = self._updater(group)
-            hyper = self._get_hyper(group)
-            for p in group["params"]:
-                grad = p.grad
-                if grad is None:
-                    continue
-                g, d = grad._data, p._data
-                if g.shape != d.shape:
-                    raise ValueError(
-                        f"gradient of shape {g.shape} does not match its parameter of shape "
-                        f"{d.shape}"
-                    )
-                update(p, d, g, hyper)
-                p._vc[0] += 1
+            self._step_group(group)
         return loss
+
+    def _step_group(self, group: dict) -> None:
+        """``step`` for one group (a subclass may update a whole group another way)."""
+        update = self._updater(group)
+        hyper = self._get_hyper(group)
+        for p in group["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            g, d = grad._data, p._data
+            if g.shape != d.shape:
+                raise ValueError(
+                    f"gradient of shape {g.shape} does not match its parameter of shape "
+                    f"{d.shape}"
+                )
+            update(p, d, g, hyper)
+            p._vc[0] += 1
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -11,15 +11,14 @@ from .optimizer import Optimizer, _options
 __all__ = ["SGD"]
 
 
-def _use_axpy(n: int) -> bool:
-    """Whether BLAS's axpy should update ``n`` elements: from 2^16 on. OpenBLAS runs it on
-    all its threads beyond 10,000 elements; for a layer that big the call (~2 us through
-    ctypes, one fused pass) beats NumPy's two passes by far (case 1's 784x128 layer: the
-    step 478-497 -> 396 us, alternating processes). Smaller updates stay in NumPy: a
-    mid-sized one woke OpenBLAS's sleeping threads in a program whose products are too
-    small for them (Nielsen's 23,520 weights: 70 -> 94 us a step), and a small one gains
-    nothing worth the ctypes call."""
-    return n >= 1 << 16
+# Updates of this many elements or more go through BLAS's axpy. OpenBLAS runs it on all
+# its threads beyond 10,000 elements; for a layer this big the call (~2 us through
+# ctypes, one fused pass) beats NumPy's two passes by far (case 1's 784x128 layer: the
+# step 478-497 -> 396 us, alternating processes). Smaller updates stay in NumPy: a
+# mid-sized one woke OpenBLAS's sleeping threads in a program whose products are too
+# small for them (Nielsen's 23,520 weights: 70 -> 94 us a step), and a small one gains
+# nothing worth the ctypes call.
+_AXPY_MIN = 1 << 16
 
 
 class SGD(Optimizer):
@@ -95,26 +94,25 @@ class SGD(Optimizer):
                     np.add(buf, t, out=buf)
             if nesterov:
                 t = self._buf(d, 1)
-                if _use_axpy(d.size) and t is not g:
+                fused = d.size >= _AXPY_MIN
+                if fused:
                     np.copyto(t, g)
-                    if not axpy(momentum, buf, t):  # g + momentum * buf, fused
-                        np.multiply(buf, momentum, out=t)
-                        np.add(g, t, out=t)
-                else:
+                    fused = axpy(momentum, buf, t)  # g + momentum * buf, one rounding
+                if not fused:
                     np.multiply(buf, momentum, out=t)
                     np.add(g, t, out=t)
                 g, scratch = t, True
             else:
                 g, scratch = buf, False
-        if _use_axpy(d.size) and axpy(-lr, g, d):  # PyTorch's p.add_(g, alpha=-lr)
+        if d.size >= _AXPY_MIN and axpy(-lr, g, d):  # PyTorch's p.add_(g, alpha=-lr)
             return
         t = g if scratch else self._buf(d, 1)
         np.multiply(g, lr, out=t)
         np.subtract(d, t, out=d)
 
     def _plain_update(self, p, d, grad, hyper):
-        """``p -= lr * grad``: plain SGD, the most common setting. Where ``_use_axpy``
-        says so, one BLAS axpy (``nabla.blas``): a single fused multiply-add pass, 3x
+        """``p -= lr * grad``: plain SGD, the most common setting. From ``_AXPY_MIN``
+        elements on, one BLAS axpy (``nabla.blas``): a single fused multiply-add pass, 3x
         faster than NumPy's two and with the bits of PyTorch's ``p.add_(g, alpha=-lr)``.
         Elsewhere (or without OpenBLAS), two NumPy passes (within a rounding of
         PyTorch's), with nothing looked up but what is kept for the parameter: its
@@ -123,7 +121,7 @@ class SGD(Optimizer):
         the same rounding, float32(lr) on float32. Both are rebuilt when the parameter's
         array or the group's lr is replaced."""
         lr = hyper[0]
-        if _use_axpy(d.size) and axpy(-lr, grad, d):
+        if d.size >= _AXPY_MIN and axpy(-lr, grad, d):
             return
         kept = self._tmp.get(p)
         if kept is None or kept[0] is not d or kept[2] is not lr:
