@@ -486,3 +486,54 @@ def test_reused_workspaces_keep_their_zeros():
         cold = run(x)
         for a, b in zip(warm, cold):
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("grads", [[True, True, True], [False, True, True], [True, False, False]])
+@pytest.mark.parametrize("case", [c for c in CONV2D if c[5] != (1, 1)])
+def test_conv2d_streamed_in_chunks_matches_torch_and_whole(torch, monkeypatch, case, grads):
+    # A convolution with many columns runs in chunks of samples, and its backward lays
+    # the columns out again from the kept input. Forced here on small geometries, with
+    # 19 samples in chunks of 2 (a short last chunk in each thread's part), against
+    # PyTorch and against the whole-batch path.
+    _, cin, h, w, cout, k, stride, padding, dilation, groups, bias = case
+    n = 19
+    rng = np.random.default_rng(31)
+    arrays = [rng.standard_normal((n, cin, h, w)), rng.standard_normal((cout, cin // groups, *k)),
+              rng.standard_normal(cout) if bias else None]
+    args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def run():
+        return check_against_torch(
+            torch, lambda x, w, b: C.conv2d(x, w, b, **args),
+            lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **args),
+            arrays, np.float64, grads=grads, scale=10)
+
+    chunks = []  # (samples from, to) of every chunk run, forward and backward
+    real = C._streamed
+
+    def spy(fn, ws_shape, dtype, lo, hi, chunk):
+        chunks.extend((s, min(s + chunk, hi)) for s in range(lo, hi, chunk))
+        return real(fn, ws_shape, dtype, lo, hi, chunk)
+
+    monkeypatch.setattr(C, "_streamed", spy)
+    whole = run()
+    assert chunks == []
+    per_sample = cin * k[0] * k[1] * whole.shape[2] * whole.shape[3] * 8
+    monkeypatch.setattr(C, "_STREAM_MIN", 0)
+    monkeypatch.setattr(C, "_STREAM_CHUNK", 2 * per_sample)
+    streamed = run()
+    # Forward and backward each covered every sample once, in chunks of at most 2.
+    covered = np.zeros(n, int)
+    for lo, hi in chunks:
+        covered[lo:hi] += 1
+    assert covered.tolist() == [2] * n and max(hi - lo for lo, hi in chunks) == 2
+    np.testing.assert_allclose(streamed.detach().numpy(), whole.detach().numpy(), rtol=1e-13)
+
+
+def test_conv2d_1x1_is_never_streamed():
+    # A 1x1 convolution's columns are its input itself: nothing to lay out or stream.
+    geom = C._conv_geom((64, 512, 32, 32), (256, 512, 1, 1), ((1, 1), (0, 0, 0, 0), (1, 1), 1))
+    assert C._stream_chunk(64, geom, ((1, 1), (0, 0, 0, 0), (1, 1), 1), 4) == 0
+    geom = C._conv_geom((64, 32, 26, 26), (64, 32, 3, 3), ((1, 1), (0, 0, 0, 0), (1, 1), 1))
+    assert C._stream_chunk(64, geom, ((1, 1), (0, 0, 0, 0), (1, 1), 1), 4) == 4

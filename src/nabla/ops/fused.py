@@ -69,7 +69,8 @@ class _Stage:
         """Samples lo..hi of ``x``: convolved, pooled into ``out``, winners into ``idx``."""
         geom = self.geom
         conv = _take((hi - lo, self.w.shape[0], geom[4], geom[5]), self.out.dtype)
-        _conv_part(x, self.w, self.b, geom, self.params, self.ws, self.cols, lo, hi, conv)
+        ws = None if self.ws is None else self.ws[lo:hi]
+        _conv_part(x, self.w, self.b, geom, self.params, ws, self.cols[lo:hi], lo, hi, conv)
         out = self.out[lo:hi]
         won = self._won(lo, hi)
         _max_pool(conv, self.pool, self.canvas, False, out=out, won=won)
