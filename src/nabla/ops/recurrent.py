@@ -36,6 +36,8 @@ per-step matrix product is ~60% of the time and NumPy call overhead most of the 
   loop, leaving the loop with products against the running ``dh``/``dc`` only.
 * Buffers are reused across calls (``_empty``): fresh multi-megabyte arrays cost page
   faults on every call.
+* With Numba installed, the LSTM's per-step passes without a ``tanh`` in them run as
+  compiled loops (``recurrent_numba``), with the same bits.
 
 >>> import nabla
 >>> T, B, I, H = 5, 2, 3, 4
@@ -55,6 +57,7 @@ import sys
 import numpy as np
 
 from ..autograd import Function
+from . import recurrent_numba
 
 __all__ = [
     "RNNSequence",
@@ -360,23 +363,31 @@ class LSTMSequence(Function):
         # With no initial state given, the first step's h and c are zeros: skip their
         # product and the f * c term (one of T matrix products saved).
         zero_start = h0 is None
+        kern = _kernels(dt)
+        if kern is not None:  # flat per-step views for the compiled cell (see its module)
+            flat_g, flat_c = gates.reshape(T, -1), cbuf.reshape(T + 1, -1)
+            half = dt.type(0.5)
         for t in order:
             a = gates[t]
             if not zero_start:
                 np.matmul(w_hh_s, hbuf[t + prev], out=mm)
                 a += mm
             np.tanh(a, out=a)
-            s = a[:H3]
-            s *= 0.5
-            s += 0.5
             c = cbuf[t + nxt]
-            if zero_start:
-                np.multiply(a[:H], a[H3:], out=c)  # i * g
+            if kern is not None:
+                kern.cell(flat_g[t], flat_c[t + prev], flat_c[t + nxt], half, zero_start)
                 zero_start = False
             else:
-                np.multiply(a[H:H2], cbuf[t + prev], out=c)  # f * c_prev
-                np.multiply(a[:H], a[H3:], out=tmp)  # i * g
-                c += tmp
+                s = a[:H3]
+                s *= 0.5
+                s += 0.5
+                if zero_start:
+                    np.multiply(a[:H], a[H3:], out=c)  # i * g
+                    zero_start = False
+                else:
+                    np.multiply(a[H:H2], cbuf[t + prev], out=c)  # f * c_prev
+                    np.multiply(a[:H], a[H3:], out=tmp)  # i * g
+                    c += tmp
             np.tanh(c, out=tanh_c[t])
             np.multiply(a[H2:H3], tanh_c[t], out=hbuf[t + nxt])  # o * tanh(c)
         out_fm, h_prev = _state_views(hbuf, reverse)
@@ -422,26 +433,39 @@ class LSTMSequence(Function):
         n_grads = 5 if ctx.has_bias else 3
         needs = ctx.needs_input_grad
         want_state = len(needs) > n_grads and any(needs[n_grads:])
+        kern = _kernels(dt)
+        if kern is not None:  # flat per-step views for the compiled step (see its module)
+            flat = (dh.reshape(-1), dc.reshape(-1), a.reshape(T, -1),
+                    ctx.c_prev.reshape(T, -1), ctx.tanh_c.reshape(T, -1),
+                    ctx.out_fm.reshape(T, -1), dgates.reshape(n, -1))
         for lo in range(0, T, n):
             hi = min(lo + n, T)
             m = hi - lo
             if not ctx.reverse:  # forward in time: backward runs the chunks from the end
                 lo, hi = T - hi, T - lo
-            _lstm_factors(a[lo:hi], ctx.c_prev[lo:hi], ctx.tanh_c[lo:hi], ctx.out_fm[lo:hi],
-                          k_ifg[:m], k_o[:m], k_c[:m], tmp[:m])
+            if kern is None:
+                _lstm_factors(a[lo:hi], ctx.c_prev[lo:hi], ctx.tanh_c[lo:hi],
+                              ctx.out_fm[lo:hi], k_ifg[:m], k_o[:m], k_c[:m], tmp[:m])
             f = a[lo:hi, H:H2]
             steps = range(m - 1, -1, -1) if not ctx.reverse else range(m)
             tmp1 = tmp[0]
             for j in steps:
+                t = lo + j
                 if dout_fm is not None:
-                    dh += dout_fm[lo + j]
-                np.multiply(dh, k_c[j], out=tmp1)
-                dc += tmp1
+                    dh += dout_fm[t]
+                carry = t != last or want_state
                 dg = dgates[j]
-                np.multiply(dc, k_ifg[j].reshape(3, H, B), out=dg[:H3].reshape(3, H, B))
-                np.multiply(dh, k_o[j], out=dg[H3:])
-                if lo + j != last or want_state:
-                    dc *= f[j]
+                if kern is not None:
+                    dh1, dc1, fa, fc, ftc, fh, fdg = flat
+                    kern.backward_step(dh1, dc1, fa[t], fc[t], ftc[t], fh[t], fdg[j], carry)
+                else:
+                    np.multiply(dh, k_c[j], out=tmp1)
+                    dc += tmp1
+                    np.multiply(dc, k_ifg[j].reshape(3, H, B), out=dg[:H3].reshape(3, H, B))
+                    np.multiply(dh, k_o[j], out=dg[H3:])
+                    if carry:
+                        dc *= f[j]
+                if carry:
                     np.matmul(w_hh_t, dg, out=dh)
             np.copyto(rows[:, lo:hi], dgates[:m].transpose(1, 0, 2))  # while in cache
         rows = rows.reshape(G, T * B)
@@ -449,6 +473,14 @@ class LSTMSequence(Function):
         if len(needs) > len(grads):
             grads += [dh.T.copy(), dc.T.copy()] if want_state else [None, None]
         return tuple(grads)
+
+
+def _kernels(dtype):
+    """The compiled LSTM step kernels (``recurrent_numba``) for float32/float64 arrays,
+    or None: without Numba, or for other dtypes, the NumPy passes run."""
+    if dtype not in (np.float32, np.float64):
+        return None
+    return recurrent_numba.kernels()
 
 
 _CHUNK = 4  # steps per chunk of the LSTM's backward: its buffers (~0.5 MB a step) fit L2
