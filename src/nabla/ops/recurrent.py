@@ -5,7 +5,9 @@ Written as a chain of per-step ops, a 28-step LSTM is hundreds of graph nodes an
 many temporaries. Fused, the forward pass
 
 * computes the input half of every gate for all time steps at once,
-  ``W_ih x_t + b`` (the bias rides along as an extra input column of ones);
+  ``W_ih x_t + b`` (the bias rides along as an extra input column of ones); the LSTM
+  instead multiplies ``[W_hh | W_ih | b]`` by ``[h_{t-1}; x_t; 1]``, one product a
+  step, its inputs laid out beside the states beforehand;
 * loops over time steps only for what truly recurs: ``W_hh h_{t-1}`` and the gate
   nonlinearities, writing into preallocated ``(T, ...)`` buffers;
 
@@ -349,19 +351,34 @@ class LSTMSequence(Function):
         perm = np.r_[0:H2, H3 : 4 * H, H2:H3]
         scale = np.ones((4 * H, 1), dtype=dt)
         scale[:H3] = 0.5
-        w_hh_s = _scaled(w_hh, scale, perm)
         bias = b_ih + b_hh if has_bias else None
-        gates, xt = _input_projection(x, w_ih, bias, scale, perm)  # (T, 4H, B)
-        hbuf = _empty((T + 1, H, B), dt)
+        # One product a step for both halves of the gates: [W_hh | W_ih | b] times
+        # z_t = [h_{t-1}; x_t; 1]. Slot s of zbuf holds a state in its first H rows and,
+        # where a step reads it, that step's input below. On the benchmark (28 steps,
+        # hidden 128, batch 64) this replaced an input projection over all steps (T
+        # small products) and an add per step: forward 3.4-3.7 -> 3.1-3.2 ms.
+        I = x.shape[2]
+        K = H + I + (bias is not None)
+        w_all = _empty((4 * H, K), dt)
+        np.take(w_hh, perm, axis=0, out=w_all[:, :H], mode="clip")
+        np.take(w_ih, perm, axis=0, out=w_all[:, H:H + I], mode="clip")
+        if bias is not None:
+            w_all[:, H + I] = bias[perm]
+        w_all *= scale
+        order, prev, nxt = _steps(T, reverse)
+        zbuf = _empty((T + 1, K, B), dt)
+        steps_z = zbuf[prev:T + prev]  # z_t of step t, in time order
+        np.copyto(steps_z[:, H:H + I], x.transpose(0, 2, 1))
+        if bias is not None:
+            steps_z[:, H + I] = 1
+        hbuf = zbuf[:, :H]
+        gates = _empty((T, 4 * H, B), dt)
         cbuf = _empty((T + 1, H, B), dt)
         tanh_c = _empty((T, H, B), dt)
         _init_state(hbuf, h0, reverse)
         _init_state(cbuf, c0, reverse)
-        mm = _empty((4 * H, B), dt)
         tmp = _empty((H, B), dt)
-        order, prev, nxt = _steps(T, reverse)
-        # With no initial state given, the first step's h and c are zeros: skip their
-        # product and the f * c term (one of T matrix products saved).
+        # With no initial state given, the first step's c is zero: no f * c term.
         zero_start = h0 is None
         kern = _kernels(dt)
         if kern is not None:  # flat per-step views for the compiled cell (see its module)
@@ -369,9 +386,7 @@ class LSTMSequence(Function):
             half = dt.type(0.5)
         for t in order:
             a = gates[t]
-            if not zero_start:
-                np.matmul(w_hh_s, hbuf[t + prev], out=mm)
-                a += mm
+            np.matmul(w_all, zbuf[t + prev], out=a)
             np.tanh(a, out=a)
             c = cbuf[t + nxt]
             if kern is not None:
@@ -393,6 +408,7 @@ class LSTMSequence(Function):
         out_fm, h_prev = _state_views(hbuf, reverse)
         out = _time_major(out_fm)
         ctx.save_for_backward(x, w_ih, w_hh, out)
+        xt = steps_z[:, H:]  # x_t (and the row of ones) of every step
         ctx.xt, ctx.h_prev, ctx.gates, ctx.tanh_c = xt, h_prev, gates, tanh_c
         ctx.c_prev = _state_views(cbuf, reverse)[1]
         ctx.out_fm = out_fm
@@ -437,7 +453,7 @@ class LSTMSequence(Function):
         if kern is not None:  # flat per-step views for the compiled step (see its module)
             flat = (dh.reshape(-1), dc.reshape(-1), a.reshape(T, -1),
                     ctx.c_prev.reshape(T, -1), ctx.tanh_c.reshape(T, -1),
-                    ctx.out_fm.reshape(T, -1), dgates.reshape(n, -1))
+                    ctx.out_fm, dgates.reshape(n, -1))  # out_fm: one state a slot
         for lo in range(0, T, n):
             hi = min(lo + n, T)
             m = hi - lo
@@ -457,7 +473,8 @@ class LSTMSequence(Function):
                 dg = dgates[j]
                 if kern is not None:
                     dh1, dc1, fa, fc, ftc, fh, fdg = flat
-                    kern.backward_step(dh1, dc1, fa[t], fc[t], ftc[t], fh[t], fdg[j], carry)
+                    kern.backward_step(dh1, dc1, fa[t], fc[t], ftc[t], fh[t].reshape(-1),
+                                       fdg[j], carry)
                 else:
                     np.multiply(dh, k_c[j], out=tmp1)
                     dc += tmp1
