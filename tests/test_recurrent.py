@@ -452,3 +452,55 @@ def test_retain_graph_backward_twice_gives_twice_the_gradient():
     loss.backward()
     np.testing.assert_allclose(x.grad.numpy(), 2 * once, rtol=1e-12)
 
+
+
+# ----------------------------------------- the fused LSTM on sequences of many chunks
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("steps", [R._CHUNK * 2 + 3, R._CHUNK, 1])
+@pytest.mark.parametrize("bidir,with_state,batch_first", [
+    (False, False, True), (False, True, False), (True, True, True), (True, False, False)])
+def test_long_lstm_matches_torch(torch, dtype, steps, bidir, with_state, batch_first):
+    # Long enough for the backward's chunks of steps (``_CHUNK``) to matter: several
+    # chunks and a remainder, both directions, gradients through every output at once.
+    rng = np.random.default_rng(steps)
+    L = 2
+    ours, ref = _to(dtype, *_make("lstm", torch, input_size=I, hidden_size=H, num_layers=L,
+                                  bidirectional=bidir, batch_first=batch_first), torch)
+    D = 2 if bidir else 1
+    x_np = rng.standard_normal((B, steps, I) if batch_first else (steps, B, I)).astype(dtype)
+    x, tx = nabla.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
+    s_np = [rng.standard_normal((L * D, B, H)).astype(dtype) for _ in range(2)]
+    hs = [nabla.tensor(s, requires_grad=True) for s in s_np] if with_state else []
+    ths = [torch.tensor(s, requires_grad=True) for s in s_np] if with_state else []
+    out, (h_n, c_n) = ours(x, tuple(hs) if hs else None)
+    tout, (th_n, tc_n) = ref(tx, tuple(ths) if ths else None)
+    for a, b, what in [(out, tout, "output"), (h_n, th_n, "h_n"), (c_n, tc_n, "c_n")]:
+        _compare(a, b, dtype, what)
+    # Every output carries a gradient: the loop adds dout at each step, and dh_n/dc_n start it.
+    ws = [rng.standard_normal(tuple(t.shape)).astype(dtype) for t in (out, h_n, c_n)]
+    sum((t * nabla.tensor(w)).sum() for t, w in zip((out, h_n, c_n), ws)).backward()
+    sum((t * torch.tensor(w)).sum() for t, w in zip((tout, th_n, tc_n), ws)).backward()
+    _compare(x.grad, tx.grad, dtype, "input grad")
+    for k, (a, b) in enumerate(zip(hs, ths)):
+        _compare(a.grad, b.grad, dtype, f"initial state {k} grad")
+    theirs = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        _compare(p.grad, theirs[name].grad, dtype, f"grad of {name}")
+
+
+def test_benchmark_shape_lstm_matches_torch(torch):
+    # The suite's case 5: LSTM(28, 128) over 28 rows, batch 64, only h_n used.
+    rng = np.random.default_rng(5)
+    ours, ref = _to(np.float32, *_make("lstm", torch, input_size=28, hidden_size=128,
+                                       batch_first=True), torch)
+    x_np = rng.random((64, 28, 28), dtype=np.float32)
+    _, (h_n, _) = ours(nabla.tensor(x_np))
+    _, (th_n, _) = ref(torch.tensor(x_np))
+    _compare(h_n, th_n, np.float32, "h_n")
+    w = rng.standard_normal((1, 64, 128)).astype(np.float32)
+    (h_n * nabla.tensor(w)).sum().backward()
+    (th_n * torch.tensor(w)).sum().backward()
+    theirs = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), theirs[name].grad.numpy(), rtol=1e-3,
+                                   atol=1e-5, err_msg=name)

@@ -470,9 +470,8 @@ class Tensor(TensorMath, TensorShape):
                 y = other._data if isinstance(other, Tensor) else self._operand(other)
                 a, b = (y, x) if reverse else (x, y)
                 da, db = a.dtype, b.dtype
-                if da != db and (a.ndim == 0) != (b.ndim == 0) and (
-                    da.kind == db.kind == "f" or (da.kind in "iu" and db.kind in "iu")
-                ):  # _zero_dim_follows, on arrays
+                if da != db and (a.ndim == 0) != (b.ndim == 0) and _same_category(da, db):
+                    # _zero_dim_follows, on arrays
                     a, b = (a.astype(db), b) if a.ndim == 0 else (a, b.astype(da))
                     da = db = a.dtype
                 try:
@@ -920,10 +919,14 @@ def _zero_dim_follows(a, b):
     """PyTorch's promotion: a 0-d tensor does not raise the dtype of a dimensioned one of
     the same category (float32 vector * float64 0-d gives float32, not NumPy's float64)."""
     zero, full = (a, b) if a._data.ndim == 0 else (b, a)
-    kz, kf = zero._data.dtype.kind, full._data.dtype.kind
-    if kz == kf == "f" or (kz in "iu" and kf in "iu"):
+    if _same_category(zero._data.dtype, full._data.dtype):
         zero = zero.to(full.dtype)  # a new tensor: so the order goes by ndim, not identity
     return (zero, full) if a._data.ndim == 0 else (full, zero)
+
+
+def _same_category(da, db):
+    """Both floating, or both integer: where a 0-d operand takes the other's dtype."""
+    return da.kind == db.kind == "f" or (da.kind in "iu" and db.kind in "iu")
 
 
 # Index items that make a NumPy view (bool is not among them: NumPy reads it as a mask).

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .linalg import _ones
-
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+from .linalg import _BLAS_FLOATS, _ones
 
 
 def row_max(x2):

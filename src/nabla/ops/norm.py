@@ -24,7 +24,7 @@ import numpy as np
 from ..autograd import Function
 from ..creation import ones, tensor
 from ..tensor import ShapeError, Tensor
-from .linalg import _ones
+from .linalg import _BLAS_FLOATS, _ones
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
@@ -148,7 +148,6 @@ class LayerNorm(Function):
 # reductions along a short last axis pay ~20 ns a row (mean over 512 rows of 64: 15 us),
 # where a BLAS product with a vector of ones takes 2.5 us. The same formulas as the
 # general path, the sums taken in another order (values within float rounding).
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _layer_norm_rows(ctx, x, w, b, ndim, eps):

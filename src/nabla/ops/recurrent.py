@@ -431,15 +431,6 @@ class LSTMSequence(Function):
         dh = _state_grad(dh_n, ctx.tanh_c.shape, dt)
         dc = _state_grad(dc_n, ctx.tanh_c.shape, dt)
         n = min(T, _CHUNK)
-        # Multipliers from forward values only (see the module docstring): k_ifg times
-        # dc gives the pre-activation grads of i, f, g; k_o times dh gives o's; k_c times
-        # dh gives dh's share of dc. Made for a chunk of steps at a time, just before the
-        # loop uses them, so that they are still in cache (one pass over all steps at once
-        # read and wrote from memory: 0.9 ms -> 0.5 ms per step of the benchmark).
-        k_ifg = _empty((n, H3, B), dt)
-        k_o = _empty((n, H, B), dt)
-        k_c = _empty((n, H, B), dt)
-        tmp = _empty((n, H, B), dt)
         dgates = _empty((n, G, B), dt)
         w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
@@ -451,9 +442,21 @@ class LSTMSequence(Function):
         want_state = len(needs) > n_grads and any(needs[n_grads:])
         kern = _kernels(dt)
         if kern is not None:  # flat per-step views for the compiled step (see its module)
-            flat = (dh.reshape(-1), dc.reshape(-1), a.reshape(T, -1),
-                    ctx.c_prev.reshape(T, -1), ctx.tanh_c.reshape(T, -1),
-                    ctx.out_fm, dgates.reshape(n, -1))  # out_fm: one state a slot
+            dh1, dc1, fdg = dh.reshape(-1), dc.reshape(-1), dgates.reshape(n, -1)
+            fa, fc, ftc = (v.reshape(T, -1) for v in (a, ctx.c_prev, ctx.tanh_c))
+            fh = ctx.out_fm  # one state a slot of the forward's buffer: a view per step
+        else:
+            # Multipliers from forward values only (see the module docstring): k_ifg
+            # times dc gives the pre-activation grads of i, f, g; k_o times dh gives o's;
+            # k_c times dh gives dh's share of dc. Made for a chunk of steps at a time,
+            # just before the loop uses them, so that they are still in cache (one pass
+            # over all steps at once read and wrote from memory: 0.9 ms -> 0.5 ms per step
+            # of the benchmark).
+            k_ifg = _empty((n, H3, B), dt)
+            k_o = _empty((n, H, B), dt)
+            k_c = _empty((n, H, B), dt)
+            tmp = _empty((n, H, B), dt)
+            tmp1 = tmp[0]
         for lo in range(0, T, n):
             hi = min(lo + n, T)
             m = hi - lo
@@ -462,9 +465,8 @@ class LSTMSequence(Function):
             if kern is None:
                 _lstm_factors(a[lo:hi], ctx.c_prev[lo:hi], ctx.tanh_c[lo:hi],
                               ctx.out_fm[lo:hi], k_ifg[:m], k_o[:m], k_c[:m], tmp[:m])
-            f = a[lo:hi, H:H2]
+                f = a[lo:hi, H:H2]
             steps = range(m - 1, -1, -1) if not ctx.reverse else range(m)
-            tmp1 = tmp[0]
             for j in steps:
                 t = lo + j
                 if dout_fm is not None:
@@ -472,7 +474,6 @@ class LSTMSequence(Function):
                 carry = t != last or want_state
                 dg = dgates[j]
                 if kern is not None:
-                    dh1, dc1, fa, fc, ftc, fh, fdg = flat
                     kern.backward_step(dh1, dc1, fa[t], fc[t], ftc[t], fh[t].reshape(-1),
                                        fdg[j], carry)
                 else:

@@ -56,16 +56,13 @@ def _compile():
         # Compiled here, for exactly the contiguous 1-D float32/float64 arrays the
         # callers pass, so that a Numba that cannot compile them fails now, not inside
         # a training step.
-        sigs = {}
-        for t in (numba.float32, numba.float64):
-            v = t[::1]
-            sigs.setdefault("cell", []).append(numba.void(v, v, v, t, numba.boolean))
-            sigs.setdefault("backward_step", []).append(
-                numba.void(v, v, v, v, v, v, v, numba.boolean))
+        reals = (numba.float32, numba.float64)
+        flag = numba.boolean
+        cell = [numba.void(t[::1], t[::1], t[::1], t, flag) for t in reals]
+        step = [numba.void(*[t[::1]] * 7, flag) for t in reals]
         return types.SimpleNamespace(
-            cell=numba.njit(sigs["cell"], nogil=True, cache=True)(_cell),
-            backward_step=numba.njit(sigs["backward_step"], nogil=True,
-                                     cache=True)(_backward_step))
+            cell=numba.njit(cell, nogil=True, cache=True)(_cell),
+            backward_step=numba.njit(step, nogil=True, cache=True)(_backward_step))
     except Exception as e:  # a Numba that does not work with this NumPy or machine
         warnings.warn(f"nabla: Numba is installed but its LSTM kernels could not be "
                       f"compiled ({type(e).__name__}: {e}); using NumPy", stacklevel=3)

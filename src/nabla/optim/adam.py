@@ -10,9 +10,9 @@ from .optimizer import (
     Optimizer,
     _adam_moments,
     _check_adam_group,
-    _lerp_,
     _options,
     _state_buf,
+    _update_moments,
 )
 
 __all__ = ["Adam", "AdamW"]
@@ -68,20 +68,12 @@ class Adam(Optimizer):
         t = self._buf(d, 1)
         exp_avg, exp_avg_sq = _adam_moments(state, g, beta1, beta2, t)
 
-        bias_correction1 = 1 - beta1**step
-        bias_correction2 = 1 - beta2**step
-        step_size = lr / bias_correction1
-        bias_correction2_sqrt = bias_correction2**0.5
-
         if amsgrad:
             max_sq = _state_buf(state, "max_exp_avg_sq", d)  # may be switched on late
             np.maximum(max_sq, exp_avg_sq, out=max_sq)
-            np.sqrt(max_sq, out=t)
-        else:
-            np.sqrt(exp_avg_sq, out=t)
-        np.divide(t, bias_correction2_sqrt, out=t)
-        np.add(t, eps, out=t)
-        self._add_quotient(d, exp_avg, -step_size, t)
+            exp_avg_sq = max_sq
+        _denominator(exp_avg_sq, step, beta2, eps, t)
+        self._add_quotient(d, exp_avg, -lr / (1 - beta1**step), t)
 
     # ------------------------------------------------ all of a group's parameters at once
     def _step_group(self, group):
@@ -135,15 +127,9 @@ class Adam(Optimizer):
                 np.concatenate([p._data.reshape(-1) for p in params], out=u)
                 np.multiply(u, weight_decay, out=u)
                 np.add(u, g, out=g)
-        _lerp_(m, g, 1 - beta1, t)
-        np.multiply(v, beta2, out=v)
-        Optimizer._add_square(v, g, 1 - beta2, t)
-        step_size = lr / (1 - beta1**step)
-        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
-        np.sqrt(v, out=t)
-        np.divide(t, bias_correction2_sqrt, out=t)
-        np.add(t, eps, out=t)
-        np.multiply(m, -step_size, out=u)  # _add_quotient's order
+        _update_moments(m, v, g, beta1, beta2, t)
+        _denominator(v, step, beta2, eps, t)
+        np.multiply(m, -lr / (1 - beta1**step), out=u)  # _add_quotient's order
         np.divide(u, t, out=u)
         for p, part in zip(params, step_views):
             d = p._data
@@ -211,6 +197,14 @@ class Adam(Optimizer):
             del cache[k]  # groups replaced since (load_state_dict): their vectors go
         cache[key] = (group, [id(p) for p in params], m_views, flat)
         return flat
+
+
+def _denominator(exp_avg_sq, step, beta2, eps, out):
+    """Adam's ``sqrt(exp_avg_sq) / sqrt(1 - beta2^step) + eps`` into ``out``, in
+    PyTorch's order."""
+    np.sqrt(exp_avg_sq, out=out)
+    np.divide(out, (1 - beta2**step) ** 0.5, out=out)
+    np.add(out, eps, out=out)
 
 
 class AdamW(Adam):

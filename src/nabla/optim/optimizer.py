@@ -552,10 +552,16 @@ def _adam_moments(state: dict, g: np.ndarray, beta1: float, beta2: float,
     ``tmp`` is scratch shaped like ``g``."""
     exp_avg = state["exp_avg"]._data
     exp_avg_sq = state["exp_avg_sq"]._data
+    _update_moments(exp_avg, exp_avg_sq, g, beta1, beta2, tmp)
+    return exp_avg, exp_avg_sq
+
+
+def _update_moments(exp_avg: np.ndarray, exp_avg_sq: np.ndarray, g: np.ndarray,
+                    beta1: float, beta2: float, tmp: np.ndarray) -> None:
+    """``_adam_moments`` on the arrays themselves (Adam's flat path passes whole vectors)."""
     _lerp_(exp_avg, g, 1 - beta1, tmp)
     np.multiply(exp_avg_sq, beta2, out=exp_avg_sq)
     Optimizer._add_square(exp_avg_sq, g, 1 - beta2, tmp)
-    return exp_avg, exp_avg_sq
 
 
 def _state_buf(state: dict, name: str, like: np.ndarray) -> np.ndarray:
