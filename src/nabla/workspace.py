@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -76,3 +77,42 @@ def _give(a, kind=None):
         _pool.bytes = 0
     _pool.free.setdefault((a.shape, a.dtype, kind), []).append(a)
     _pool.bytes += a.nbytes
+
+
+# A recurrent layer's training step allocates a few MB of (T, B, ...) buffers that its
+# graph keeps until backward, with no point at which to hand them back. Fresh, they cost
+# page faults on first touch on every call, because glibc hands large freed blocks back
+# to the OS; measured on the 2-core development machine, that doubled the step time of
+# the LSTM benchmark. So buffers are kept and handed out again once nothing but the
+# pool holds them: an output or a saved buffer that a graph (or a user) still holds,
+# directly or through a view, keeps its reference count up and is never reused.
+_unshared_pool: dict = {}
+_UNSHARED_KEYS = 64  # distinct (shape, dtype) pairs kept; beyond that, start over
+_UNSHARED_PER_KEY = 8  # a backward holds up to 6 same-shaped buffers at once
+
+
+def _probe_free_refcount():
+    probe = [np.empty(0)]
+    for a in probe:  # the same pattern as in _unshared: list, loop variable, call argument
+        return sys.getrefcount(a)
+
+
+_FREE = _probe_free_refcount()
+
+
+def _unshared(shape, dtype):
+    """``np.empty(shape, dtype)``, reusing a buffer of an earlier call that nothing but
+    the pool refers to any more. Not per thread: call it on the thread that runs the op."""
+    key = (shape, dtype)
+    arrs = _unshared_pool.get(key)
+    if arrs is None:
+        if len(_unshared_pool) >= _UNSHARED_KEYS:
+            _unshared_pool.clear()
+        arrs = _unshared_pool[key] = []
+    for a in arrs:
+        if sys.getrefcount(a) == _FREE:
+            return a
+    a = np.empty(shape, dtype)
+    if len(arrs) < _UNSHARED_PER_KEY:
+        arrs.append(a)
+    return a

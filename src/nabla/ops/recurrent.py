@@ -38,8 +38,9 @@ per-step matrix product is ~60% of the time and NumPy call overhead most of the 
   loop, leaving the loop with products against the running ``dh``/``dc`` only.
 * Buffers are reused across calls (``_empty``): fresh multi-megabyte arrays cost page
   faults on every call.
-* With Numba installed, the LSTM's per-step passes without a ``tanh`` in them run as
-  compiled loops (``recurrent_numba``), with the same bits.
+* With Numba installed, a float32 LSTM takes the compiled path instead
+  (``lstm_compiled``): the batch in parts on threads, each part's whole sequence one
+  compiled call. The NumPy passes here stay the reference it is tested against.
 
 >>> import nabla
 >>> T, B, I, H = 5, 2, 3, 4
@@ -54,12 +55,11 @@ True
 
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 
 from ..autograd import Function
-from . import recurrent_numba
+from ..workspace import _unshared as _empty
+from . import lstm_compiled
 
 __all__ = [
     "RNNSequence",
@@ -69,44 +69,6 @@ __all__ = [
     "lstm_sequence",
     "gru_sequence",
 ]
-
-
-# ---------------------------------------------------------------------- workspace
-# A training step allocates a few MB of (T, B, ...) buffers here. Fresh, they cost
-# page faults on first touch on every call, because glibc hands large freed blocks back
-# to the OS; measured on the 2-core development machine, that doubled the step time of
-# the LSTM benchmark. So buffers are kept and handed out again once nothing but the
-# pool holds them: an output or a saved buffer that a graph (or a user) still holds,
-# directly or through a view, keeps its reference count up and is never reused.
-_pool: dict = {}
-_POOL_KEYS = 64  # distinct (shape, dtype) pairs kept; beyond that, start over
-_POOL_PER_KEY = 8  # a backward holds up to 6 same-shaped buffers at once
-
-
-def _probe_free_refcount():
-    probe = [np.empty(0)]
-    for a in probe:  # the same pattern as in _empty: list, loop variable, call argument
-        return sys.getrefcount(a)
-
-
-_FREE = _probe_free_refcount()
-
-
-def _empty(shape, dtype):
-    """``np.empty(shape, dtype)``, reusing a buffer of an earlier call if it is free."""
-    key = (shape, dtype)
-    arrs = _pool.get(key)
-    if arrs is None:
-        if len(_pool) >= _POOL_KEYS:
-            _pool.clear()
-        arrs = _pool[key] = []
-    for a in arrs:
-        if sys.getrefcount(a) == _FREE:
-            return a
-    a = np.empty(shape, dtype)
-    if len(arrs) < _POOL_PER_KEY:
-        arrs.append(a)
-    return a
 
 
 def _unpack(arrays, has_bias, has_state, n_state):
@@ -365,6 +327,13 @@ class LSTMSequence(Function):
         if bias is not None:
             w_all[:, H + I] = bias[perm]
         w_all *= scale
+        kern = lstm_compiled.kernels(dt)
+        if kern is not None:
+            outs, ctx.parts = lstm_compiled.forward(kern, x, w_all, h0, c0, reverse)
+            ctx.save_for_backward(x, w_ih, w_hh, outs[0])
+            ctx.reverse, ctx.has_bias = reverse, has_bias
+            return outs
+        ctx.parts = None
         order, prev, nxt = _steps(T, reverse)
         zbuf = _empty((T + 1, K, B), dt)
         steps_z = zbuf[prev:T + prev]  # z_t of step t, in time order
@@ -380,29 +349,21 @@ class LSTMSequence(Function):
         tmp = _empty((H, B), dt)
         # With no initial state given, the first step's c is zero: no f * c term.
         zero_start = h0 is None
-        kern = _kernels(dt)
-        if kern is not None:  # flat per-step views for the compiled cell (see its module)
-            flat_g, flat_c = gates.reshape(T, -1), cbuf.reshape(T + 1, -1)
-            half = dt.type(0.5)
         for t in order:
             a = gates[t]
             np.matmul(w_all, zbuf[t + prev], out=a)
             np.tanh(a, out=a)
             c = cbuf[t + nxt]
-            if kern is not None:
-                kern.cell(flat_g[t], flat_c[t + prev], flat_c[t + nxt], half, zero_start)
+            s = a[:H3]
+            s *= 0.5
+            s += 0.5
+            if zero_start:
+                np.multiply(a[:H], a[H3:], out=c)  # i * g
                 zero_start = False
             else:
-                s = a[:H3]
-                s *= 0.5
-                s += 0.5
-                if zero_start:
-                    np.multiply(a[:H], a[H3:], out=c)  # i * g
-                    zero_start = False
-                else:
-                    np.multiply(a[H:H2], cbuf[t + prev], out=c)  # f * c_prev
-                    np.multiply(a[:H], a[H3:], out=tmp)  # i * g
-                    c += tmp
+                np.multiply(a[H:H2], cbuf[t + prev], out=c)  # f * c_prev
+                np.multiply(a[:H], a[H3:], out=tmp)  # i * g
+                c += tmp
             np.tanh(c, out=tanh_c[t])
             np.multiply(a[H2:H3], tanh_c[t], out=hbuf[t + nxt])  # o * tanh(c)
         out_fm, h_prev = _state_views(hbuf, reverse)
@@ -418,7 +379,22 @@ class LSTMSequence(Function):
 
     @staticmethod
     def backward(ctx, dout, dh_n, dc_n):
-        w_hh = ctx.saved_tensors[2]
+        x, w_ih, w_hh = ctx.saved_tensors[:3]
+        # dh and dc of the initial state are only wanted when it was given and needs a
+        # gradient: else the last step skips its product.
+        n_grads = 5 if ctx.has_bias else 3
+        needs = ctx.needs_input_grad
+        want_state = len(needs) > n_grads and any(needs[n_grads:])
+        if ctx.parts is not None:
+            kern = lstm_compiled.kernels(w_hh.dtype)
+            dx, dw, dh0, dc0 = lstm_compiled.backward(
+                kern, ctx.parts, ctx.reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs[0],
+                want_state)
+            dw_hh, dw_ih, *db = _split(dw, w_hh.shape[1], w_ih.shape[1], ctx.has_bias)
+            grads = [dx, dw_ih, dw_hh] + ([db[0], db[0].copy()] if ctx.has_bias else [])
+            if len(needs) > len(grads):
+                grads += [dh0, dc0]
+            return tuple(grads)
         T, _, B = ctx.gates.shape
         H = w_hh.shape[1]
         H2, H3, G = 2 * H, 3 * H, 4 * H
@@ -435,55 +411,36 @@ class LSTMSequence(Function):
         w_hh_t = w_hh.T
         order, _, _ = _steps(T, ctx.reverse)
         last = order[0]  # the last step backward reaches
-        # dh and dc of the initial state are only wanted when it was given and needs a
-        # gradient: else the last step skips its product.
-        n_grads = 5 if ctx.has_bias else 3
-        needs = ctx.needs_input_grad
-        want_state = len(needs) > n_grads and any(needs[n_grads:])
-        kern = _kernels(dt)
-        if kern is not None:  # flat per-step views for the compiled step (see its module)
-            dh1, dc1, fdg = dh.reshape(-1), dc.reshape(-1), dgates.reshape(n, -1)
-            fa, fc, ftc = (v.reshape(T, -1) for v in (a, ctx.c_prev, ctx.tanh_c))
-            fh = ctx.out_fm  # one state a slot of the forward's buffer: a view per step
-        else:
-            # Multipliers from forward values only (see the module docstring): k_ifg
-            # times dc gives the pre-activation grads of i, f, g; k_o times dh gives o's;
-            # k_c times dh gives dh's share of dc. Made for a chunk of steps at a time,
-            # just before the loop uses them, so that they are still in cache (one pass
-            # over all steps at once read and wrote from memory: 0.9 ms -> 0.5 ms per step
-            # of the benchmark).
-            k_ifg = _empty((n, H3, B), dt)
-            k_o = _empty((n, H, B), dt)
-            k_c = _empty((n, H, B), dt)
-            tmp = _empty((n, H, B), dt)
-            tmp1 = tmp[0]
+        # Multipliers from forward values only (see the module docstring): k_ifg times dc
+        # gives the pre-activation grads of i, f, g; k_o times dh gives o's; k_c times dh
+        # gives dh's share of dc. Made for a chunk of steps at a time, just before the
+        # loop uses them, so that they are still in cache (one pass over all steps at once
+        # read and wrote from memory: 0.9 ms -> 0.5 ms per step of the benchmark).
+        k_ifg = _empty((n, H3, B), dt)
+        k_o = _empty((n, H, B), dt)
+        k_c = _empty((n, H, B), dt)
+        tmp = _empty((n, H, B), dt)
+        tmp1 = tmp[0]
         for lo in range(0, T, n):
             hi = min(lo + n, T)
             m = hi - lo
             if not ctx.reverse:  # forward in time: backward runs the chunks from the end
                 lo, hi = T - hi, T - lo
-            if kern is None:
-                _lstm_factors(a[lo:hi], ctx.c_prev[lo:hi], ctx.tanh_c[lo:hi],
-                              ctx.out_fm[lo:hi], k_ifg[:m], k_o[:m], k_c[:m], tmp[:m])
-                f = a[lo:hi, H:H2]
+            _lstm_factors(a[lo:hi], ctx.c_prev[lo:hi], ctx.tanh_c[lo:hi],
+                          ctx.out_fm[lo:hi], k_ifg[:m], k_o[:m], k_c[:m], tmp[:m])
+            f = a[lo:hi, H:H2]
             steps = range(m - 1, -1, -1) if not ctx.reverse else range(m)
             for j in steps:
                 t = lo + j
                 if dout_fm is not None:
                     dh += dout_fm[t]
-                carry = t != last or want_state
                 dg = dgates[j]
-                if kern is not None:
-                    kern.backward_step(dh1, dc1, fa[t], fc[t], ftc[t], fh[t].reshape(-1),
-                                       fdg[j], carry)
-                else:
-                    np.multiply(dh, k_c[j], out=tmp1)
-                    dc += tmp1
-                    np.multiply(dc, k_ifg[j].reshape(3, H, B), out=dg[:H3].reshape(3, H, B))
-                    np.multiply(dh, k_o[j], out=dg[H3:])
-                    if carry:
-                        dc *= f[j]
-                if carry:
+                np.multiply(dh, k_c[j], out=tmp1)
+                dc += tmp1
+                np.multiply(dc, k_ifg[j].reshape(3, H, B), out=dg[:H3].reshape(3, H, B))
+                np.multiply(dh, k_o[j], out=dg[H3:])
+                if t != last or want_state:
+                    dc *= f[j]
                     np.matmul(w_hh_t, dg, out=dh)
             np.copyto(rows[:, lo:hi], dgates[:m].transpose(1, 0, 2))  # while in cache
         rows = rows.reshape(G, T * B)
@@ -491,14 +448,6 @@ class LSTMSequence(Function):
         if len(needs) > len(grads):
             grads += [dh.T.copy(), dc.T.copy()] if want_state else [None, None]
         return tuple(grads)
-
-
-def _kernels(dtype):
-    """The compiled LSTM step kernels (``recurrent_numba``) for float32/float64 arrays,
-    or None: without Numba, or for other dtypes, the NumPy passes run."""
-    if dtype not in (np.float32, np.float64):
-        return None
-    return recurrent_numba.kernels()
 
 
 _CHUNK = 4  # steps per chunk of the LSTM's backward: its buffers (~0.5 MB a step) fit L2

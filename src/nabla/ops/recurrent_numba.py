@@ -1,115 +1,87 @@
-"""Compiled per-step kernels for the LSTM (optional: Numba, ``pip install nabla[speed]``).
-
-An LSTM step's gate arithmetic is a dozen small NumPy passes over ``(H, B)`` blocks,
-each a separate call that reads and writes memory; at hidden size 128 and batch 64 they
-cost more than the step's matrix product. With Numba installed, ``recurrent.py`` runs
-the passes that have no transcendental function in them as one compiled loop each:
-
-* forward, after NumPy's ``tanh`` of the gates: the sigmoid gates from it
-  (``0.5 t + 0.5``) and the new cell ``f c_prev + i g``;
-* backward, for a step: the multipliers of ``_lstm_factors``, the gate gradients and
-  the new ``dc``, in one loop instead of fifteen passes.
-
-Each loop performs the NumPy path's operations in the NumPy path's order, one float
-rounding each (no fused multiply-add, no reassociation: Numba's defaults), so the
-results are the NumPy path's, bit for bit; ``tests/test_recurrent_numba.py`` checks
-that. The ``tanh`` calls stay NumPy's: Numba's LLVM has no vector math library, and a
-scalar ``tanh`` per element is several times slower than NumPy's vectorised one.
+"""Finds, compiles and checks the LSTM's compiled kernels (optional: Numba,
+``pip install 'nabla[speed]'``); ``lstm_compiled.py`` runs them, ``recurrent_kernels.py``
+holds them.
 
 Numba is imported on first use, never by ``import nabla``; the compiled code is cached
-on disk (Numba's ``cache=True``: next to this file when it is writable, else in the
-user's cache directory), so only the first process compiles (about a second). Set
-``NABLA_NUMBA=0`` to keep to NumPy. The loops take 1-D arrays: Numba's LLVM vectorised
-these loops over contiguous 1-D arrays and not over 2-D ones or offsets into a bigger
-array (measured: 7.4 us against 29-43 us for a step of hidden size 128, batch 64).
+on disk (Numba's ``cache=True``: next to the kernels' file when it is writable, else
+in the user's cache directory), so only the first process compiles (a few seconds).
+Set ``NABLA_NUMBA=0`` to keep to NumPy. The kernels call OpenBLAS's ``cblas_sgemm``,
+the library NumPy itself loaded: where NumPy's BLAS is another one, nothing is
+compiled and the NumPy path runs.
 
 >>> k = kernels()
->>> k is None or callable(k.cell)
+>>> k is None or callable(k.forward_part)
 True
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import types
 import warnings
+
+import numpy as np
 
 _loaded: list = []  # [namespace or None] once looked for
 
 
 def kernels():
-    """The compiled kernels (``cell``, ``backward_step``), or None without Numba or
-    with ``NABLA_NUMBA=0``."""
+    """The compiled kernels (``forward_part``, ``backward_part`` and the ``sgemm`` they
+    take), or None: without Numba or OpenBLAS, or with ``NABLA_NUMBA=0``."""
     if not _loaded:
         _loaded.append(_compile())
     return _loaded[0]
+
+
+def _sgemm():
+    """OpenBLAS's ``cblas_sgemm`` as a ctypes function of the integer width this build
+    takes (SciPy's wheels: 64-bit), or None."""
+    from ..threads import openblas_symbol
+
+    fn, suffix = openblas_symbol("cblas_sgemm")
+    if fn is None:
+        return None
+    i = ctypes.c_int64 if suffix else ctypes.c_int  # the sizes; the enums stay ints
+    e, f, p = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
+    proto = ctypes.CFUNCTYPE(None, e, e, e, i, i, i, f, p, i, p, i, f, p, i)
+    return proto(ctypes.cast(fn, ctypes.c_void_p).value)
 
 
 def _compile():
     if os.environ.get("NABLA_NUMBA", "1") == "0":
         return None
     try:
-        import numba
+        import numba  # noqa: F401  (only to know whether it is there)
     except ImportError:
         return None  # not installed: the usual case, nothing to say
+    sgemm = _sgemm()
+    if sgemm is None:
+        return None
     try:
-        # Compiled here, for exactly the contiguous 1-D float32/float64 arrays the
-        # callers pass, so that a Numba that cannot compile them fails now, not inside
-        # a training step.
-        reals = (numba.float32, numba.float64)
-        flag = numba.boolean
-        cell = [numba.void(t[::1], t[::1], t[::1], t, flag) for t in reals]
-        step = [numba.void(*[t[::1]] * 7, flag) for t in reals]
-        return types.SimpleNamespace(
-            cell=numba.njit(cell, nogil=True, cache=True)(_cell),
-            backward_step=numba.njit(step, nogil=True, cache=True)(_backward_step))
+        from . import recurrent_kernels as rk
+
+        k = types.SimpleNamespace(forward_part=rk.forward_part,
+                                  backward_part=rk.backward_part, sgemm=sgemm)
+        _check(k)  # compiles both kernels now, not inside a training step
+        return k
     except Exception as e:  # a Numba that does not work with this NumPy or machine
         warnings.warn(f"nabla: Numba is installed but its LSTM kernels could not be "
                       f"compiled ({type(e).__name__}: {e}); using NumPy", stacklevel=3)
         return None
 
 
-def _cell(a, c_prev, c, half, first):
-    """Forward, after ``tanh`` of the step's gates ``a`` (``4n``: i, f, o, g, the first
-    three from halved rows): the sigmoid gates in place, ``0.5 t + 0.5``, and the cell
-    into ``c``: ``f c_prev + i g``, or ``i g`` at a ``first`` step (no state before).
-    ``half`` is 0.5 in the arrays' dtype: with a Python float Numba would compute in
-    float64 (widening every element, and rounding twice where NumPy rounds once)."""
-    n = c.shape[0]
-    for k in range(3 * n):
-        a[k] = a[k] * half + half
-    if first:
-        for k in range(n):
-            c[k] = a[k] * a[3 * n + k]
-    else:
-        for k in range(n):
-            c[k] = a[n + k] * c_prev[k] + a[k] * a[3 * n + k]
-
-
-def _backward_step(dh, dc, a, c_prev, tc, h, dg, carry):
-    """Backward through one step: from its activated gates ``a`` (``4n``: i, f, o, g),
-    previous cell, ``tanh(c)`` and output ``h``, and the incoming ``dh``, ``dc``: the
-    gate gradients into ``dg`` (``4n``, PyTorch's order i, f, g, o) and ``dc`` for the
-    step before, in place (times ``f`` only when ``carry``: a step before exists or the
-    initial state wants it). The multipliers as ``_lstm_factors`` writes them."""
-    n = dh.shape[0]
-    for k in range(n):
-        i = a[k]
-        f = a[n + k]
-        o = a[2 * n + k]
-        g = a[3 * n + k]
-        hk = h[k]
-        dhk = dh[k]
-        k_o = hk - hk * o
-        k_c = o - hk * tc[k]
-        gi = g * i
-        k_g = i - gi * g
-        k_i = gi - gi * i
-        cf = c_prev[k] * f
-        k_f = cf - cf * f
-        d = dc[k] + dhk * k_c
-        dg[k] = d * k_i
-        dg[n + k] = d * k_f
-        dg[2 * n + k] = d * k_g
-        dg[3 * n + k] = dhk * k_o
-        dc[k] = d * f if carry else d
+def _check(k):
+    """Run both kernels on a tiny LSTM (H 1, one column, two steps, zero weights):
+    compiled, and its products land where they should, or an exception says why."""
+    f32 = np.float32
+    w = np.zeros((4, 3), f32)
+    z, a = np.ones((3, 3), f32), np.zeros((2, 4), f32)
+    c, tc = np.zeros((3, 1), f32), np.zeros((2, 1), f32)
+    k.forward_part(k.sgemm, w, z, a, c, tc, 1, False, True)
+    # All gates 0 before activation: i = f = o = 0.5, g = 0, so c and h stay 0.
+    if not (np.all(a[:, :3] == 0.5) and np.all(c == 0) and np.all(z[1:, 0] == 0)):
+        raise RuntimeError("the compiled LSTM step gave wrong values")
+    dh, dc, dg = np.ones(1, f32), np.zeros(1, f32), np.empty((2, 4), f32)
+    k.backward_part(k.sgemm, np.ones((4, 1), f32), a, c, tc, z, np.empty((0, 0), f32),
+                    dh, dc, dg, 1, False, True)
