@@ -75,6 +75,7 @@ CONFIGS = [
     (2, True, True, False, True, 40),
     (1, True, False, True, False, 33),
     (2, False, True, True, True, 5),  # one part
+    (1, True, True, True, True, 0),  # an empty batch
 ]
 
 
