@@ -89,7 +89,8 @@ def backward(kern, parts, reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs_x, wan
     and ``dc_n`` (B, H) may each be None (no gradient)."""
     T, B, _ = x.shape
     G, H = w_hh.shape
-    dt = w_hh.dtype
+    dt = np.dtype(np.float32)  # the kernels' one dtype (forward's products were in it)
+    w_hh = np.ascontiguousarray(w_hh, dtype=dt)  # the kernel reads it as float32 rows
     prev = 1 if reverse else 0
     if dout is not None and not dout.any():
         dout = None  # only the final state was used (a classifier): skip the adds

@@ -386,7 +386,7 @@ class LSTMSequence(Function):
         needs = ctx.needs_input_grad
         want_state = len(needs) > n_grads and any(needs[n_grads:])
         if ctx.parts is not None:
-            kern = lstm_compiled.kernels(w_hh.dtype)
+            kern = lstm_compiled.kernels(np.dtype(np.float32))  # forward's
             dx, dw, dh0, dc0 = lstm_compiled.backward(
                 kern, ctx.parts, ctx.reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs[0],
                 want_state)
