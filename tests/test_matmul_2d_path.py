@@ -1,5 +1,6 @@
-"""2-D @ 2-D goes through ndarray.dot (the same BLAS call as @, less machinery): the
-values, dtypes and gradients must be what NumPy's matmul gives."""
+"""2-D @ 2-D goes through ndarray.dot below 2^20 multiply-adds (the same BLAS call as @,
+less machinery) and np.matmul from there on (``linalg._mm``): the values, dtypes and
+gradients must be what NumPy's matmul gives."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ CASES = {
     "mixed float32 and float64": (rng.standard_normal((4, 6)).astype(np.float32),
                                   rng.standard_normal((6, 2))),
     "int64": (rng.integers(-5, 5, (3, 4)), rng.integers(-5, 5, (4, 2))),
+    # Above linalg._MATMUL_FROM: a GPT layer's shape, where ndarray.dot rounds otherwise.
+    "large float32": (rng.standard_normal((512, 64)).astype(np.float32),
+                      rng.standard_normal((256, 64)).astype(np.float32).T),
+    "large int64": (rng.integers(-5, 5, (256, 64)), rng.integers(-5, 5, (64, 128))),
 }
 
 
@@ -30,7 +35,8 @@ def test_values_and_dtypes_are_numpys_matmul(name):
     np.testing.assert_array_equal(out.numpy(), want)
 
 
-@pytest.mark.parametrize("name", ["float32", "transposed views", "mixed float32 and float64"])
+@pytest.mark.parametrize("name", ["float32", "transposed views", "mixed float32 and float64",
+                                  "large float32"])
 def test_gradients_are_torchs(name):
     a, b = CASES[name]
     na, nb = nabla.tensor(a, requires_grad=True), nabla.tensor(b, requires_grad=True)
@@ -47,3 +53,32 @@ def test_gradients_are_torchs(name):
 def test_shape_errors_name_the_shapes():
     with pytest.raises(nabla.ShapeError, match=r"\(2, 3\) and \(4, 5\)"):
         nabla.ones(2, 3) @ nabla.ones(4, 5)
+
+
+class _CountingNumpy:
+    """numpy, with np.matmul's calls counted (for linalg's module-level ``np``)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def matmul(self, *args, **kwargs):
+        self.calls += 1
+        return np.matmul(*args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+@pytest.mark.parametrize("batch, calls", [(512, 3), (8, 0)])
+def test_big_products_take_np_matmul_small_ones_ndarray_dot(monkeypatch, batch, calls):
+    # A 64 -> 64 Linear layer: forward, input gradient and weight gradient are 2^21
+    # multiply-adds at batch 512 (np.matmul: 1.5x faster there), 2^15 at batch 8.
+    from nabla.ops import linalg
+
+    spy = _CountingNumpy()
+    monkeypatch.setattr(linalg, "np", spy)
+    layer = nabla.nn.Linear(64, 64)
+    x = nabla.randn(batch, 64, requires_grad=True)
+    layer(x).sum().backward()
+    assert spy.calls == calls
+    assert x.grad.shape == (batch, 64) and layer.weight.grad.shape == (64, 64)

@@ -26,6 +26,23 @@ def _ones(n, dtype):
     return v
 
 
+# From this many multiply-adds on, 2-D products go through np.matmul: its call into
+# OpenBLAS ran 1.2-1.6x faster than ndarray.dot's for many layer shapes (the GPT's 512x64
+# @ 64x256: 101 -> 71 us; the CNN's fc1 weight gradient 853 -> 642 us; 1024x10 @ 10x1024
+# 609 -> 446 us), never slower by more than 10% (some weight gradients of 64-wide layers,
+# 48 against 50 us); ndarray.dot stays below, where matmul's ufunc machinery costs more
+# than it saves (64x128 @ 128x64: 18 against 20 us). Xeon, OpenBLAS 0.3.31 SkylakeX, 2
+# threads; the two calls may round differently in the last bits.
+_MATMUL_FROM = 1 << 20
+
+
+def _mm(a, b):
+    """``a @ b`` for 2-D ``a`` and ``b``, by the faster call for the size (see above)."""
+    if a.shape[0] * a.shape[1] * b.shape[1] >= _MATMUL_FROM:
+        return np.matmul(a, b)
+    return a.dot(b)
+
+
 class MatMul(Function):
     """``a @ b`` for operands of two or more dimensions (1-D is handled by the caller)."""
 
@@ -33,9 +50,9 @@ class MatMul(Function):
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
         if a.ndim == 2 and b.ndim == 2:
-            # ndarray.dot: the same BLAS call without matmul's ufunc machinery (3.8 ->
-            # 3.4 us for 32x30 @ 30x200), so the same bits.
-            return a.dot(b)
+            # Small ones through ndarray.dot: the same BLAS call without matmul's ufunc
+            # machinery (3.8 -> 3.4 us for 32x30 @ 30x200); see _mm.
+            return _mm(a, b)
         return a @ b
 
     @staticmethod
@@ -44,7 +61,7 @@ class MatMul(Function):
         na, nb = ctx.needs_input_grad
         ga = gb = None
         if a.ndim == 2 and b.ndim == 2:
-            return (g.dot(b.T) if na else None), (a.T.dot(g) if nb else None)
+            return (_mm(g, b.T) if na else None), (_mm(a.T, g) if nb else None)
         if na:
             ga = g @ b.swapaxes(-1, -2)  # the method: no Python wrapper around it
         if nb:
@@ -74,9 +91,9 @@ class Linear(Function):
 
 
 def _product(a, b, swap=True):
-    """``a @ b`` for a 2-D ``b``. For a 2-D ``a`` through ``ndarray.dot``: the same BLAS
-    call without the ufunc machinery around ``matmul``, 0.3 us less on small products
-    (the layers of a small MLP run several a step).
+    """``a @ b`` for a 2-D ``b``. For a 2-D ``a`` through ``_mm``: ``ndarray.dot`` for small
+    products (0.3 us less than ``matmul``'s ufunc machinery; the layers of a small MLP
+    run several a step), ``np.matmul`` for big ones.
 
     A short, wide result (a small batch through a wider layer) is computed as
     ``(b.T @ a.T).T``, the same product with BLAS's roles of the two sides swapped, and
@@ -107,7 +124,7 @@ def _product(a, b, swap=True):
     # Below 8 rows the measurements went either way: left as they were.
     if swap and n >= 2 * m >= 16:
         return b.T.dot(a.T).T
-    return a.dot(b)
+    return _mm(a, b)
 
 
 def _linear_grads(needs, g, x, w):
@@ -115,7 +132,7 @@ def _linear_grads(needs, g, x, w):
     if g.ndim != 2:
         g = g.reshape(-1, g.shape[-1])
         x = x.reshape(-1, x.shape[-1])
-    gw = g.T.dot(x) if needs[1] else None
+    gw = _mm(g.T, x) if needs[1] else None
     # The bias gradient sums g over the batch: as a BLAS matrix-vector product it
     # takes 0.6 us instead of 2.0 us on 64x128 (a reduction along the short axis).
     gb = g.T.dot(_ones(len(g), g.dtype)) if len(needs) > 2 and needs[2] else None
@@ -180,7 +197,13 @@ class _LinearAct(Function):
         # (0.6 us of Nielsen's 784-30-10 step for its two layers, alternating processes).
         if xa.ndim == 2:
             n = wa.shape[0]
-            out = wa.dot(xa.T).T if n >= 2 * len(xa) >= 16 else xa.dot(wa.T)  # _product
+            m = len(xa)
+            if n >= 2 * m >= 16:
+                out = wa.dot(xa.T).T
+            elif m * n * wa.shape[1] >= _MATMUL_FROM:
+                out = np.matmul(xa, wa.T)
+            else:
+                out = xa.dot(wa.T)
         else:
             out = _product(xa, wa.T)
         out += b._data
