@@ -537,3 +537,22 @@ def test_conv2d_1x1_is_never_streamed():
     assert C._stream_chunk(64, geom, ((1, 1), (0, 0, 0, 0), (1, 1), 1), 4) == 0
     geom = C._conv_geom((64, 32, 26, 26), (64, 32, 3, 3), ((1, 1), (0, 0, 0, 0), (1, 1), 1))
     assert C._stream_chunk(64, geom, ((1, 1), (0, 0, 0, 0), (1, 1), 1), 4) == 4
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_weight_gradient_over_all_samples_at_once(torch, monkeypatch, groups):
+    # The weight gradient's path for big partial products: (sample, position) contracted
+    # in one product per group (forced here by a zero threshold).
+    monkeypatch.setattr(C, "_PER_SAMPLE_GW_MAX", 0)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 7, 6))
+    wt = rng.standard_normal((6, 4 // groups, 3, 2))
+    b = rng.standard_normal(6)
+    args = dict(stride=1, padding=1, groups=groups)
+    for dtype in DTYPES:
+        check_against_torch(
+            torch,
+            lambda x, w, b: C.conv2d(x, w, b, **args),
+            lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **args),
+            [x, wt, b], dtype, scale=10,
+        )

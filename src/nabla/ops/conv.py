@@ -495,11 +495,16 @@ def _crop(gxp, geom, params):
     return gxp[:, :, pad[0]:pad[0] + h, pad[2]:pad[2] + w]
 
 
+# Weight gradients whose per-sample partial products, (N, O, K) in all, pass this many
+# bytes contract (sample, position) in one product per group instead.
+_PER_SAMPLE_GW_MAX = 8 << 20
+
+
 def _weight_grad(gg, cols, wshape):
     """sum over samples of gg[n] @ cols[n].T, per group; gg is (N, G, O/G, L)."""
     n, groups, og, _ = gg.shape
     k = cols.shape[2]
-    if n * groups * og * k * gg.itemsize <= (8 << 20):
+    if n * groups * og * k * gg.itemsize <= _PER_SAMPLE_GW_MAX:
         # Small products: one batched matmul and a sum beats transposing both operands.
         # cols @ gg.T (then transposed) runs ~15% faster in OpenBLAS than gg @ cols.T.
         per_sample = _take((n, groups, k, og), gg.dtype)
@@ -507,10 +512,15 @@ def _weight_grad(gg, cols, wshape):
         gw = per_sample.sum(axis=0).transpose(0, 2, 1).reshape(wshape)
         _give(per_sample)
         return gw
-    # Large ones: contract (sample, position) in one GEMM per group, no (N, O, K) temporary.
+    # Large ones: contract (sample, position) in one GEMM per group, no (N, O, K)
+    # temporary: both operands laid out as (rows, sample * position), then np.matmul
+    # (np.tensordot does the same layout and then ndarray.dot, which OpenBLAS ran slower:
+    # 16 samples of the MNIST CNN's conv2, 5.4 -> 3.2 ms).
     gw = np.empty((groups, og, k), dtype=gg.dtype)
     for gi in range(groups):  # a loop over groups, not samples
-        gw[gi] = np.tensordot(gg[:, gi], cols[:, gi], axes=([0, 2], [0, 2]))
+        a = gg[:, gi].transpose(1, 0, 2).reshape(og, -1)  # copies: (O/G, N*L)
+        b = cols[:, gi].transpose(1, 0, 2).reshape(k, -1)  # (K, N*L)
+        np.matmul(a, b.T, out=gw[gi])
     return gw.reshape(wshape)
 
 
