@@ -1,4 +1,5 @@
-"""Shared fixtures: PyTorch as the oracle (skipped where absent) and the MNIST sample."""
+"""Shared fixtures: PyTorch as the oracle (skipped where absent), the MNIST sample, and
+two threads for the batch-parallel kernels."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ def mnist_dir() -> Path:
 def rng() -> np.random.Generator:
     """A NumPy generator with a fixed seed, so a failure repeats."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture
+def two_threads():
+    """``nabla.set_num_threads(2)`` for the test, the setting before restored after."""
+    before = nabla.get_num_threads()
+    nabla.set_num_threads(2)
+    yield
+    nabla.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

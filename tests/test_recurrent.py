@@ -45,6 +45,16 @@ def _compare(a, b, dtype, what):
     np.testing.assert_allclose(a, b, err_msg=what, **TOL[dtype])
 
 
+def _compare_grads(x, tx, states, tstates, ours, ref, dtype):
+    """The input's, the initial states' and every parameter's gradient against torch's."""
+    _compare(x.grad, tx.grad, dtype, "input grad")
+    for k, (s, ts) in enumerate(zip(states, tstates)):
+        _compare(s.grad, ts.grad, dtype, f"initial state {k} grad")
+    theirs = dict(ref.named_parameters())
+    for name, p in ours.named_parameters():
+        _compare(p.grad, theirs[name].grad, dtype, f"grad of {name}")
+
+
 GRID = list(itertools.product(
     ["rnn_tanh", "rnn_relu", "lstm", "gru"],
     [1, 2],            # num_layers
@@ -91,12 +101,7 @@ def test_layer_matches_torch(torch, dtype, kind, layers, bidir, batch_first, bia
         tloss = tloss + (b * torch.tensor(w)).sum()
     loss.backward()
     tloss.backward()
-    _compare(x.grad, xt.grad, dtype, "input grad")
-    for k, (s, ts) in enumerate(zip(states, tstates)):
-        _compare(s.grad, ts.grad, dtype, f"initial state {k} grad")
-    tparams = dict(ref.named_parameters())
-    for name, p in ours.named_parameters():
-        _compare(p.grad, tparams[name].grad, dtype, f"grad of {name}")
+    _compare_grads(x, xt, states, tstates, ours, ref, dtype)
 
 
 @pytest.mark.parametrize("kind,used", [
@@ -480,12 +485,7 @@ def test_long_lstm_matches_torch(torch, dtype, steps, bidir, with_state, batch_f
     ws = [rng.standard_normal(tuple(t.shape)).astype(dtype) for t in (out, h_n, c_n)]
     sum((t * nabla.tensor(w)).sum() for t, w in zip((out, h_n, c_n), ws)).backward()
     sum((t * torch.tensor(w)).sum() for t, w in zip((tout, th_n, tc_n), ws)).backward()
-    _compare(x.grad, tx.grad, dtype, "input grad")
-    for k, (a, b) in enumerate(zip(hs, ths)):
-        _compare(a.grad, b.grad, dtype, f"initial state {k} grad")
-    theirs = dict(ref.named_parameters())
-    for name, p in ours.named_parameters():
-        _compare(p.grad, theirs[name].grad, dtype, f"grad of {name}")
+    _compare_grads(x, tx, hs, ths, ours, ref, dtype)
 
 
 def test_benchmark_shape_lstm_matches_torch(torch):

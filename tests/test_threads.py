@@ -11,14 +11,6 @@ import nabla
 from nabla import threads
 
 
-@pytest.fixture
-def two_threads():
-    before = nabla.get_num_threads()
-    nabla.set_num_threads(2)
-    yield
-    nabla.set_num_threads(before)
-
-
 def test_split_covers_the_range_in_order(two_threads):
     seen = []
     parts = threads.split(lambda lo, hi: seen.append((lo, hi)) or (lo, hi), 10, min_rows=2)

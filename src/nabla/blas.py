@@ -22,24 +22,43 @@ import ctypes
 
 import numpy as np
 
-__all__ = ["axpy"]
+__all__ = ["axpy", "sgemm_function"]
 
 _routines: dict = {}  # dtype -> the ctypes function, or None where there is none
 
 
-def _lookup(dtype):
+def _symbol(name):
+    """``(function, integer type of its sizes)`` for the CBLAS routine ``name`` of NumPy's
+    OpenBLAS, or (None, None)."""
     from .threads import openblas_symbol
 
+    fn, suffix = openblas_symbol(name)
+    if fn is None:
+        return None, None
+    return fn, ctypes.c_int if suffix == "" else ctypes.c_int64  # "64_": 64-bit ints
+
+
+def _lookup(dtype):
     letter = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}.get(dtype)
     if letter is None:
         return None
-    fn, suffix = openblas_symbol(f"cblas_{letter}axpy")
+    fn, int_t = _symbol(f"cblas_{letter}axpy")
     if fn is not None:
-        int_t = ctypes.c_int if suffix == "" else ctypes.c_int64  # "64_": 64-bit ints
         real = ctypes.c_float if letter == "s" else ctypes.c_double
         fn.restype = None
         fn.argtypes = [int_t, real, ctypes.c_void_p, int_t, ctypes.c_void_p, int_t]
     return fn
+
+
+def sgemm_function():
+    """OpenBLAS's ``cblas_sgemm`` as a ctypes function object (for compiled code to call:
+    ``recurrent_kernels`` takes it as an argument), or None without OpenBLAS."""
+    fn, i = _symbol("cblas_sgemm")
+    if fn is None:
+        return None
+    e, f, p = ctypes.c_int, ctypes.c_float, ctypes.c_void_p  # enums, scalars, arrays
+    proto = ctypes.CFUNCTYPE(None, e, e, e, i, i, i, f, p, i, p, i, f, p, i)
+    return proto(ctypes.cast(fn, ctypes.c_void_p).value)
 
 
 def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:

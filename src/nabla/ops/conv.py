@@ -373,13 +373,15 @@ def _streamed(fn, ws_shape, dtype, lo, hi, chunk):
     return results
 
 
-def _conv_keep(ctx, geom, params, w, ws, cols):
-    """Save what a convolution's backward uses: the columns for dW, the kernel for dX."""
+def _conv_keep(ctx, geom, params, w, ws, kept, chunk):
+    """Save what a convolution's backward uses: for dW ``kept``, the columns (or, when
+    streamed in chunks of ``chunk`` samples, the input to lay them out from again), for
+    dX the kernel. A workspace ``ws`` nothing will use is handed back."""
     needs = _needs(ctx)
     keep = needs is not None and needs[1]
     if needs is not None:
-        ctx.geom, ctx.params = geom, params
-        ctx.save_for_backward(cols if keep else None, w if needs[0] else None)
+        ctx.geom, ctx.params, ctx.chunk = geom, params, chunk
+        ctx.save_for_backward(kept if keep else None, w if needs[0] else None)
         ctx.ws = ws if keep else None
     if ws is not None and not keep:
         _give(ws)
@@ -440,14 +442,7 @@ class Conv2d(Function):
                       _ws_shape(geom), x.dtype, lo, hi, chunk)
 
         split(part, n, _min_rows(geom))
-        if chunk:
-            needs = _needs(ctx)
-            if needs is not None:
-                ctx.geom, ctx.params, ctx.chunk, ctx.ws = geom, params, chunk, None
-                ctx.save_for_backward(x if needs[1] else None, w if needs[0] else None)
-        else:
-            ctx.chunk = 0
-            _conv_keep(ctx, geom, params, w, ws, cols)
+        _conv_keep(ctx, geom, params, w, ws, x if chunk else cols, chunk)
         return out
 
     @staticmethod

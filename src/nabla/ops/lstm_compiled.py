@@ -87,10 +87,11 @@ def forward(kern, x, w_all, h0, c0, reverse):
     return (out, h_n, c_n), parts
 
 
-def backward(kern, parts, reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs_x, want_state):
-    """Gradients through ``forward``'s sequence: ``(dx or None, [dW_hh | dW_ih | db],
-    dh_0, dc_0)``, the last two None unless ``want_state``. ``dout`` (T, B, H), ``dh_n``
-    and ``dc_n`` (B, H) may each be None (no gradient)."""
+def backward(parts, reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs_x, want_state):
+    """Gradients through ``forward``'s sequence, with the same kernels: ``(dx or None,
+    [dW_hh | dW_ih | db], dh_0, dc_0)``, the last two None unless ``want_state``.
+    ``dout`` (T, B, H), ``dh_n`` and ``dc_n`` (B, H) may each be None (no gradient)."""
+    kern = kernels(np.dtype(np.float32))  # forward ran on them, so they are there
     T, B, _ = x.shape
     G, H = w_hh.shape
     dt = np.dtype(np.float32)  # the kernels' one dtype (forward's products were in it)

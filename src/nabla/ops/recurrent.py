@@ -386,9 +386,8 @@ class LSTMSequence(Function):
         needs = ctx.needs_input_grad
         want_state = len(needs) > n_grads and any(needs[n_grads:])
         if ctx.parts is not None:
-            kern = lstm_compiled.kernels(np.dtype(np.float32))  # forward's
             dx, dw, dh0, dc0 = lstm_compiled.backward(
-                kern, ctx.parts, ctx.reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs[0],
+                ctx.parts, ctx.reverse, x, w_ih, w_hh, dout, dh_n, dc_n, needs[0],
                 want_state)
             dw_hh, dw_ih, *db = _split(dw, w_hh.shape[1], w_ih.shape[1], ctx.has_bias)
             grads = [dx, dw_ih, dw_hh] + ([db[0], db[0].copy()] if ctx.has_bias else [])

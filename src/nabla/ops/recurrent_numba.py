@@ -16,12 +16,13 @@ True
 
 from __future__ import annotations
 
-import ctypes
 import os
 import types
 import warnings
 
 import numpy as np
+
+from ..blas import sgemm_function
 
 _loaded: list = []  # [namespace or None] once looked for
 
@@ -34,20 +35,6 @@ def kernels():
     return _loaded[0]
 
 
-def _sgemm():
-    """OpenBLAS's ``cblas_sgemm`` as a ctypes function of the integer width this build
-    takes (SciPy's wheels: 64-bit), or None."""
-    from ..threads import openblas_symbol
-
-    fn, suffix = openblas_symbol("cblas_sgemm")
-    if fn is None:
-        return None
-    i = ctypes.c_int64 if suffix else ctypes.c_int  # the sizes; the enums stay ints
-    e, f, p = ctypes.c_int, ctypes.c_float, ctypes.c_void_p
-    proto = ctypes.CFUNCTYPE(None, e, e, e, i, i, i, f, p, i, p, i, f, p, i)
-    return proto(ctypes.cast(fn, ctypes.c_void_p).value)
-
-
 def _compile():
     if os.environ.get("NABLA_NUMBA", "1") == "0":
         return None
@@ -55,7 +42,7 @@ def _compile():
         import numba  # noqa: F401  (only to know whether it is there)
     except ImportError:
         return None  # not installed: the usual case, nothing to say
-    sgemm = _sgemm()
+    sgemm = sgemm_function()
     if sgemm is None:
         return None
     try:
