@@ -133,9 +133,12 @@ def atomic_write_bytes(path, data: bytes) -> None:
             os.fsync(f.fileno())  # the bytes are on disk before the name points at them
             if unnamed:
                 # linkat cannot replace a name: link to the unique temp name, then
-                # rename over the target at once (a window of two system calls).
+                # rename over the target at once (a window of two system calls; the
+                # file is closed after the rename, so that its close is not in it).
                 _link_fd(f.fileno(), tmp)
-        os.replace(tmp, path)
+                os.replace(tmp, path)
+        if not unnamed:
+            os.replace(tmp, path)  # after the close: Windows renames no open file
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
