@@ -32,6 +32,7 @@ from ..autograd import Function
 from ..tensor import ShapeError, Tensor
 from ..threads import split
 from ..workspace import _give, _kept, _kept_zeros, _take
+from . import winograd
 from ._checks import (
     _as,
     _batched,
@@ -428,6 +429,15 @@ class Conv2d(Function):
         params = (stride, padding, dilation, groups)
         n, o = x.shape[0], w.shape[0]
         geom = _conv_geom(x.shape, w.shape, params)
+        if winograd.applies(x, w, params):
+            out, state = winograd.forward(winograd.kernels(), x, w, b, geom[4:], params,
+                                          _min_rows(geom))
+            if _needs(ctx) is None:
+                winograd.release(state)
+            else:
+                ctx.wino = state
+                ctx.save_for_backward(None, w)  # w: its version is checked in backward
+            return out
         chunk = _stream_chunk(n, geom, params, x.itemsize)
         ws, cols = (None, None) if chunk else _conv_workspace(x, geom, params)
         out = np.empty((n, o, geom[4], geom[5]), np.result_type(x, w))
@@ -448,6 +458,10 @@ class Conv2d(Function):
     @staticmethod
     def backward(ctx, g):
         kept, w = ctx.saved_tensors  # kept: the columns, or the input when streamed
+        if "wino" in ctx.__dict__:
+            gx, gw, gb = winograd.backward(winograd.kernels(), g, ctx.wino,
+                                           ctx.needs_input_grad, _bias_grad)
+            return gx, gw, gb
         geom, params, chunk = ctx.geom, ctx.params, ctx.chunk
         (n, c, _, _), _, hp, wp, _, _ = geom
         needs = ctx.needs_input_grad
@@ -467,7 +481,10 @@ class Conv2d(Function):
 
     def _release(self):
         ws = self.__dict__.get("ws")
+        wino = self.__dict__.pop("wino", None)
         Function._release(self)
+        if wino is not None:
+            winograd.release(wino)  # the Winograd path's transformed input
         if ws is not None:
             _give(ws)  # nothing refers to the columns any more
 
