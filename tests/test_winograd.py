@@ -259,3 +259,19 @@ def test_buffers_come_back_to_the_pool(calls):
         sizes.append(workspace._pool.bytes)
     assert calls["input_tiles"] == 4
     assert sizes[1] == sizes[2] == sizes[3] > 0
+
+
+def test_sequential_leaves_such_convolutions_unfused(calls):
+    """``Sequential`` fuses Conv2d -> ReLU -> MaxPool2d into one im2col node, except for a
+    convolution that this path takes: it runs alone here, the same values."""
+    nn, F = nabla.nn, nabla.nn.functional
+    nabla.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 16, 3), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+    x = nabla.randn(3, 1, 14, 14)
+    y = model(x)
+    assert calls["input_tiles"] == 1  # the second convolution only
+    c1, c2 = model[0], model[3]
+    h = F.max_pool2d(F.relu(F.conv2d(x, c1.weight, c1.bias)), 2)
+    want = F.max_pool2d(F.relu(F.conv2d(h, c2.weight, c2.bias, padding=1)), 2)
+    np.testing.assert_array_equal(y.detach().numpy(), want.detach().numpy())

@@ -123,10 +123,17 @@ def _check(wk):
 def applies(x, w, params) -> bool:
     """Whether ``Conv2d`` with these arrays and ``(stride, padding, dilation, groups)``
     runs here (see the module docstring)."""
+    return x.dtype == np.float32 and suits(w.dtype, w.shape, params)
+
+
+def suits(dtype, wshape, params) -> bool:
+    """``applies`` for a convolution known by its kernel's dtype and shape and its
+    ``(stride, padding, dilation, groups)``: before its input exists (``Sequential``
+    fuses no such layer into a conv-pool stage: alone it runs faster here)."""
     stride, _, dilation, groups = params
-    return (x.dtype == np.float32 and w.dtype == np.float32 and w.shape[2:] == (3, 3)
-            and stride == (1, 1) and dilation == (1, 1) and groups == 1
-            and min(w.shape[:2]) >= _MIN_CHANNELS and kernels() is not None)
+    return (dtype == np.float32 and tuple(wshape[2:]) == (3, 3) and tuple(stride) == (1, 1)
+            and tuple(dilation) == (1, 1) and groups == 1
+            and min(wshape[:2]) >= _MIN_CHANNELS and kernels() is not None)
 
 
 def _layout(n, c, o, out_hw):

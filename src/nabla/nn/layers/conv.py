@@ -21,7 +21,7 @@ import numbers
 from ... import backend
 from ...creation import empty
 from ...ops import conv as C
-from ...ops import fused, resample
+from ...ops import fused, resample, winograd
 from .. import init
 from ..module import Module, Parameter, _plain
 from .activation import ReLU
@@ -177,11 +177,15 @@ class Conv2d(_ConvNd):
     def _fuse(self, input, after):
         """Sequential: this convolution and a MaxPool2d after it, with a ReLU between them
         if there is one (applied after the pooling: relu and max commute), as one node;
-        with them any further Conv2d, (ReLU,) MaxPool2d runs that follow at once."""
+        with them any further Conv2d, (ReLU,) MaxPool2d runs that follow at once. The run
+        stops before a convolution that Winograd's path takes (``ops/winograd.py``)."""
         if getattr(input, "ndim", None) != 4:
             return None
         stages, lengths, conv = [], [], self
         while conv.padding_mode == "zeros":
+            w = conv.weight
+            if winograd.suits(w.dtype, w.shape, (conv.stride, None, conv.dilation, conv.groups)):
+                break  # Winograd's convolution alone beats the fused im2col stage
             relu = after[0] if len(after) > 1 and _plain(after[0], ReLU) else None
             used = 1 if relu is None else 2  # the layers after the convolution
             pool = after[used - 1] if after else None
