@@ -19,6 +19,7 @@ from ..autograd import Function
 from ..tensor import Tensor
 from ..threads import BIG, split_rows
 from ..workspace import _give, _take
+from . import compiled
 from ._checks import (
     _nonneg,
     _output_size,
@@ -139,6 +140,11 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ohw, return_indices):
         pool = (kernel, stride, padding, dilation, ohw)
+        if not return_indices and _compiled_2x2(x, pool):
+            out, won = _max_pool_2x2(x, ohw)
+            if _needs(ctx) is not None:
+                ctx.won_2x2 = (won, x.shape)
+            return out
         canvas = _pool_canvas(x.shape, pool)
         if x.size >= BIG:
             out, ri, ci = _max_pool_split(x, pool, canvas)
@@ -156,6 +162,9 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx, g, gi=None):
+        compiled_2x2 = ctx.__dict__.get("won_2x2")
+        if compiled_2x2 is not None:
+            return _max_pool_2x2_grad(g, *compiled_2x2)
         (_, _, h, w), canvas, pool = ctx.geom
         ph, pw = pool[2]
         gshape = g.shape[:2] + canvas  # the routed gradient's plane
@@ -166,6 +175,61 @@ class MaxPool2d(Function):
         else:
             gp = _max_pool_grad(g, *ctx.idx, pool, canvas)
         return gp[:, :, ph:ph + h, pw:pw + w]
+
+
+# ------------------------------------------- the compiled 2x2 path (optional: Numba)
+_kernels: list = []  # [pool_kernels or None] once looked for
+
+
+def pool_kernels():
+    """The compiled 2x2 max pooling kernels (``pool_kernels.py``), or None: without
+    Numba, with ``NABLA_NUMBA=0``, or when they do not compile or check out."""
+    if not _kernels:
+        _kernels.append(compiled.load("the max pooling kernels", _build_kernels, "NumPy"))
+    return _kernels[0]
+
+
+def _build_kernels():
+    from . import pool_kernels as pk
+
+    x = np.array([[[[1, 3, 2, 2, 0], [3, 0, 2, np.nan, 0], [0, 0, 0, 0, 0]]]], np.float32)
+    out, won = np.empty((1, 1, 1, 2), np.float32), np.empty((1, 1, 1, 2), np.int8)
+    pk.forward(x, 0, 1, out, won)  # compiles now, not inside a training step
+    gx = np.empty_like(x)
+    pk.backward(np.array([[[[5, 7]]]], np.float32), won, 0, 1, gx)
+    want = np.zeros_like(x)
+    want[0, 0, 0, 1], want[0, 0, 1, 3] = 5, 7  # the first 3; the NaN
+    if out[0, 0, 0, 0] != 3 or not np.isnan(out[0, 0, 0, 1]) or not np.array_equal(gx, want):
+        raise RuntimeError("the compiled max pooling gave wrong values")
+    return pk
+
+
+def _compiled_2x2(x, pool):
+    """Whether this max pooling runs compiled: 2x2 windows, stride 2, no padding or
+    dilation, a float input big enough to split over threads, and the kernels there."""
+    return (pool[:4] == ((2, 2), (2, 2), (0, 0), (1, 1)) and x.dtype.kind == "f"
+            and x.size >= BIG and pool[4] == (x.shape[2] // 2, x.shape[3] // 2)
+            and pool_kernels() is not None)
+
+
+def _max_pool_2x2(x, ohw):
+    """The maxima of ``x``'s 2x2 windows, and the winners (see ``pool_kernels.py``)."""
+    pk = pool_kernels()
+    x = np.ascontiguousarray(x)
+    out = np.empty(x.shape[:2] + ohw, x.dtype)
+    won = np.empty(out.shape, np.int8)
+    split_rows(lambda lo, hi: pk.forward(x, lo, hi, out, won), x)
+    return out, won
+
+
+def _max_pool_2x2_grad(g, won, shape):
+    """``_max_pool_2x2``'s adjoint: each gradient to its window's winner, on an input
+    of ``shape``."""
+    pk = pool_kernels()
+    g = np.ascontiguousarray(g)
+    gx = np.empty(shape, g.dtype)
+    split_rows(lambda lo, hi: pk.backward(g, won, lo, hi, gx), gx)
+    return gx
 
 
 def _rows(arrays, lo, hi):

@@ -16,13 +16,12 @@ True
 
 from __future__ import annotations
 
-import os
 import types
-import warnings
 
 import numpy as np
 
 from ..blas import sgemm_function
+from . import compiled
 
 _loaded: list = []  # [namespace or None] once looked for
 
@@ -36,26 +35,19 @@ def kernels():
 
 
 def _compile():
-    if os.environ.get("NABLA_NUMBA", "1") == "0":
-        return None
-    try:
-        import numba  # noqa: F401  (only to know whether it is there)
-    except ImportError:
-        return None  # not installed: the usual case, nothing to say
+    return compiled.load("its LSTM kernels", _build, "NumPy")
+
+
+def _build():
     sgemm = sgemm_function()
     if sgemm is None:
-        return None
-    try:
-        from . import recurrent_kernels as rk
+        return None  # NumPy's BLAS is not OpenBLAS: nothing to call from the kernels
+    from . import recurrent_kernels as rk
 
-        k = types.SimpleNamespace(forward_part=rk.forward_part,
-                                  backward_part=rk.backward_part, sgemm=sgemm)
-        _check(k)  # compiles both kernels now, not inside a training step
-        return k
-    except Exception as e:  # a Numba that does not work with this NumPy or machine
-        warnings.warn(f"nabla: Numba is installed but its LSTM kernels could not be "
-                      f"compiled ({type(e).__name__}: {e}); using NumPy", stacklevel=3)
-        return None
+    k = types.SimpleNamespace(forward_part=rk.forward_part,
+                              backward_part=rk.backward_part, sgemm=sgemm)
+    _check(k)  # compiles both kernels now, not inside a training step
+    return k
 
 
 def _check(k):

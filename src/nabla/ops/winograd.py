@@ -36,13 +36,11 @@ True
 
 from __future__ import annotations
 
-import os
-import warnings
-
 import numpy as np
 
 from ..threads import split
 from ..workspace import _give, _take
+from . import compiled
 
 # The kernel transform G for the points 0, 1, -1, 2, -2, infinity (the kernels' B^T
 # and A^T are in winograd_kernels.py): row k evaluates the kernel's polynomial at the
@@ -82,22 +80,14 @@ def kernels():
 
 
 def _compile():
-    if os.environ.get("NABLA_NUMBA", "1") == "0":
-        return None
-    try:
-        import numba  # noqa: F401  (only to know whether it is there)
-    except ImportError:
-        return None
-    try:
-        from . import winograd_kernels as wk
+    return compiled.load("the Winograd convolution kernels", _build, "im2col")
 
-        _check(wk)  # compiles them now, not inside a training step
-        return wk
-    except Exception as e:  # a Numba that does not work with this NumPy or machine
-        warnings.warn(f"nabla: Numba is installed but the Winograd convolution kernels "
-                      f"could not be compiled ({type(e).__name__}: {e}); using im2col",
-                      stacklevel=3)
-        return None
+
+def _build():
+    from . import winograd_kernels as wk
+
+    _check(wk)  # compiles them now, not inside a training step
+    return wk
 
 
 def _check(wk):
