@@ -5,7 +5,7 @@ NumPy).
 im2col spends 9 multiply-adds on each output per input channel; this spends 36 on a
 4x4 block of 16 outputs, 2.25: each 6x6 input tile and each kernel are transformed
 (``B^T d B``, ``G g G^T``), multiplied elementwise and summed over the input channels
-(36 matrix products, one per tile position, [O, C] @ [C, tiles]), and transformed back
+(36 matrix products, one per tile position, [tiles, C] @ [C, O]), and transformed back
 (``A^T m A``). Backward runs the adjoints of the same steps: the output gradient's
 tiles through ``A``, two sets of 36 products (the kernels' gradient against the
 saved input tiles, the input tiles' gradient against the kernels), and ``B``. The
@@ -151,13 +151,15 @@ def forward(wk, x, w, b, out_hw, params, min_rows=1):
     out = np.empty((n, o) + tuple(out_hw), np.float32)
     bias = np.zeros(o, np.float32) if b is None else np.ascontiguousarray(b, np.float32)
 
+    ut = np.ascontiguousarray(u.transpose(0, 2, 1))
+
     def part(lo, hi):  # chunks lo..hi: tiles, products, outputs
-        m = _take((36, o, chunk * tiles), _F32)
+        m = _take((36, chunk * tiles, o), _F32)
         for k in range(lo, hi):  # a loop over chunks of samples
             s, e = k * chunk, min(n, (k + 1) * chunk)
             cols = (e - s) * tiles
             wk.input_tiles(x, s, e, pt, pl, th, tw, v[k])
-            np.matmul(u, v[k][:, :, :cols], out=m[:, :, :cols])
+            np.matmul(v[k][:, :, :cols].transpose(0, 2, 1), ut, out=m[:, :cols])
             wk.output_tiles(m, s, e, th, tw, bias, out)
         _give(m)
 
@@ -183,22 +185,21 @@ def backward(wk, g, state, needs, bias_grad=None):
     want_x, want_w = needs[0], needs[1]
     want_b = len(needs) > 2 and needs[2] and bias_grad is not None
     gx = np.empty(xshape, np.float32) if want_x else None
-    ut = np.ascontiguousarray(u.transpose(0, 2, 1)) if want_x else None
 
     def part(lo, hi):  # chunks lo..hi: gx for their samples, their sums for dW and db
-        dm = _take((36, o, chunk * tiles), _F32)
-        dv = _take((36, c, chunk * tiles), _F32) if want_x else None
-        du = np.zeros((36, o, c), np.float32) if want_w else None
+        dm = _take((36, chunk * tiles, o), _F32)
+        dv = _take((36, chunk * tiles, c), _F32) if want_x else None
+        du = np.zeros((36, c, o), np.float32) if want_w else None  # transposed: [c, o]
         prod = np.empty_like(du) if want_w else None
         for k in range(lo, hi):  # a loop over chunks of samples
             s, e = k * chunk, min(n, (k + 1) * chunk)
             cols = (e - s) * tiles
             wk.grad_tiles(g, s, e, th, tw, dm)
             if want_w:
-                np.matmul(dm[:, :, :cols], v[k][:, :, :cols].transpose(0, 2, 1), out=prod)
+                np.matmul(v[k][:, :, :cols], dm[:, :cols], out=prod)
                 du += prod
             if want_x:
-                np.matmul(ut, dm[:, :, :cols], out=dv[:, :, :cols])
+                np.matmul(dm[:, :cols], u, out=dv[:, :cols])
                 wk.input_grad_tiles(dv, s, e, pt, pl, th, tw, gx)
         _give(dm)
         if dv is not None:
@@ -211,7 +212,7 @@ def backward(wk, g, state, needs, bias_grad=None):
     if want_w:
         du = sum(p[0] for p in parts[1:]) + parts[0][0]
         gw = (_KG.T @ du.reshape(36, -1).astype(np.float64)).astype(np.float32)
-        gw = np.ascontiguousarray(gw.reshape(3, 3, o, c).transpose(2, 3, 0, 1))
+        gw = np.ascontiguousarray(gw.reshape(3, 3, c, o).transpose(3, 2, 0, 1))
     if want_b:
         gb = sum(p[1] for p in parts[1:]) + parts[0][1]
     return gx, gw, gb
