@@ -86,6 +86,7 @@ GEOMETRIES = [
     ((2, 16, 8, 8), 20, "same"),
     ((2, 16, 3, 4), 16, 0),  # a single 1x2 output
     ((1, 20, 2, 2), 16, 2),  # more padding than image
+    ((4, 8, 10, 10), 5, 1),  # few channels: 8 in, 5 out
 ]
 
 
@@ -170,8 +171,11 @@ def test_runs_only_where_it_applies(kw, calls):
 
 def test_too_few_channels(calls):
     _run((2, 3, 12, 12), 32, 1)  # a first layer: 3 channels in
-    _run((2, 32, 12, 12), 8, 1)
+    _run((2, 7, 12, 12), 32, 1)
+    _run((2, 32, 12, 12), 3, 1)
     assert calls["input_tiles"] == 0
+    _run((2, 8, 12, 12), 4, 1)  # the fewest that take this path
+    assert calls["input_tiles"] == 1
 
 
 def test_no_graph_keeps_nothing(calls):
