@@ -279,3 +279,13 @@ def test_sequential_leaves_such_convolutions_unfused(calls):
     h = F.max_pool2d(F.relu(F.conv2d(x, c1.weight, c1.bias)), 2)
     want = F.max_pool2d(F.relu(F.conv2d(h, c2.weight, c2.bias, padding=1)), 2)
     np.testing.assert_array_equal(y.detach().numpy(), want.detach().numpy())
+
+
+def test_an_empty_batch(calls):
+    x = nabla.zeros(0, 16, 8, 8, requires_grad=True)
+    w = nabla.randn(16, 16, 3, 3, requires_grad=True)
+    b = nabla.randn(16, requires_grad=True)
+    y = nabla.nn.functional.conv2d(x, w, b, padding=1)
+    y.sum().backward()
+    assert y.shape == x.grad.shape == (0, 16, 8, 8)
+    assert not w.grad.numpy().any() and not b.grad.numpy().any()
