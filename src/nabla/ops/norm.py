@@ -24,6 +24,7 @@ import numpy as np
 from ..autograd import Function
 from ..creation import ones, tensor
 from ..tensor import ShapeError, Tensor
+from . import compiled
 from .linalg import _BLAS_FLOATS, _ones
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
@@ -154,6 +155,14 @@ def _layer_norm_rows(ctx, x, w, b, ndim, eps):
     n = math.prod(x.shape[x.ndim - ndim:])
     x2 = x.reshape(-1, n)
     dt = x.dtype
+    k = norm_kernels()
+    if k is not None:  # (layer_norm has checked that w and b have x's dtype)
+        out, xhat, invstd = np.empty_like(x2), np.empty_like(x2), np.empty(len(x2), dt)
+        k.forward(x2, _ones(n, dt) if w is None else w.reshape(n),
+                  np.zeros(n, dt) if b is None else b.reshape(n), eps, out, xhat, invstd)
+        if _needs(ctx) is not None:
+            ctx.save_for_backward(xhat, invstd, w)
+        return out.reshape(x.shape)
     mean = x2.dot(_ones(n, dt))
     mean /= n
     xhat = x2 - mean[:, None]
@@ -178,6 +187,17 @@ def _layer_norm_rows_backward(needs, g, xhat, invstd, w):
     rows, n = xhat.shape
     g2 = g.reshape(rows, n)
     gx = gw = gb = None
+    k = norm_kernels()
+    if k is not None:
+        gx = np.empty_like(xhat)
+        sums = np.zeros((2, n))  # float64: the rows' sums for the weight and the bias
+        k.backward(np.ascontiguousarray(g2), xhat, invstd,
+                   _ones(n, xhat.dtype) if w is None else w.reshape(n), gx, sums[0], sums[1])
+        if len(needs) > 1 and needs[1]:
+            gw = sums[0].astype(xhat.dtype).reshape(w.shape)
+        if len(needs) > 2 and needs[2]:
+            gb = sums[1].astype(xhat.dtype).reshape(w.shape)
+        return (gx.reshape(g.shape) if needs[0] else None), gw, gb
     if needs[0]:
         gxhat = g2 * w.reshape(n) if w is not None else g2
         m1 = gxhat.dot(_ones(n, g2.dtype))
@@ -194,6 +214,35 @@ def _layer_norm_rows_backward(needs, g, xhat, invstd, w):
     if len(needs) > 2 and needs[2]:
         gb = _ones(rows, g2.dtype).dot(g2).reshape(w.shape)
     return gx, gw, gb
+
+
+# ------------------------------------------- layer norm compiled (optional: Numba)
+_kernels: list = []  # [norm_kernels or None] once looked for
+
+
+def norm_kernels():
+    """Layer norm's compiled row kernels (``norm_kernels.py``), or None: without Numba,
+    with ``NABLA_NUMBA=0``, or when they do not compile or check out."""
+    if not _kernels:
+        _kernels.append(compiled.load("the layer norm kernels", _build_kernels, "NumPy"))
+    return _kernels[0]
+
+
+def _build_kernels():
+    from . import norm_kernels as nk
+
+    x = np.array([[1, 2, 3, 6], [0, 0, 0, 0]], np.float32)
+    w, b = np.full(4, 2, np.float32), np.ones(4, np.float32)
+    out, xhat, invstd = np.empty_like(x), np.empty_like(x), np.empty(2, np.float32)
+    nk.forward(x, w, b, 0.0, out, xhat, invstd)  # compiles now, not in a training step
+    # Row 0: mean 3, variance 3.5; row 1: all zero, eps 0: 0 * inf = NaN, as NumPy.
+    want = (np.array([-2, -1, 0, 3], np.float32) / np.sqrt(np.float32(3.5))) * 2 + 1
+    gx, sums = np.empty_like(x), np.zeros((2, 4))
+    nk.backward(np.ones_like(x), xhat, invstd, w, gx, sums[0], sums[1])
+    if not (np.allclose(out[0], want, atol=1e-5) and np.isnan(out[1]).all()
+            and np.allclose(gx[0], 0, atol=1e-5) and sums[1].tolist() == [2.0] * 4):
+        raise RuntimeError("the compiled layer norm gave wrong values")
+    return nk
 
 
 class GroupNorm(Function):
