@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from .elementwise import _COMPILED_MIN, activation_kernels
 from .linalg import _BLAS_FLOATS, _ones
 
 
@@ -68,6 +69,13 @@ def log_softmax_array(a, axis):
 
 def softmax_array(a, axis):
     a = _float(a)
+    if _last(a, axis) and a.size >= _COMPILED_MIN and (k := activation_kernels()) is not None:
+        n = a.shape[-1]
+        e = np.empty(a.shape, a.dtype)
+        k.shift_by_row_max(a.reshape(-1, n), e.reshape(-1, n))
+        np.exp(e, out=e)
+        k.divide_by_row_sum(e.reshape(-1, n))
+        return e
     m = _max_along(a, axis)
     e = np.subtract(a, np.where(np.isfinite(m), m, 0))
     np.exp(e, out=e)
@@ -86,6 +94,13 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         out = ctx.saved_tensors[0]
+        if _last(out, ctx.axis) and g.dtype == out.dtype and out.size >= _COMPILED_MIN \
+                and (k := activation_kernels()) is not None:
+            n = out.shape[-1]
+            r = np.empty(out.shape, out.dtype)
+            k.softmax_grad(np.ascontiguousarray(g).reshape(-1, n), out.reshape(-1, n),
+                           r.reshape(-1, n))
+            return r
         r = g - _dot_along(g, out, ctx.axis)
         r *= out
         return r

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..threads import BIG, split_rows
+from . import compiled
 from .erf import erf as _erf
 
 
@@ -298,7 +299,50 @@ class Tanh(Function):
 # The activations' gradients from their outputs, shared with linalg's fused
 # Linear+activation nodes so that both give the same bits.
 def _tanh_grad(g, out):
+    if g.size >= _COMPILED_MIN and g.shape == out.shape and g.dtype == out.dtype \
+            and g.dtype in _KERNEL_FLOATS and (k := activation_kernels()) is not None:
+        res = np.empty(g.shape, g.dtype)  # the same operations in the same order
+        k.tanh_grad(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(out).reshape(-1),
+                    res.reshape(-1))
+        return res
     return g * (1 - out * out)
+
+
+# ------------------------ softmax's and tanh's compiled kernels (optional: Numba)
+# Below this many elements NumPy's three passes cost less than calling a kernel.
+_COMPILED_MIN = 4096
+_KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_kernels: list = []  # [activation_kernels or None] once looked for
+
+
+def activation_kernels():
+    """The compiled softmax rows and tanh gradient (``activation_kernels.py``), or None:
+    without Numba, with ``NABLA_NUMBA=0``, or when they do not compile or check out."""
+    if not _kernels:
+        _kernels.append(compiled.load("the softmax and tanh kernels", _build_kernels,
+                                      "NumPy"))
+    return _kernels[0]
+
+
+def _build_kernels():
+    from . import activation_kernels as ak
+
+    inf = np.inf
+    x = np.array([[0, np.log(3), -inf], [-inf, -inf, -inf]], np.float32)
+    e = np.empty_like(x)
+    ak.shift_by_row_max(x, e)  # compiles them now, not inside a training step
+    np.exp(e, out=e)
+    ak.divide_by_row_sum(e)
+    g, res = np.array([[1, 0, 5]], np.float32), np.empty((1, 3), np.float32)
+    ak.softmax_grad(g, e[:1], res)
+    t = np.empty(3, np.float32)
+    ak.tanh_grad(np.full(3, 2, np.float32), np.array([0, 0.5, 1], np.float32), t)
+    # softmax(0, log 3, -inf) = (1/4, 3/4, 0); a row of -inf is NaN, as in NumPy.
+    ok = (np.allclose(e[0], [0.25, 0.75, 0]) and np.isnan(e[1]).all()
+          and np.allclose(res, [[0.25 * 0.75, -0.75 * 0.25, 0]]) and t.tolist() == [2, 1.5, 0])
+    if not ok:
+        raise RuntimeError("the compiled softmax or tanh gradient gave wrong values")
+    return ak
 
 
 def _sigmoid_grad(g, out):

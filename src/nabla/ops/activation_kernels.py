@@ -1,0 +1,76 @@
+"""Compiled kernels for softmax along rows and for tanh's gradient, in Numba. Imported
+only by ``activation.activation_kernels()`` (Numba is optional: ``pip install
+'nabla[speed]'``), never by ``import nabla``.
+
+Softmax along a short last axis (a GPT's attention rows: 2048 rows of 32) costs NumPy
+a transposed copy for the rows' maxima and a broadcast per pass, each paying per row;
+here the maxima and the shift are one pass over each row, NumPy's vectorised ``exp``
+runs in between, and the sums and the division one more (137 -> ~50 us on 2048 x 32);
+backward is one pass per row instead of three whole-array ones. The row sums are
+reassociated (``fastmath``'s one liberty, so that they vectorise), so values agree with
+the NumPy path within rounding. ``tanh_grad`` computes ``g * (1 - out * out)`` in one
+pass with NumPy's operations in NumPy's order: the same bits.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+_jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+_sum_jit = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"reassoc"})
+
+
+@_jit
+def shift_by_row_max(x, e):
+    """``e = x - max(row)`` for each row of ``x`` (R, n), the shift 0 where that maximum
+    is not finite (a row of -inf stays -inf, as in the NumPy path). A NaN may be passed
+    over here: its row's sum makes the whole row NaN all the same."""
+    rows, n = x.shape
+    zero = np.zeros(1, x.dtype)[0]
+    for r in range(rows):
+        xr, er = x[r], e[r]
+        m = xr[0]
+        for k in range(1, n):
+            v = xr[k]
+            m = v if v > m else m
+        shift = m if np.isfinite(m) else zero
+        for k in range(n):
+            er[k] = xr[k] - shift
+
+
+@_sum_jit
+def divide_by_row_sum(e):
+    """Each row of ``e`` (R, n) divided by its sum, in place."""
+    rows, n = e.shape
+    zero = np.zeros(1, e.dtype)[0]
+    for r in range(rows):
+        er = e[r]
+        s = zero
+        for k in range(n):
+            s += er[k]
+        for k in range(n):
+            er[k] = er[k] / s
+
+
+@_sum_jit
+def softmax_grad(g, out, res):
+    """``res = (g - sum(g * out)) * out`` row by row: softmax's input gradient."""
+    rows, n = g.shape
+    zero = np.zeros(1, g.dtype)[0]
+    for r in range(rows):
+        gr, orow, rr = g[r], out[r], res[r]
+        d = zero
+        for k in range(n):
+            d += gr[k] * orow[k]
+        for k in range(n):
+            rr[k] = (gr[k] - d) * orow[k]
+
+
+@_jit
+def tanh_grad(g, out, res):
+    """``res = g * (1 - out * out)`` over 1-D arrays."""
+    one = np.ones(1, out.dtype)[0]  # (a Python 1 would make the arithmetic float64)
+    for k in range(g.shape[0]):
+        o = out[k]
+        res[k] = g[k] * (one - o * o)

@@ -1,0 +1,137 @@
+"""The compiled softmax rows and tanh gradient (``ops/activation_kernels.py``) against
+the NumPy passes they replace and against PyTorch: masked rows, a row of -inf, NaN,
+float64; where they must not run; and the switches that keep to NumPy."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import nabla
+from nabla.ops import elementwise as E
+
+pytest.importorskip("numba")
+
+
+def _real():
+    if os.environ.get("NABLA_NUMBA") == "0":
+        pytest.skip("the compiled path is switched off (NABLA_NUMBA=0)")
+    k = E.activation_kernels()
+    assert k is not None, "Numba is installed, yet the softmax and tanh kernels did not load"
+    return k
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    real = _real()
+    counts = {}
+
+    class Counting:
+        def __getattr__(self, name):
+            fn = getattr(real, name)
+
+            def counted(*args):
+                counts[name] = counts.get(name, 0) + 1
+                return fn(*args)
+
+            return counted
+
+    monkeypatch.setattr(E, "_kernels", [Counting()])
+    return counts
+
+
+def _numpy_only(monkeypatch):
+    monkeypatch.setattr(E, "_kernels", [None])
+
+
+def _scores(shape=(4, 4, 32, 32), dtype=np.float32, seed=0):
+    """Attention scores, causally masked with -inf; one row all -inf, one NaN."""
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal(shape) * 4).astype(dtype)
+    a[..., np.triu(np.ones(shape[-2:], bool), 1)] = -np.inf
+    a[0, 0, 5] = -np.inf
+    a[1, 2, 7, 3] = np.nan
+    return a
+
+
+def _softmax(a, dim=-1, seed=1):
+    x = nabla.tensor(a, requires_grad=True)
+    y = nabla.nn.functional.softmax(x, dim=dim)
+    g = np.random.default_rng(seed).standard_normal(a.shape).astype(a.dtype)
+    y.backward(nabla.tensor(g))
+    return y.detach().numpy(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_equals_the_numpy_passes(dtype, calls, monkeypatch):
+    a = _scores(dtype=dtype)
+    got = _softmax(a)
+    assert calls["shift_by_row_max"] == 1 and calls["softmax_grad"] == 1
+    _numpy_only(monkeypatch)
+    want = _softmax(a)
+    rel = 1e-6 if dtype == np.float32 else 1e-14
+    for x, y in zip(got, want):
+        np.testing.assert_array_equal(np.isnan(x), np.isnan(y))
+        np.testing.assert_allclose(x, y, rtol=0, atol=rel * np.nanmax(np.abs(y)))
+    assert np.isnan(got[0][0, 0, 5]).all() and np.isnan(got[0][1, 2, 7]).all()
+
+
+def test_softmax_equals_torch(calls):
+    torch = pytest.importorskip("torch")
+    a = _scores()
+    a[0, 0, 5] = 0.0  # (PyTorch agrees on NaN rows; the values are compared here)
+    a[1, 2, 7, 3] = 0.0
+    got = _softmax(a)
+    x = torch.tensor(a, requires_grad=True)
+    y = torch.softmax(x, -1)
+    y.backward(torch.tensor(np.random.default_rng(1).standard_normal(a.shape),
+                            dtype=torch.float32))
+    for a, b in zip(got, (y.detach().numpy(), x.grad.numpy())):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6 * np.abs(b).max())
+
+
+def test_softmax_elsewhere_keeps_to_numpy(calls):
+    _softmax(_scores(), dim=1)  # not the last axis
+    _softmax(np.random.default_rng(0).standard_normal((2, 3, 8)))  # too small to gain
+    assert calls == {}
+
+
+def test_tanh_grad_bit_for_bit(calls, monkeypatch):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((64, 200)).astype(np.float32) * 3
+    g = rng.standard_normal((64, 200)).astype(np.float32)
+
+    def grad():
+        t = nabla.tensor(x, requires_grad=True)
+        t.tanh().backward(nabla.tensor(g))
+        return t.grad.numpy()
+
+    got = grad()
+    assert calls["tanh_grad"] == 1
+    _numpy_only(monkeypatch)
+    np.testing.assert_array_equal(got, grad())
+
+
+def test_switched_off(monkeypatch):
+    monkeypatch.setenv("NABLA_NUMBA", "0")
+    monkeypatch.setattr(E, "_kernels", [])
+    assert E.activation_kernels() is None
+    assert _softmax(_scores())[0].shape == (4, 4, 32, 32)
+
+
+def test_a_failing_check_warns_and_keeps_to_numpy(monkeypatch):
+    real = _real().divide_by_row_sum
+
+    def off(e):
+        real(e)
+        e *= 1.001
+
+    monkeypatch.setenv("NABLA_NUMBA", "1")
+    monkeypatch.setattr(E, "_kernels", [])
+    import nabla.ops.activation_kernels as ak
+
+    monkeypatch.setattr(ak, "divide_by_row_sum", off)
+    with pytest.warns(UserWarning, match="softmax and tanh kernels.*wrong values.*NumPy"):
+        assert E.activation_kernels() is None
