@@ -42,11 +42,18 @@ def calls(monkeypatch):
     return counts
 
 
+def _small_too(monkeypatch):
+    from nabla.ops import activation
+
+    monkeypatch.setattr(E, "_COMPILED_MIN", 1)
+    monkeypatch.setattr(activation, "_COMPILED_MIN", 1)
+
+
 def _numpy_only(monkeypatch):
     monkeypatch.setattr(E, "_kernels", [None])
 
 
-def _scores(shape=(4, 4, 32, 32), dtype=np.float32, seed=0):
+def _scores(shape=(8, 4, 32, 32), dtype=np.float32, seed=0):
     """Attention scores, causally masked with -inf; one row all -inf, one NaN."""
     rng = np.random.default_rng(seed)
     a = (rng.standard_normal(shape) * 4).astype(dtype)
@@ -95,13 +102,27 @@ def test_softmax_equals_torch(calls):
 def test_softmax_elsewhere_keeps_to_numpy(calls):
     _softmax(_scores(), dim=1)  # not the last axis
     _softmax(np.random.default_rng(0).standard_normal((2, 3, 8)))  # too small to gain
+    t = nabla.randn(32, 200, requires_grad=True)  # a makemore MLP's tanh: too small
+    t.tanh().sum().backward()
     assert calls == {}
+
+
+def test_small_arrays_when_allowed(calls, monkeypatch):
+    """The kernels themselves on small and odd shapes (the threshold lowered)."""
+    _small_too(monkeypatch)
+    a = _scores((2, 3, 9, 7))
+    got = _softmax(a)
+    assert calls["shift_by_row_max"] == 1
+    _numpy_only(monkeypatch)
+    want = _softmax(a)
+    for x, y in zip(got, want):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-6 * np.nanmax(np.abs(y)))
 
 
 def test_tanh_grad_bit_for_bit(calls, monkeypatch):
     rng = np.random.default_rng(2)
-    x = rng.standard_normal((64, 200)).astype(np.float32) * 3
-    g = rng.standard_normal((64, 200)).astype(np.float32)
+    x = rng.standard_normal((128, 256)).astype(np.float32) * 3
+    g = rng.standard_normal((128, 256)).astype(np.float32)
 
     def grad():
         t = nabla.tensor(x, requires_grad=True)
@@ -118,7 +139,7 @@ def test_switched_off(monkeypatch):
     monkeypatch.setenv("NABLA_NUMBA", "0")
     monkeypatch.setattr(E, "_kernels", [])
     assert E.activation_kernels() is None
-    assert _softmax(_scores())[0].shape == (4, 4, 32, 32)
+    assert _softmax(_scores())[0].shape == (8, 4, 32, 32)
 
 
 def test_a_failing_check_warns_and_keeps_to_numpy(monkeypatch):

@@ -39,6 +39,7 @@ def calls(monkeypatch):
             return counted
 
     monkeypatch.setattr(N, "_kernels", [Counting()])
+    monkeypatch.setattr(N, "_COMPILED_MIN", 1)  # small cases too (see the last test)
     return counts
 
 
@@ -110,6 +111,16 @@ def test_a_nan_stays_in_its_row(calls):
     x[1, 4] = np.nan
     y = nabla.nn.functional.layer_norm(nabla.tensor(x), (8,)).numpy()
     assert np.isnan(y[1]).all() and np.isfinite(y[[0, 2]]).all()
+
+
+def test_small_inputs_keep_to_numpy(calls, monkeypatch):
+    from nabla.ops import elementwise
+
+    monkeypatch.setattr(N, "_COMPILED_MIN", elementwise._COMPILED_MIN)
+    _run((16, 20), (20,))  # a small model's: not worth loading Numba for
+    assert calls == {"forward": 0, "backward": 0}
+    _run((64, 512), (512,))
+    assert calls == {"forward": 1, "backward": 1}
 
 
 def test_switched_off(monkeypatch):

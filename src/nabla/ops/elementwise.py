@@ -309,8 +309,10 @@ def _tanh_grad(g, out):
 
 
 # ------------------------ softmax's and tanh's compiled kernels (optional: Numba)
-# Below this many elements NumPy's three passes cost less than calling a kernel.
-_COMPILED_MIN = 4096
+# Smaller arrays keep to NumPy: there the kernels save a few microseconds, while
+# loading Numba costs ~0.5 s once and ~120 MiB of memory (a makemore-sized MLP's tanh,
+# 32 x 200, would have pulled it in for 2% of its step: its peak 41 -> 164 MiB).
+_COMPILED_MIN = 1 << 15
 _KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _kernels: list = []  # [activation_kernels or None] once looked for
 

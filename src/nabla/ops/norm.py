@@ -25,6 +25,7 @@ from ..autograd import Function
 from ..creation import ones, tensor
 from ..tensor import ShapeError, Tensor
 from . import compiled
+from .elementwise import _COMPILED_MIN
 from .linalg import _BLAS_FLOATS, _ones
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
@@ -155,7 +156,7 @@ def _layer_norm_rows(ctx, x, w, b, ndim, eps):
     n = math.prod(x.shape[x.ndim - ndim:])
     x2 = x.reshape(-1, n)
     dt = x.dtype
-    k = norm_kernels()
+    k = norm_kernels() if x.size >= _COMPILED_MIN else None  # (see _COMPILED_MIN)
     if k is not None:  # (layer_norm has checked that w and b have x's dtype)
         out, xhat, invstd = np.empty_like(x2), np.empty_like(x2), np.empty(len(x2), dt)
         k.forward(x2, _ones(n, dt) if w is None else w.reshape(n),
@@ -187,7 +188,7 @@ def _layer_norm_rows_backward(needs, g, xhat, invstd, w):
     rows, n = xhat.shape
     g2 = g.reshape(rows, n)
     gx = gw = gb = None
-    k = norm_kernels()
+    k = norm_kernels() if xhat.size >= _COMPILED_MIN else None
     if k is not None:
         gx = np.empty_like(xhat)
         sums = np.zeros((2, n))  # float64: the rows' sums for the weight and the bias
