@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .elementwise import _COMPILED_MIN, activation_kernels
+from .elementwise import _COMPILED_MIN, elementwise_kernels
 from .linalg import _BLAS_FLOATS, _ones
 
 
@@ -69,7 +69,7 @@ def log_softmax_array(a, axis):
 
 def softmax_array(a, axis):
     a = _float(a)
-    if _last(a, axis) and a.size >= _COMPILED_MIN and (k := activation_kernels()) is not None:
+    if _last(a, axis) and a.size >= _COMPILED_MIN and (k := elementwise_kernels()) is not None:
         n = a.shape[-1]
         e = np.empty(a.shape, a.dtype)
         k.shift_by_row_max(a.reshape(-1, n), e.reshape(-1, n))
@@ -95,7 +95,7 @@ class Softmax(Function):
     def backward(ctx, g):
         out = ctx.saved_tensors[0]
         if _last(out, ctx.axis) and g.dtype == out.dtype and out.size >= _COMPILED_MIN \
-                and (k := activation_kernels()) is not None:
+                and (k := elementwise_kernels()) is not None:
             n = out.shape[-1]
             r = np.empty(out.shape, out.dtype)
             k.softmax_grad(np.ascontiguousarray(g).reshape(-1, n), out.reshape(-1, n),

@@ -121,12 +121,21 @@ class PowScalar(Function):
     def forward(ctx, a, p):
         ctx.save_for_backward(a)
         ctx.p = p
+        if p == 3 and (k := _compiled_for(a)) is not None:
+            res = np.empty(a.shape, a.dtype)
+            k.cube(a.reshape(-1), res.reshape(-1))
+            return res
         return power(a, p)
 
     @staticmethod
     def backward(ctx, g):
         (a,) = ctx.saved_tensors
         p = ctx.p
+        if p in (2, 3) and g.shape == a.shape and g.dtype == a.dtype \
+                and (k := _compiled_for(a)) is not None:
+            res = np.empty(a.shape, a.dtype)
+            k.power_grad(np.ascontiguousarray(g).reshape(-1), a.reshape(-1), p, res.reshape(-1))
+            return res
         if p == 2:
             return g * 2 * a
         # PyTorch's order, g * (p * a^(p-1)); in place on the fresh power where the
@@ -300,7 +309,7 @@ class Tanh(Function):
 # Linear+activation nodes so that both give the same bits.
 def _tanh_grad(g, out):
     if g.size >= _COMPILED_MIN and g.shape == out.shape and g.dtype == out.dtype \
-            and g.dtype in _KERNEL_FLOATS and (k := activation_kernels()) is not None:
+            and g.dtype in _KERNEL_FLOATS and (k := elementwise_kernels()) is not None:
         res = np.empty(g.shape, g.dtype)  # the same operations in the same order
         k.tanh_grad(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(out).reshape(-1),
                     res.reshape(-1))
@@ -308,26 +317,35 @@ def _tanh_grad(g, out):
     return g * (1 - out * out)
 
 
-# ------------------------ softmax's and tanh's compiled kernels (optional: Numba)
+# ------------------ compiled elementwise kernels (optional: Numba): softmax, tanh, powers
 # Smaller arrays keep to NumPy: there the kernels save a few microseconds, while
 # loading Numba costs ~0.5 s once and ~120 MiB of memory (a makemore-sized MLP's tanh,
 # 32 x 200, would have pulled it in for 2% of its step: its peak 41 -> 164 MiB).
 _COMPILED_MIN = 1 << 15
 _KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-_kernels: list = []  # [activation_kernels or None] once looked for
+_kernels: list = []  # [elementwise_kernels or None] once looked for
 
 
-def activation_kernels():
-    """The compiled softmax rows and tanh gradient (``activation_kernels.py``), or None:
-    without Numba, with ``NABLA_NUMBA=0``, or when they do not compile or check out."""
+def _compiled_for(a):
+    """The compiled kernels for a whole-array pass over ``a``, or None: ``a`` is small, not
+    a C-contiguous float32/float64 array, or there are no kernels."""
+    if a.size >= _COMPILED_MIN and a.dtype in _KERNEL_FLOATS and a.flags.c_contiguous:
+        return elementwise_kernels()
+    return None
+
+
+def elementwise_kernels():
+    """The compiled softmax rows, tanh gradient and powers (``elementwise_kernels.py``),
+    or None: without Numba, with ``NABLA_NUMBA=0``, or when they do not compile or check
+    out."""
     if not _kernels:
-        _kernels.append(compiled.load("the softmax and tanh kernels", _build_kernels,
+        _kernels.append(compiled.load("the elementwise kernels", _build_kernels,
                                       "NumPy"))
     return _kernels[0]
 
 
 def _build_kernels():
-    from . import activation_kernels as ak
+    from . import elementwise_kernels as ak
 
     inf = np.inf
     x = np.array([[0, np.log(3), -inf], [-inf, -inf, -inf]], np.float32)
@@ -337,13 +355,16 @@ def _build_kernels():
     ak.divide_by_row_sum(e)
     g, res = np.array([[1, 0, 5]], np.float32), np.empty((1, 3), np.float32)
     ak.softmax_grad(g, e[:1], res)
-    t = np.empty(3, np.float32)
+    t, c, d = np.empty(3, np.float32), np.empty(3, np.float32), np.empty(3, np.float32)
     ak.tanh_grad(np.full(3, 2, np.float32), np.array([0, 0.5, 1], np.float32), t)
+    ak.cube(np.array([-1, 2, 0.5], np.float32), c)
+    ak.power_grad(np.full(3, 2, np.float32), np.array([-1, 2, 0.5], np.float32), 3, d)
     # softmax(0, log 3, -inf) = (1/4, 3/4, 0); a row of -inf is NaN, as in NumPy.
     ok = (np.allclose(e[0], [0.25, 0.75, 0]) and np.isnan(e[1]).all()
-          and np.allclose(res, [[0.25 * 0.75, -0.75 * 0.25, 0]]) and t.tolist() == [2, 1.5, 0])
+          and np.allclose(res, [[0.25 * 0.75, -0.75 * 0.25, 0]]) and t.tolist() == [2, 1.5, 0]
+          and c.tolist() == [-1, 8, 0.125] and d.tolist() == [6, 24, 1.5])
     if not ok:
-        raise RuntimeError("the compiled softmax or tanh gradient gave wrong values")
+        raise RuntimeError("the compiled elementwise kernels gave wrong values")
     return ak
 
 

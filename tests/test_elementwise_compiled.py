@@ -1,6 +1,7 @@
-"""The compiled softmax rows and tanh gradient (``ops/activation_kernels.py``) against
-the NumPy passes they replace and against PyTorch: masked rows, a row of -inf, NaN,
-float64; where they must not run; and the switches that keep to NumPy."""
+"""The compiled elementwise kernels (``ops/elementwise_kernels.py``: softmax rows, tanh's
+gradient, the cube and the powers' gradients) against the NumPy passes they replace and
+against PyTorch: masked rows, a row of -inf, NaN, float64; where they must not run; and
+the switches that keep to NumPy."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ pytest.importorskip("numba")
 def _real():
     if os.environ.get("NABLA_NUMBA") == "0":
         pytest.skip("the compiled path is switched off (NABLA_NUMBA=0)")
-    k = E.activation_kernels()
+    k = E.elementwise_kernels()
     assert k is not None, "Numba is installed, yet the softmax and tanh kernels did not load"
     return k
 
@@ -135,10 +136,31 @@ def test_tanh_grad_bit_for_bit(calls, monkeypatch):
     np.testing.assert_array_equal(got, grad())
 
 
+@pytest.mark.parametrize("p", [2, 3, 3.0])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_powers_bit_for_bit(p, dtype, calls, monkeypatch):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((16, 32, 64)).astype(dtype) * 2
+    x[0, 0, :3] = [np.inf, -np.inf, np.nan]
+    g = rng.standard_normal(x.shape).astype(dtype)
+
+    def run():
+        t = nabla.tensor(x, requires_grad=True)
+        y = nabla.pow(t, p)
+        y.backward(nabla.tensor(g))
+        return y.detach().numpy(), t.grad.numpy()
+
+    got = run()
+    assert calls.get("power_grad") == 1 and calls.get("cube", 0) == (p == 3)
+    _numpy_only(monkeypatch)
+    for a, b in zip(got, run()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_switched_off(monkeypatch):
     monkeypatch.setenv("NABLA_NUMBA", "0")
     monkeypatch.setattr(E, "_kernels", [])
-    assert E.activation_kernels() is None
+    assert E.elementwise_kernels() is None
     assert _softmax(_scores())[0].shape == (8, 4, 32, 32)
 
 
@@ -151,8 +173,8 @@ def test_a_failing_check_warns_and_keeps_to_numpy(monkeypatch):
 
     monkeypatch.setenv("NABLA_NUMBA", "1")
     monkeypatch.setattr(E, "_kernels", [])
-    import nabla.ops.activation_kernels as ak
+    import nabla.ops.elementwise_kernels as ak
 
     monkeypatch.setattr(ak, "divide_by_row_sum", off)
-    with pytest.warns(UserWarning, match="softmax and tanh kernels.*wrong values.*NumPy"):
-        assert E.activation_kernels() is None
+    with pytest.warns(UserWarning, match="elementwise kernels.*wrong values.*NumPy"):
+        assert E.elementwise_kernels() is None
