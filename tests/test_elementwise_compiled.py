@@ -157,6 +157,26 @@ def test_powers_bit_for_bit(p, dtype, calls, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("shape", [(64, 64, 24, 24), (40, 1000)])  # split, and not
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_grad_bit_for_bit(shape, dtype, calls, monkeypatch, two_threads):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.reshape(-1)[:3] = [0.0, np.nan, -1.0]
+    g = rng.standard_normal(shape).astype(dtype)
+    g.reshape(-1)[2] = np.inf  # where the unit is off: inf * 0, NaN as in NumPy
+
+    def grad():
+        t = nabla.tensor(x, requires_grad=True)
+        t.relu().backward(nabla.tensor(g))
+        return t.grad.numpy()
+
+    got = grad()
+    assert calls["relu_grad"] == (2 if x.size >= 2 * 2**19 else 1)
+    _numpy_only(monkeypatch)
+    np.testing.assert_array_equal(got, grad())
+
+
 def test_switched_off(monkeypatch):
     monkeypatch.setenv("NABLA_NUMBA", "0")
     monkeypatch.setattr(E, "_kernels", [])

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..threads import BIG, split_rows
+from ..threads import BIG, split, split_rows
 from . import compiled
 from .erf import erf as _erf
 
@@ -359,10 +359,13 @@ def _build_kernels():
     ak.tanh_grad(np.full(3, 2, np.float32), np.array([0, 0.5, 1], np.float32), t)
     ak.cube(np.array([-1, 2, 0.5], np.float32), c)
     ak.power_grad(np.full(3, 2, np.float32), np.array([-1, 2, 0.5], np.float32), 3, d)
+    rg = np.empty(3, np.float32)
+    ak.relu_grad(np.array([1, 2, np.inf], np.float32), np.array([1, 0, 0], np.float32), rg)
     # softmax(0, log 3, -inf) = (1/4, 3/4, 0); a row of -inf is NaN, as in NumPy.
     ok = (np.allclose(e[0], [0.25, 0.75, 0]) and np.isnan(e[1]).all()
           and np.allclose(res, [[0.25 * 0.75, -0.75 * 0.25, 0]]) and t.tolist() == [2, 1.5, 0]
-          and c.tolist() == [-1, 8, 0.125] and d.tolist() == [6, 24, 1.5])
+          and c.tolist() == [-1, 8, 0.125] and d.tolist() == [6, 24, 1.5]
+          and rg[:2].tolist() == [1, 0] and np.isnan(rg[2]))
     if not ok:
         raise RuntimeError("the compiled elementwise kernels gave wrong values")
     return ak
@@ -377,6 +380,13 @@ def _sigmoid_grad(g, out):
 
 
 def _relu_grad(g, out):
+    if g.shape == out.shape and g.dtype == out.dtype and (k := _compiled_for(out)) is not None:
+        # One compiled pass (1.5x NumPy's mask and product), in parts on every thread
+        # when big: the kernel holds no GIL.
+        res = np.empty(g.shape, g.dtype)
+        g1, o1, r1 = np.ascontiguousarray(g).reshape(-1), out.reshape(-1), res.reshape(-1)
+        split(lambda lo, hi: k.relu_grad(g1[lo:hi], o1[lo:hi], r1[lo:hi]), len(r1), BIG // 2)
+        return res
     if g.size >= BIG and g.shape == out.shape and g.dtype.kind == "f":
         # A big one (a convolution's feature maps) in parts on every thread.
         res = np.empty(g.shape, g.dtype)

@@ -1,5 +1,6 @@
-"""Compiled elementwise kernels, in Numba: softmax along rows, tanh's gradient, and the
-cube and the gradients of the square and the cube (a GELU written out). Imported
+"""Compiled elementwise kernels, in Numba: softmax along rows, tanh's and ReLU's
+gradients, and the cube and the gradients of the square and the cube (a GELU written
+out). Imported
 only by ``elementwise.elementwise_kernels()`` (Numba is optional: ``pip install
 'nabla[speed]'``), never by ``import nabla``.
 
@@ -101,3 +102,15 @@ def power_grad(g, a, p, res):
         for k in range(a.shape[0]):
             v = a[k]
             res[k] = v * v * pp * g[k]
+
+
+@_jit
+def relu_grad(g, out, res):
+    """``res = g * (out > 0)`` over 1-D arrays: the mask as 1 or 0 in g's dtype, times g
+    (so an infinite g where out <= 0 gives NaN, as in NumPy). Typed constants matter: a
+    Python 1 or 0 here made the loop float64 and scalar (2.2 ms on 2.4M elements
+    against NumPy's 1.5; typed, 0.43 ms on 1M against 0.63)."""
+    one = np.ones(1, g.dtype)[0]
+    zero = one - one
+    for k in range(g.shape[0]):
+        res[k] = g[k] * (one if out[k] > zero else zero)
