@@ -7,14 +7,17 @@ values. Without Numba, or with ``NABLA_NUMBA=0``, there is nothing to load and t
 NumPy path runs, silently; a Numba that cannot compile a kernel, or a kernel that fails
 its check, means a warning and the NumPy path.
 
->>> load("nothing", lambda: None, "NumPy") is None
+>>> once([], "nothing", lambda: None, "NumPy") is None
 True
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
+
+_loading = threading.Lock()
 
 
 def load(what, build, fallback):
@@ -33,3 +36,14 @@ def load(what, build, fallback):
         warnings.warn(f"nabla: Numba is installed but {what} could not be compiled "
                       f"({type(e).__name__}: {e}); using {fallback}", stacklevel=4)
         return None
+
+
+def once(slot, what, build, fallback):
+    """``load``'s result, kept in the list ``slot`` (a compiled path's module global): the
+    first call loads, under a lock (two threads of a split asked at once, and both
+    loaded), the others return what it found."""
+    if not slot:
+        with _loading:
+            if not slot:
+                slot.append(load(what, build, fallback))
+    return slot[0]

@@ -338,10 +338,7 @@ def elementwise_kernels():
     """The compiled softmax rows, tanh gradient and powers (``elementwise_kernels.py``),
     or None: without Numba, with ``NABLA_NUMBA=0``, or when they do not compile or check
     out."""
-    if not _kernels:
-        _kernels.append(compiled.load("the elementwise kernels", _build_kernels,
-                                      "NumPy"))
-    return _kernels[0]
+    return compiled.once(_kernels, "the elementwise kernels", _build_kernels, "NumPy")
 
 
 def _build_kernels():
@@ -380,9 +377,11 @@ def _sigmoid_grad(g, out):
 
 
 def _relu_grad(g, out):
-    if g.shape == out.shape and g.dtype == out.dtype and (k := _compiled_for(out)) is not None:
-        # One compiled pass (1.5x NumPy's mask and product), in parts on every thread
-        # when big: the kernel holds no GIL.
+    if g.size >= BIG and g.shape == out.shape and g.dtype == out.dtype \
+            and (k := _compiled_for(out)) is not None:
+        # One compiled pass (1.5x NumPy's mask and product) in parts on every thread: the
+        # kernel holds no GIL. Only this big: LeNet's 55k-element ReLUs would load Numba
+        # (~120 MiB) to save ~20 us a step.
         res = np.empty(g.shape, g.dtype)
         g1, o1, r1 = np.ascontiguousarray(g).reshape(-1), out.reshape(-1), res.reshape(-1)
         split(lambda lo, hi: k.relu_grad(g1[lo:hi], o1[lo:hi], r1[lo:hi]), len(r1), BIG // 2)

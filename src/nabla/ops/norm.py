@@ -224,9 +224,7 @@ _kernels: list = []  # [norm_kernels or None] once looked for
 def norm_kernels():
     """Layer norm's compiled row kernels (``norm_kernels.py``), or None: without Numba,
     with ``NABLA_NUMBA=0``, or when they do not compile or check out."""
-    if not _kernels:
-        _kernels.append(compiled.load("the layer norm kernels", _build_kernels, "NumPy"))
-    return _kernels[0]
+    return compiled.once(_kernels, "the layer norm kernels", _build_kernels, "NumPy")
 
 
 def _build_kernels():

@@ -184,9 +184,7 @@ _kernels: list = []  # [pool_kernels or None] once looked for
 def pool_kernels():
     """The compiled 2x2 max pooling kernels (``pool_kernels.py``), or None: without
     Numba, with ``NABLA_NUMBA=0``, or when they do not compile or check out."""
-    if not _kernels:
-        _kernels.append(compiled.load("the max pooling kernels", _build_kernels, "NumPy"))
-    return _kernels[0]
+    return compiled.once(_kernels, "the max pooling kernels", _build_kernels, "NumPy")
 
 
 def _build_kernels():

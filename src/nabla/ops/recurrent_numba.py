@@ -29,13 +29,7 @@ _loaded: list = []  # [namespace or None] once looked for
 def kernels():
     """The compiled kernels (``forward_part``, ``backward_part`` and the ``sgemm`` they
     take), or None: without Numba or OpenBLAS, or with ``NABLA_NUMBA=0``."""
-    if not _loaded:
-        _loaded.append(_compile())
-    return _loaded[0]
-
-
-def _compile():
-    return compiled.load("its LSTM kernels", _build, "NumPy")
+    return compiled.once(_loaded, "its LSTM kernels", _build, "NumPy")
 
 
 def _build():

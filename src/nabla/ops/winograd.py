@@ -76,13 +76,7 @@ _loaded: list = []
 def kernels():
     """The compiled transforms (the module ``winograd_kernels``), or None: without
     Numba, or with ``NABLA_NUMBA=0``, or when they do not compile or check out."""
-    if not _loaded:
-        _loaded.append(_compile())
-    return _loaded[0]
-
-
-def _compile():
-    return compiled.load("the Winograd convolution kernels", _build, "im2col")
+    return compiled.once(_loaded, "the Winograd convolution kernels", _build, "im2col")
 
 
 def _build():
