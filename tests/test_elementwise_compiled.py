@@ -6,6 +6,7 @@ the switches that keep to NumPy."""
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -175,6 +176,14 @@ def test_relu_grad_bit_for_bit(shape, dtype, calls, monkeypatch, two_threads):
     assert calls["relu_grad"] == 2  # a part on each thread
     _numpy_only(monkeypatch)
     np.testing.assert_array_equal(got, grad())
+
+
+def test_relu_grad_does_not_load_numba_itself(calls, monkeypatch):
+    """Where no other path has imported Numba, ReLU's gradient does not either."""
+    monkeypatch.delitem(sys.modules, "numba")
+    t = nabla.randn(1024, 1024, requires_grad=True)
+    t.relu().sum().backward()
+    assert "relu_grad" not in calls
 
 
 def test_relu_grad_below_big_keeps_to_numpy(calls):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -378,10 +379,12 @@ def _sigmoid_grad(g, out):
 
 def _relu_grad(g, out):
     if g.size >= BIG and g.shape == out.shape and g.dtype == out.dtype \
-            and (k := _compiled_for(out)) is not None:
+            and "numba" in sys.modules and (k := _compiled_for(out)) is not None:
         # One compiled pass (1.5x NumPy's mask and product) in parts on every thread: the
-        # kernel holds no GIL. Only this big: LeNet's 55k-element ReLUs would load Numba
-        # (~120 MiB) to save ~20 us a step.
+        # kernel holds no GIL. Only this big, and only where another compiled path has
+        # loaded Numba already: alone it saves too little to pay for loading it (~120
+        # MiB; LeNet's 55k-element ReLUs ~20 us a step, the 1024-wide MLP's ~0.2 ms of
+        # 38), while in the MNIST CNN, whose convolutions load it, it saves ~1 ms.
         res = np.empty(g.shape, g.dtype)
         g1, o1, r1 = np.ascontiguousarray(g).reshape(-1), out.reshape(-1), res.reshape(-1)
         split(lambda lo, hi: k.relu_grad(g1[lo:hi], o1[lo:hi], r1[lo:hi]), len(r1), BIG // 2)
