@@ -5,11 +5,11 @@ the switches that keep to NumPy."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 import pytest
+from _compiled_helpers import counting, real_kernels
 
 import nabla
 from nabla.ops import elementwise as E
@@ -18,29 +18,13 @@ pytest.importorskip("numba")
 
 
 def _real():
-    if os.environ.get("NABLA_NUMBA") == "0":
-        pytest.skip("the compiled path is switched off (NABLA_NUMBA=0)")
-    k = E.elementwise_kernels()
-    assert k is not None, "Numba is installed, yet the softmax and tanh kernels did not load"
-    return k
+    return real_kernels(E.elementwise_kernels, "the elementwise kernels")
 
 
 @pytest.fixture
 def calls(monkeypatch):
-    real = _real()
     counts = {}
-
-    class Counting:
-        def __getattr__(self, name):
-            fn = getattr(real, name)
-
-            def counted(*args):
-                counts[name] = counts.get(name, 0) + 1
-                return fn(*args)
-
-            return counted
-
-    monkeypatch.setattr(E, "_kernels", [Counting()])
+    monkeypatch.setattr(E, "_kernels", [counting(_real(), counts)])
     return counts
 
 

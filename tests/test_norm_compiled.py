@@ -4,10 +4,9 @@ subset of wanted gradients, NaN rows; and the switches that keep to NumPy."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from _compiled_helpers import counting, real_kernels
 
 import nabla
 from nabla.ops import norm as N
@@ -16,29 +15,13 @@ pytest.importorskip("numba")
 
 
 def _real():
-    if os.environ.get("NABLA_NUMBA") == "0":
-        pytest.skip("the compiled path is switched off (NABLA_NUMBA=0)")
-    k = N.norm_kernels()
-    assert k is not None, "Numba is installed, yet the layer norm kernels did not load"
-    return k
+    return real_kernels(N.norm_kernels, "the layer norm kernels")
 
 
 @pytest.fixture
 def calls(monkeypatch):
-    real = _real()
     counts = {"forward": 0, "backward": 0}
-
-    class Counting:
-        def __getattr__(self, name):
-            fn = getattr(real, name)
-
-            def counted(*args):
-                counts[name] += 1
-                return fn(*args)
-
-            return counted
-
-    monkeypatch.setattr(N, "_kernels", [Counting()])
+    monkeypatch.setattr(N, "_kernels", [counting(_real(), counts)])
     monkeypatch.setattr(N, "_COMPILED_MIN", 1)  # small cases too (see the last test)
     return counts
 

@@ -4,10 +4,9 @@ batch split over threads; where it must not run; and the switches that keep to N
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from _compiled_helpers import counting, real_kernels
 
 import nabla
 from nabla.ops import pool as P
@@ -18,29 +17,13 @@ BIG_SHAPE = (4, 16, 130, 131)  # over threads.BIG elements: what the compiled pa
 
 
 def _real():
-    if os.environ.get("NABLA_NUMBA") == "0":
-        pytest.skip("the compiled path is switched off (NABLA_NUMBA=0)")
-    k = P.pool_kernels()
-    assert k is not None, "Numba is installed, yet the max pooling kernels did not load"
-    return k
+    return real_kernels(P.pool_kernels, "the max pooling kernels")
 
 
 @pytest.fixture
 def calls(monkeypatch):
-    real = _real()
     counts = {"forward": 0, "backward": 0}
-
-    class Counting:
-        def __getattr__(self, name):
-            fn = getattr(real, name)
-
-            def counted(*args):
-                counts[name] += 1
-                return fn(*args)
-
-            return counted
-
-    monkeypatch.setattr(P, "_kernels", [Counting()])
+    monkeypatch.setattr(P, "_kernels", [counting(_real(), counts)])
     return counts
 
 

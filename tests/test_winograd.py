@@ -6,10 +6,9 @@ keep to im2col."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from _compiled_helpers import counting, real_kernels
 
 import nabla
 from nabla.ops import winograd as W
@@ -18,32 +17,14 @@ pytest.importorskip("numba")
 
 
 def _real():
-    if os.environ.get("NABLA_NUMBA") == "0":
-        pytest.skip("the compiled path is switched off (NABLA_NUMBA=0)")
-    k = W.kernels()
-    assert k is not None, "Numba is installed, yet the Winograd kernels did not load"
-    return k
+    return real_kernels(W.kernels, "the Winograd kernels")
 
 
 @pytest.fixture
 def calls(monkeypatch):
     """Counts of the compiled transforms' calls, the real kernels still running."""
-    real = _real()
     counts = {"input_tiles": 0, "input_grad_tiles": 0}
-
-    class Counting:
-        def __getattr__(self, name):
-            fn = getattr(real, name)
-            if name not in counts:
-                return fn
-
-            def counted(*args):
-                counts[name] += 1
-                return fn(*args)
-
-            return counted
-
-    monkeypatch.setattr(W, "_loaded", [Counting()])
+    monkeypatch.setattr(W, "_loaded", [counting(_real(), counts, tuple(counts))])
     return counts
 
 

@@ -43,6 +43,35 @@ _f32 = np.float32
 _Z, _T2, _T4, _T5, _T8 = _f32(0), _f32(2), _f32(4), _f32(5), _f32(8)
 
 _jit = numba.njit(nogil=True, cache=True, error_model="numpy")
+_inline = numba.njit(inline="always", error_model="numpy")
+
+
+@_inline
+def _a_along(g0, g1, g2, g3, d0, d1, d2, d3, d4, d5):
+    """``d = A g`` along the channels: the six sums of A's rows over four vectors."""
+    for o in range(g0.shape[0]):
+        v0, v1, v2, v3 = g0[o], g1[o], g2[o], g3[o]
+        s02, s13 = v0 + v2, v1 + v3
+        e, f = v0 + _T4 * v2, _T2 * v1 + _T8 * v3
+        d0[o] = v0
+        d1[o] = s02 + s13
+        d2[o] = s02 - s13
+        d3[o] = e + f
+        d4[o] = e - f
+        d5[o] = v3
+
+
+@_inline
+def _b_along(v0, v1, v2, v3, v4, v5, d0, d1, d2, d3, d4, d5):
+    """``d = B v`` along the channels: the six sums of B's rows (B^T's columns)."""
+    for c in range(v0.shape[0]):
+        e0, e1, e2, e3, e4, e5 = v0[c], v1[c], v2[c], v3[c], v4[c], v5[c]
+        d0[c] = _T4 * e0
+        d1[c] = _T4 * (e1 - e2) + _T2 * (e4 - e3) + _T4 * e5
+        d2[c] = _T4 * (e1 + e2) - (e3 + e4) - _T5 * e0
+        d3[c] = (e2 - e1) + _T2 * (e3 - e4) - _T5 * e5
+        d4[c] = e0 - (e1 + e2) + (e3 + e4)
+        d5[c] = e5
 
 
 @_jit
@@ -149,34 +178,13 @@ def grad_tiles(g, lo, hi, th, tw, dm):
                     for a in range(rows):
                         for b in range(cols):
                             gt[4 * a + b, o] = g[n, o, i * 4 + a, j * 4 + b]
-                for b in range(4):
-                    g0, g1, g2, g3 = gt[b], gt[4 + b], gt[8 + b], gt[12 + b]
-                    t0, t1, t2 = t[b], t[4 + b], t[8 + b]
-                    t3, t4, t5 = t[12 + b], t[16 + b], t[20 + b]
-                    for o in range(o_out):
-                        v0, v1, v2, v3 = g0[o], g1[o], g2[o], g3[o]
-                        s02, s13 = v0 + v2, v1 + v3
-                        e, f = v0 + _T4 * v2, _T2 * v1 + _T8 * v3
-                        t0[o] = v0
-                        t1[o] = s02 + s13
-                        t2[o] = s02 - s13
-                        t3[o] = e + f
-                        t4[o] = e - f
-                        t5[o] = v3
-                for u in range(6):  # A^T along the rows
-                    g0, g1, g2, g3 = t[4 * u], t[4 * u + 1], t[4 * u + 2], t[4 * u + 3]
-                    d0, d1, d2 = dm[6 * u, p], dm[6 * u + 1, p], dm[6 * u + 2, p]
-                    d3, d4, d5 = dm[6 * u + 3, p], dm[6 * u + 4, p], dm[6 * u + 5, p]
-                    for o in range(o_out):
-                        v0, v1, v2, v3 = g0[o], g1[o], g2[o], g3[o]
-                        s02, s13 = v0 + v2, v1 + v3
-                        e, f = v0 + _T4 * v2, _T2 * v1 + _T8 * v3
-                        d0[o] = v0
-                        d1[o] = s02 + s13
-                        d2[o] = s02 - s13
-                        d3[o] = e + f
-                        d4[o] = e - f
-                        d5[o] = v3
+                for b in range(4):  # A down the columns
+                    _a_along(gt[b], gt[4 + b], gt[8 + b], gt[12 + b], t[b], t[4 + b],
+                             t[8 + b], t[12 + b], t[16 + b], t[20 + b])
+                for u in range(6):  # and along the rows
+                    _a_along(t[4 * u], t[4 * u + 1], t[4 * u + 2], t[4 * u + 3],
+                             dm[6 * u, p], dm[6 * u + 1, p], dm[6 * u + 2, p],
+                             dm[6 * u + 3, p], dm[6 * u + 4, p], dm[6 * u + 5, p])
 
 
 @_jit
@@ -199,32 +207,14 @@ def input_grad_tiles(dv, lo, hi, pt, pl, th, tw, dx):
                 x0 = j * 4 - pl
                 b0, b1 = max(0, -x0), min(6, wd - x0)
                 p = ((n - lo) * th + i) * tw + j
-                for u in range(6):
-                    e0, e1, e2 = dv[6 * u, p], dv[6 * u + 1, p], dv[6 * u + 2, p]
-                    e3, e4, e5 = dv[6 * u + 3, p], dv[6 * u + 4, p], dv[6 * u + 5, p]
-                    r0, r1, r2 = r[6 * u], r[6 * u + 1], r[6 * u + 2]
-                    r3, r4, r5 = r[6 * u + 3], r[6 * u + 4], r[6 * u + 5]
-                    for c in range(c_in):
-                        v0, v1, v2, v3, v4, v5 = e0[c], e1[c], e2[c], e3[c], e4[c], e5[c]
-                        r0[c] = _T4 * v0
-                        r1[c] = _T4 * (v1 - v2) + _T2 * (v4 - v3) + _T4 * v5
-                        r2[c] = _T4 * (v1 + v2) - (v3 + v4) - _T5 * v0
-                        r3[c] = (v2 - v1) + _T2 * (v3 - v4) - _T5 * v5
-                        r4[c] = v0 - (v1 + v2) + (v3 + v4)
-                        r5[c] = v5
-                for b in range(6):
-                    e0, e1, e2 = r[b], r[6 + b], r[12 + b]
-                    e3, e4, e5 = r[18 + b], r[24 + b], r[30 + b]
-                    d0, d1, d2 = d[b], d[6 + b], d[12 + b]
-                    d3, d4, d5 = d[18 + b], d[24 + b], d[30 + b]
-                    for c in range(c_in):
-                        v0, v1, v2, v3, v4, v5 = e0[c], e1[c], e2[c], e3[c], e4[c], e5[c]
-                        d0[c] = _T4 * v0
-                        d1[c] = _T4 * (v1 - v2) + _T2 * (v4 - v3) + _T4 * v5
-                        d2[c] = _T4 * (v1 + v2) - (v3 + v4) - _T5 * v0
-                        d3[c] = (v2 - v1) + _T2 * (v3 - v4) - _T5 * v5
-                        d4[c] = v0 - (v1 + v2) + (v3 + v4)
-                        d5[c] = v5
+                for u in range(6):  # B along the rows
+                    _b_along(dv[6 * u, p], dv[6 * u + 1, p], dv[6 * u + 2, p],
+                             dv[6 * u + 3, p], dv[6 * u + 4, p], dv[6 * u + 5, p],
+                             r[6 * u], r[6 * u + 1], r[6 * u + 2], r[6 * u + 3],
+                             r[6 * u + 4], r[6 * u + 5])
+                for b in range(6):  # and down the columns
+                    _b_along(r[b], r[6 + b], r[12 + b], r[18 + b], r[24 + b], r[30 + b],
+                             d[b], d[6 + b], d[12 + b], d[18 + b], d[24 + b], d[30 + b])
                 for c in range(c_in):
                     for a in range(a0, a1):
                         for b in range(b0, b1):
