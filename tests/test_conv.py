@@ -556,3 +556,24 @@ def test_conv2d_weight_gradient_over_all_samples_at_once(torch, monkeypatch, gro
             lambda x, w, b: torch.nn.functional.conv2d(x, w, b, **args),
             [x, wt, b], dtype, scale=10,
         )
+
+
+@pytest.mark.parametrize("c, o, k, stride, groups, dtype", [
+    (3, 4, 3, 1, 1, "float32"), (16, 16, 3, 1, 1, "float64"), (4, 6, 3, 2, 2, "float32"),
+    (8, 8, 1, 1, 1, "float32"), (6, 4, 5, 1, 1, "float32"),
+])
+def test_an_empty_batch_as_torch(c, o, k, stride, groups, dtype):
+    """A batch of no samples gives empty outputs and zero kernel gradients, as in
+    PyTorch (the im2col path's reshapes once failed on it)."""
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (nabla, torch):
+        d = getattr(lib, dtype)
+        x = lib.zeros(0, c, 12, 12, dtype=d, requires_grad=True)
+        w = lib.ones(o, c // groups, k, k, dtype=d, requires_grad=True)
+        b = lib.ones(o, dtype=d, requires_grad=True)
+        y = lib.nn.functional.conv2d(x, w, b, stride=stride, groups=groups)
+        y.sum().backward()
+        got.append((tuple(y.shape), tuple(x.grad.shape), w.grad.abs().sum().item(),
+                    b.grad.abs().sum().item()))
+    assert got[0] == got[1]

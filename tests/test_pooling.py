@@ -369,3 +369,15 @@ def test_max_pool_routes_gradients_that_overflow_where_windows_overlap():
     expected = np.zeros((5, 5), np.float32)
     expected[2, 2] = np.inf
     np.testing.assert_array_equal(xt.grad.numpy()[0, 0], expected)
+
+
+@pytest.mark.parametrize("name", ["max_pool2d", "avg_pool2d"])
+def test_an_empty_batch_as_torch(name):
+    torch = pytest.importorskip("torch")
+    got = []
+    for lib in (nabla, torch):
+        x = lib.zeros(0, 4, 8, 8, requires_grad=True)
+        y = getattr(lib.nn.functional, name)(x, 2)
+        y.sum().backward()
+        got.append((tuple(y.shape), tuple(x.grad.shape)))
+    assert got[0] == got[1]

@@ -344,7 +344,7 @@ def _conv_part(x, w, b, geom, params, ws, cols, lo, hi, res):
     if ws is not None:
         _fill_cols(x, geom, params, ws, lo, hi)
     np.matmul(w.reshape(groups, o // groups, -1), cols,
-              out=res.reshape(hi - lo, groups, o // groups, -1))
+              out=res.reshape(hi - lo, groups, o // groups, geom[4] * geom[5]))
     if b is not None:
         res += b.reshape(o, 1, 1)
 
@@ -398,7 +398,8 @@ def _conv_grads_part(g, cols, w, geom, params, needs, gxp, lo, hi):
     if gxp is not None:
         _conv_adjoint(g, w, groups, (hi - lo, c, hp, wp), st, dil, out=gxp[lo:hi])
     if needs[1]:
-        gw = _weight_grad(g.reshape(hi - lo, groups, -1, ho * wo), cols[lo:hi], wshape)
+        gw = _weight_grad(g.reshape(hi - lo, groups, wshape[0] // groups, ho * wo),
+                          cols[lo:hi], wshape)
     if len(needs) > 2 and needs[2]:
         gb = _bias_grad(g)
     return gw, gb

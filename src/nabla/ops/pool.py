@@ -149,7 +149,8 @@ class MaxPool2d(Function):
         if x.size >= BIG:
             out, ri, ci = _max_pool_split(x, pool, canvas)
         else:
-            nan = bool(np.isnan(x.max()))  # max propagates NaN; no temporary like isnan(x)
+            # max propagates NaN; no temporary like isnan(x). (An empty batch has no max.)
+            nan = bool(x.size and np.isnan(x.max()))
             out, ri, ci = _max_pool(x, pool, canvas, nan)
         if np.may_share_memory(out, x):
             out = out.copy()  # a 1x1 window: the output must own its memory
