@@ -288,6 +288,15 @@ def split(fn, n: int, min_rows: int = 1) -> list:
 BIG = 1 << 20
 
 
+def _sum_parts(parts, k):
+    """The sum of the k-th results of ``split``'s parts (None if the parts gave none)."""
+    total = parts[0][k]
+    if total is not None:
+        for p in parts[1:]:
+            total += p[k]
+    return total
+
+
 def split_rows(fn, a) -> list:
     """``split(fn, len(a))`` for an elementwise pass over the rows of ``a`` (axis 0), in
     parts of at least ``BIG // 2`` elements: ``fn(lo, hi)`` does rows lo..hi. Callers

@@ -55,7 +55,9 @@ def _kept(shape, dtype, kind):
     such as zero borders that only a new array needs filled: such an array is only ever
     handed back, and taken again, as that kind. None is any content at all.
     """
-    stack = _pool.free.get((shape, dtype, kind))
+    # Keyed by the dtype object, as _give keys what it is handed: a caller passing the
+    # type (np.float32) must find it again (a Winograd buffer once never did).
+    stack = _pool.free.get((shape, np.dtype(dtype), kind))
     if not stack:
         return None
     a = stack.pop()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .elementwise import _COMPILED_MIN, elementwise_kernels
-from .linalg import _BLAS_FLOATS, _ones
+from .elementwise import _BLAS_FLOATS, _compiled_for
+from .linalg import _ones
 
 
 def row_max(x2):
@@ -69,7 +69,7 @@ def log_softmax_array(a, axis):
 
 def softmax_array(a, axis):
     a = _float(a)
-    if _last(a, axis) and a.size >= _COMPILED_MIN and (k := elementwise_kernels()) is not None:
+    if axis == a.ndim - 1 and (k := _compiled_for(a)) is not None:
         n = a.shape[-1]
         e = np.empty(a.shape, a.dtype)
         k.shift_by_row_max(a.reshape(-1, n), e.reshape(-1, n))
@@ -94,8 +94,8 @@ class Softmax(Function):
     @staticmethod
     def backward(ctx, g):
         out = ctx.saved_tensors[0]
-        if _last(out, ctx.axis) and g.dtype == out.dtype and out.size >= _COMPILED_MIN \
-                and (k := elementwise_kernels()) is not None:
+        if ctx.axis == out.ndim - 1 and g.dtype == out.dtype \
+                and (k := _compiled_for(out)) is not None:
             n = out.shape[-1]
             r = np.empty(out.shape, out.dtype)
             k.softmax_grad(np.ascontiguousarray(g).reshape(-1, n), out.reshape(-1, n),

@@ -30,7 +30,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
 from ..tensor import ShapeError, Tensor
-from ..threads import split
+from ..threads import _sum_parts, split
 from ..workspace import _give, _kept, _kept_zeros, _take
 from . import winograd
 from ._checks import (
@@ -403,15 +403,6 @@ def _conv_grads_part(g, cols, w, geom, params, needs, gxp, lo, hi):
     if len(needs) > 2 and needs[2]:
         gb = _bias_grad(g)
     return gw, gb
-
-
-def _sum_parts(parts, k):
-    """The sum of the k-th results of ``split``'s parts (None if the parts gave none)."""
-    total = parts[0][k]
-    if total is not None:
-        for p in parts[1:]:
-            total += p[k]
-    return total
 
 
 class Conv2d(Function):

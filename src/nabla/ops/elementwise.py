@@ -309,11 +309,9 @@ class Tanh(Function):
 # The activations' gradients from their outputs, shared with linalg's fused
 # Linear+activation nodes so that both give the same bits.
 def _tanh_grad(g, out):
-    if g.size >= _COMPILED_MIN and g.shape == out.shape and g.dtype == out.dtype \
-            and g.dtype in _KERNEL_FLOATS and (k := elementwise_kernels()) is not None:
+    if g.shape == out.shape and g.dtype == out.dtype and (k := _compiled_for(out)) is not None:
         res = np.empty(g.shape, g.dtype)  # the same operations in the same order
-        k.tanh_grad(np.ascontiguousarray(g).reshape(-1), np.ascontiguousarray(out).reshape(-1),
-                    res.reshape(-1))
+        k.tanh_grad(np.ascontiguousarray(g).reshape(-1), out.reshape(-1), res.reshape(-1))
         return res
     return g * (1 - out * out)
 
@@ -323,14 +321,15 @@ def _tanh_grad(g, out):
 # loading Numba costs ~0.5 s once and ~120 MiB of memory (a makemore-sized MLP's tanh,
 # 32 x 200, would have pulled it in for 2% of its step: its peak 41 -> 164 MiB).
 _COMPILED_MIN = 1 << 15
-_KERNEL_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+# The dtypes BLAS computes in, and the compiled kernels: float32 and float64.
+_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _kernels: list = []  # [elementwise_kernels or None] once looked for
 
 
 def _compiled_for(a):
     """The compiled kernels for a whole-array pass over ``a``, or None: ``a`` is small, not
     a C-contiguous float32/float64 array, or there are no kernels."""
-    if a.size >= _COMPILED_MIN and a.dtype in _KERNEL_FLOATS and a.flags.c_contiguous:
+    if a.size >= _COMPILED_MIN and a.dtype in _BLAS_FLOATS and a.flags.c_contiguous:
         return elementwise_kernels()
     return None
 
@@ -378,21 +377,22 @@ def _sigmoid_grad(g, out):
 
 
 def _relu_grad(g, out):
-    if g.size >= BIG and g.shape == out.shape and g.dtype == out.dtype \
-            and "numba" in sys.modules and (k := _compiled_for(out)) is not None:
-        # One compiled pass (1.5x NumPy's mask and product) in parts on every thread: the
-        # kernel holds no GIL. Only this big, and only where another compiled path has
-        # loaded Numba already: alone it saves too little to pay for loading it (~120
-        # MiB; LeNet's 55k-element ReLUs ~20 us a step, the 1024-wide MLP's ~0.2 ms of
-        # 38), while in the MNIST CNN, whose convolutions load it, it saves ~1 ms.
-        res = np.empty(g.shape, g.dtype)
-        g1, o1, r1 = np.ascontiguousarray(g).reshape(-1), out.reshape(-1), res.reshape(-1)
-        split(lambda lo, hi: k.relu_grad(g1[lo:hi], o1[lo:hi], r1[lo:hi]), len(r1), BIG // 2)
-        return res
     if g.size >= BIG and g.shape == out.shape and g.dtype.kind == "f":
         # A big one (a convolution's feature maps) in parts on every thread.
         res = np.empty(g.shape, g.dtype)
-        split_rows(lambda lo, hi: np.multiply(g[lo:hi], out[lo:hi] > 0, out=res[lo:hi]), g)
+        # Compiled, one pass (1.5x NumPy's mask and product; the kernel holds no GIL),
+        # but only where another compiled path has loaded Numba already: alone it saves
+        # too little to pay for loading it (~120 MiB; LeNet's 55k-element ReLUs ~20 us a
+        # step, the 1024-wide MLP's ~0.2 ms of 38), while in the MNIST CNN, whose
+        # convolutions load it, it saves ~1 ms.
+        if g.dtype == out.dtype and "numba" in sys.modules \
+                and (k := _compiled_for(out)) is not None:
+            g1, o1, r1 = np.ascontiguousarray(g).reshape(-1), out.reshape(-1), res.reshape(-1)
+            split(lambda lo, hi: k.relu_grad(g1[lo:hi], o1[lo:hi], r1[lo:hi]), len(r1),
+                  BIG // 2)
+        else:
+            split_rows(lambda lo, hi: np.multiply(g[lo:hi], out[lo:hi] > 0,
+                                                  out=res[lo:hi]), g)
         return res
     return g * (out > 0)
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import ShapeError, Tensor
-from ..threads import split
+from ..threads import _sum_parts, split
 from ..workspace import _give, _take
 from ._checks import _as, _conv2d_prepare, _pool_args
 from .conv import (
@@ -29,7 +29,6 @@ from .conv import (
     _crop,
     _min_rows,
     _needs,
-    _sum_parts,
     conv2d,
 )
 from .elementwise import _relu_grad

@@ -9,8 +9,6 @@ from ..autograd import Function
 from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
 
 _ONES = {}
-# The dtypes BLAS computes in: row sums as products with ``_ones`` need one of them.
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _new = object.__new__
 
 

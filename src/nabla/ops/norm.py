@@ -25,8 +25,8 @@ from ..autograd import Function
 from ..creation import ones, tensor
 from ..tensor import ShapeError, Tensor
 from . import compiled
-from .elementwise import _COMPILED_MIN
-from .linalg import _BLAS_FLOATS, _ones
+from .elementwise import _BLAS_FLOATS, _COMPILED_MIN
+from .linalg import _ones
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 

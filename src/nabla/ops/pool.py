@@ -140,8 +140,9 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel, stride, padding, dilation, ohw, return_indices):
         pool = (kernel, stride, padding, dilation, ohw)
-        if not return_indices and _compiled_2x2(x, pool):
-            out, won = _max_pool_2x2(x, ohw)
+        pk = None if return_indices else _compiled_2x2(x, pool)
+        if pk is not None:
+            out, won = _max_pool_2x2(pk, x, ohw)
             if _needs(ctx) is not None:
                 ctx.won_2x2 = (won, x.shape)
             return out
@@ -204,16 +205,17 @@ def _build_kernels():
 
 
 def _compiled_2x2(x, pool):
-    """Whether this max pooling runs compiled: 2x2 windows, stride 2, no padding or
-    dilation, a float input big enough to split over threads, and the kernels there."""
-    return (pool[:4] == ((2, 2), (2, 2), (0, 0), (1, 1)) and x.dtype.kind == "f"
-            and x.size >= BIG and pool[4] == (x.shape[2] // 2, x.shape[3] // 2)
-            and pool_kernels() is not None)
+    """The compiled kernels where this max pooling runs compiled, else None: 2x2
+    windows, stride 2, no padding or dilation, a float input big enough to split over
+    threads, and the kernels there."""
+    if (pool[:4] == ((2, 2), (2, 2), (0, 0), (1, 1)) and x.dtype.kind == "f"
+            and x.size >= BIG and pool[4] == (x.shape[2] // 2, x.shape[3] // 2)):
+        return pool_kernels()
+    return None
 
 
-def _max_pool_2x2(x, ohw):
+def _max_pool_2x2(pk, x, ohw):
     """The maxima of ``x``'s 2x2 windows, and the winners (see ``pool_kernels.py``)."""
-    pk = pool_kernels()
     x = np.ascontiguousarray(x)
     out = np.empty(x.shape[:2] + ohw, x.dtype)
     won = np.empty(out.shape, np.int8)

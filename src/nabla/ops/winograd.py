@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..threads import split
+from ..threads import _sum_parts, split
 from ..workspace import _give, _take
 from . import compiled
 
@@ -67,8 +67,6 @@ _MIN_IN, _MIN_OUT = 8, 4
 # chunk): forward + backward of half the batch on one thread 22.8 ms with chunks of 4,
 # 23.9 of 8, 33.6 with the whole half at once.
 _CHUNK = 2 << 20
-
-_F32 = np.dtype(np.float32)  # the workspace pool's key is a dtype object, not a type
 
 _loaded: list = []
 
@@ -143,14 +141,14 @@ def forward(wk, x, w, b, out_hw, params, min_rows=1):
     u = u.reshape(36, o, c)
     # Kept for backward; from the workspace pool, as the next step's forward takes it
     # again (new pages each step cost ~0.5 ms of page faults on the MNIST CNN's 11 MB).
-    v = _take((n_chunks, 36, c, chunk * tiles), _F32)
+    v = _take((n_chunks, 36, c, chunk * tiles), np.float32)
     out = np.empty((n, o) + tuple(out_hw), np.float32)
     bias = np.zeros(o, np.float32) if b is None else np.ascontiguousarray(b, np.float32)
 
     ut = np.ascontiguousarray(u.transpose(0, 2, 1))
 
     def part(lo, hi):  # chunks lo..hi: tiles, products, outputs
-        m = _take((36, chunk * tiles, o), _F32)
+        m = _take((36, chunk * tiles, o), np.float32)
         for k in range(lo, hi):  # a loop over chunks of samples
             s, e = k * chunk, min(n, (k + 1) * chunk)
             cols = (e - s) * tiles
@@ -183,8 +181,8 @@ def backward(wk, g, state, needs, bias_grad=None):
     gx = np.empty(xshape, np.float32) if want_x else None
 
     def part(lo, hi):  # chunks lo..hi: gx for their samples, their sums for dW and db
-        dm = _take((36, chunk * tiles, o), _F32)
-        dv = _take((36, chunk * tiles, c), _F32) if want_x else None
+        dm = _take((36, chunk * tiles, o), np.float32)
+        dv = _take((36, chunk * tiles, c), np.float32) if want_x else None
         du = np.zeros((36, c, o), np.float32) if want_w else None  # transposed: [c, o]
         prod = np.empty_like(du) if want_w else None
         for k in range(lo, hi):  # a loop over chunks of samples
@@ -206,9 +204,9 @@ def backward(wk, g, state, needs, bias_grad=None):
     parts = split(part, n_chunks, -(-min_rows // chunk))
     gw = gb = None
     if want_w:
-        du = sum(p[0] for p in parts[1:]) + parts[0][0]
+        du = _sum_parts(parts, 0)
         gw = (_KG.T @ du.reshape(36, -1).astype(np.float64)).astype(np.float32)
         gw = np.ascontiguousarray(gw.reshape(3, 3, c, o).transpose(3, 2, 0, 1))
     if want_b:
-        gb = sum(p[1] for p in parts[1:]) + parts[0][1]
+        gb = _sum_parts(parts, 1)
     return gx, gw, gb
