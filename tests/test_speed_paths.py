@@ -812,6 +812,30 @@ def test_tune_allocator_defers_to_the_environment():
     assert out.stdout.split()[0] == out.stdout.split()[1]  # once decided, it stays
 
 
+
+def test_the_first_backward_tunes_the_allocator_and_import_does_not():
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES",
+                          "NABLA_TUNE_MALLOC")}
+    code = ("import nabla; from nabla import backend; before = backend._allocator_tuned[0]; "
+            "x = nabla.ones(3, requires_grad=True); (x * 2).sum().backward(); "
+            "after = backend._allocator_tuned[0]; "
+            "y = nabla.ones(3, requires_grad=True); (y * 2).sum().backward(); "
+            "print(before, after, backend._allocator_tuned[0])")
+
+    def child(env):
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=env, check=True).stdout.split()
+
+    before, after, again = child(clean)
+    assert before == "None"  # import alone changes nothing process-wide
+    # Tried at the first backward (True where glibc takes the settings), and only then.
+    assert after in ("True", "False") and again == after
+    if sys.platform.startswith("linux") and after == "False":
+        pytest.skip("this C library has no mallopt")
+    assert child({**clean, "NABLA_TUNE_MALLOC": "0"}) == ["None", "False", "False"]
+    assert child({**clean, "MALLOC_TRIM_THRESHOLD_": "1000000"}) == ["None", "False", "False"]
+
 # ------------------------------------------------------------------ the smoke test
 def test_benchmark_suite_quick_runs():
     pytest.importorskip("torch")

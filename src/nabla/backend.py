@@ -234,8 +234,10 @@ def tune_allocator(mmap_threshold: int = 256 << 20, trim_threshold: int = 512 <<
     and freed memory is kept until ``trim_threshold`` of it is free. The price is a
     process that holds on to its peak memory. Measured on the 2-core development
     machine: 784-1024-1024-10 at batch 1024 trains 7% faster (52.7 -> 49.1 ms a step);
-    two 400 KB temporaries a step go from 460 us to 37 us. It is process-wide, so
-    nabla never calls it on import: ``fit`` (and so ``nabla train``) calls it once.
+    two 400 KB temporaries a step go from 460 us to 37 us; the MNIST CNN of PyTorch's
+    examples 48 -> 40 ms, a small GPT 12.2 -> 10.0 ms (peak memory unchanged). It is
+    process-wide, so nabla never calls it on import: the first backward pass calls it
+    (a program that trains), and so do ``fit`` and ``nabla train``.
 
     Nothing changes, and False is returned, where the C library has no ``mallopt``
     (not glibc), when ``NABLA_TUNE_MALLOC=0``, or when the environment already sets

@@ -33,7 +33,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .. import backend
 from ..autograd import no_grad
 from .callbacks import Callback
 from .history import History
@@ -168,10 +167,6 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
     the epoch runs; ``2`` prints the lines only; ``0`` is silent. A callback that stops
     training has its reason printed (when verbose) and kept in ``history.stop_reason``.
 
-    ``fit`` calls :func:`nabla.backend.tune_allocator` once, so that glibc keeps the
-    memory of one step's large arrays for the next (``NABLA_TUNE_MALLOC=0`` turns that
-    off).
-
     A loss that is NaN or infinite stops training before that batch's step (with
     ``terminate_on_nan``, the default): ``history.stop_reason`` says which epoch and
     batch, the last finite loss and that the learning rate is the usual suspect.
@@ -188,7 +183,6 @@ def fit(model, loss_fn, optimizer, train_data, epochs: int, val_data=None, sched
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if not 0 <= initial_epoch <= epochs:
         raise ValueError(f"initial_epoch must lie in [0, epochs={epochs}], got {initial_epoch}")
-    backend.tune_allocator()  # reuse freed memory across steps (see its docstring)
     history = history if history is not None else History()
     trainer = Trainer(model, loss_fn, optimizer, scheduler, loader, epochs, history)
     n_batches = len(loader) if hasattr(loader, "__len__") else None
