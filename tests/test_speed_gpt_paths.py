@@ -422,12 +422,16 @@ def test_reused_gradients_match_torch_in_a_plain_chain():
 
 # ------------------------------------------------- embedding gradient by sorted runs
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("m,n", [(512, 65), (40, 3), (33, 1000), (10, 5)])
-def test_add_rows_is_add_at(dtype, m, n):
+@pytest.mark.parametrize("negative", [False, True])
+# The one-hot product (m >= n, n * m <= 65536), add.at (few rows), sorted runs (the rest)
+@pytest.mark.parametrize("m,n", [(512, 65), (96, 27), (40, 3), (10, 5), (33, 1000),
+                                 (300, 1000), (2048, 65)])
+def test_add_rows_is_add_at(dtype, negative, m, n):
     from nabla.ops.index import add_rows
 
     rng = np.random.default_rng(19)
-    index = rng.integers(0, n, m)
+    # Negative indices name the rows from the end: -1 and n - 1 sum into one row.
+    index = rng.integers(-n if negative else 0, n, m)
     values = rng.standard_normal((m, 7)).astype(dtype)
     expected = np.zeros((n, 7), dtype)
     np.add.at(expected, index, values)
@@ -436,6 +440,40 @@ def test_add_rows_is_add_at(dtype, m, n):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
 
+
+
+@pytest.mark.parametrize("m,n", [(96, 27), (300, 1000), (20, 100)])
+def test_add_rows_keeps_an_inf_or_nan_in_its_own_row(m, n):
+    from nabla.ops.index import add_rows
+
+    rng = np.random.default_rng(21)
+    index = rng.integers(0, n, m)
+    values = rng.standard_normal((m, 4)).astype(np.float32)
+    values[3, 1], values[7, 2] = np.inf, np.nan
+    expected = np.zeros((n, 4), np.float32)
+    np.add.at(expected, index, values)
+    got = add_rows(n, index, values)
+    np.testing.assert_array_equal(np.isfinite(got), np.isfinite(expected))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("table,index_shape", [((27, 10), (32, 3)), ((65,), (16, 32)),
+                                               ((5, 3, 2), (40,)), ((1000, 8), (6,)),
+                                               ((4, 3), (0,))])
+def test_integer_array_index_gradient_matches_torch(table, index_shape):
+    """``C[X]`` (makemore's embedding by indexing): its gradient, rows summed where an
+    index repeats, negative indices included, as PyTorch's."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(22)
+    c0 = rng.standard_normal(table).astype(np.float32)
+    ix = rng.integers(-table[0], table[0], index_shape)
+    g0 = rng.standard_normal(index_shape + table[1:]).astype(np.float32)
+    grads = []
+    for lib in (nabla, torch):
+        c = lib.tensor(c0, requires_grad=True)
+        c[lib.tensor(ix)].backward(lib.tensor(g0))
+        grads.append(c.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-5)
 
 def test_embedding_gradient_over_many_tokens_matches_torch():
     torch = pytest.importorskip("torch")

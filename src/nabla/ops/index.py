@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .elementwise import _compiled_for
+from .elementwise import _BLAS_FLOATS, _compiled_for
 
 
 def along(index, axis):
@@ -163,14 +163,27 @@ def add_rows(n, index, values):
     """An ``(n, d)`` array of zeros with each row of ``values`` (``(m, d)``) added into
     row ``index[i]``: ``np.add.at(zeros, index, values)``, where an index may repeat.
 
-    For many rows, through a stable sort of the indices and one ``np.add.reduceat``
-    over the runs of equal ones: an embedding's gradient (512 tokens, 65 rows of 64)
-    221 -> 59 us. The sums of a repeated row are taken in another order than add.at's
-    (reduceat adds in blocks), so they agree within float rounding."""
+    Many indices into a small table (``m >= n``, ``n * m`` up to 65536: the character
+    MLP's 96 lookups of 27 rows, a GPT's 512 tokens of 65) as one product, ``onehot.T @
+    values``: 9.2 -> 4.0 us and 220 -> 52 us there; where an inf or NaN is among the
+    values (``0 * inf`` would spread NaN to every row), the way below instead. Otherwise,
+    for many rows, through a stable sort of the indices and one ``np.add.reduceat`` over
+    the runs of equal ones: 221 -> 59 us for that GPT's gradient before the product.
+    Either way the sums of a repeated row are taken in another order than add.at's, so
+    they agree within float rounding. Indices are in ``[-n, n)``, checked by the
+    forward pass that took them."""
+    m = len(index)
+    if m >= n and n * m <= 1 << 16 and values.dtype in _BLAS_FLOATS:
+        onehot = np.zeros((m, n), dtype=values.dtype)
+        onehot[np.arange(m), index] = 1  # NumPy's indexing wraps negative indices
+        grad = onehot.T.dot(values)
+        if np.isfinite(grad).all():
+            return grad
     grad = np.zeros((n, values.shape[1]), dtype=values.dtype)
-    if len(index) < 32:
+    if m < 32:
         np.add.at(grad, index, values)
         return grad
+    index = np.where(index < 0, index + n, index)  # -1 and n-1 are one run of the sort
     order = np.argsort(index, kind="stable")
     s = index[order]
     starts = np.flatnonzero(np.concatenate(([True], s[1:] != s[:-1])))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
+from .index import add_rows
 
 
 class Reshape(Function):
@@ -63,12 +66,19 @@ class GetItem(Function):
 
     @staticmethod
     def backward(ctx, g):
-        grad = np.zeros(ctx.shape, dtype=g.dtype)
+        shape, index = ctx.shape, ctx.index
+        if not ctx.basic and type(index) is np.ndarray and index.dtype.kind in "iu":
+            # One integer array along the first axis, as an embedding table's C[X]: its
+            # rows summed by add_rows (an index may repeat), the first axis against the
+            # others flattened.
+            rows = g.reshape(index.size, math.prod(shape[1:]))
+            return add_rows(shape[0], index.reshape(-1), rows).reshape(shape)
+        grad = np.zeros(shape, dtype=g.dtype)
         if ctx.basic:
-            grad[ctx.index] = g
+            grad[index] = g
         else:
             # add.at accumulates where an index repeats (x[[0, 0]] sends two gradients).
-            np.add.at(grad, ctx.index, g)
+            np.add.at(grad, index, g)
         return grad
 
 
