@@ -204,6 +204,10 @@ def table(results: dict, cases: dict, info: dict) -> str:
             notes.append(f"GFLOP/s: nabla {a['gflops']:.1f}, torch {b['gflops']:.1f}, NumPy "
                          f"matmuls alone {np_g:.1f}: nabla at **{a['gflops'] / np_g:.0%}** of "
                          f"NumPy's matmul speed (target 90%)")
+            mm = res["libs"].get("torch-mm")
+            if mm is not None:
+                notes.append(f"torch.mm alone {mm['gflops']:.1f}: PyTorch's products run "
+                             f"{mm['gflops'] / np_g:.2f}x as fast as NumPy's")
         target = f"≥ {case.target:g}x" if case.target else ""
         lines.append(
             f"| {cid} | {case.title} | {_fmt_rate(a['samples_s'])} | {_fmt_rate(b['samples_s'])} "

@@ -2,7 +2,9 @@
 
 Case 3 also runs a ``numpy`` worker: the same eight matrix products one training step
 of that network needs (three forward, five backward), straight NumPy calls into
-preallocated outputs. Its FLOP/s is the ceiling nabla's step is measured against.
+preallocated outputs. Its FLOP/s is the ceiling nabla's step is measured against. A
+``torch-mm`` worker runs the same products with ``torch.mm``: how much of PyTorch's lead
+on this case is its matrix library rather than the rest of its step.
 """
 
 from __future__ import annotations
@@ -58,23 +60,37 @@ def _mlp_workload(lib_name, sizes, batch, act, loss, lr, seed):
     return Workload(step, batch, matmul_flops(sizes, batch))
 
 
-def _numpy_matmuls(sizes, batch, seed=0):
-    """Only the matrix products of one training step, in NumPy, into reused outputs."""
+def _matmuls_only(sizes, batch, lib="numpy", seed=0):
+    """Only the matrix products of one training step, into reused outputs: NumPy's
+    ``matmul``, or ``torch.mm`` for ``lib="torch-mm"`` (the same layouts: the weights'
+    transposes and the activations' are views)."""
     rng = np.random.default_rng(seed)
-    ws = [rng.random((sizes[i + 1], sizes[i]), dtype=np.float32) for i in range(len(sizes) - 1)]
-    acts = [rng.random((batch, s), dtype=np.float32) for s in sizes]
-    fwd = [np.empty((batch, s), np.float32) for s in sizes[1:]]
-    gws = [np.empty_like(w) for w in ws]
-    gxs = [np.empty((batch, s), np.float32) for s in sizes[:-1]]
+    if lib == "numpy":
+        conv, empty = (lambda a: a), (lambda shape: np.empty(shape, np.float32))
+
+        def mm(a, b, out):
+            np.matmul(a, b, out=out)
+    else:
+        torch = import_lib("torch")
+        conv, empty = torch.from_numpy, (lambda shape: torch.empty(shape))
+
+        def mm(a, b, out):
+            torch.mm(a, b, out=out)
+    ws = [conv(rng.random((sizes[i + 1], sizes[i]), dtype=np.float32))
+          for i in range(len(sizes) - 1)]
+    acts = [conv(rng.random((batch, s), dtype=np.float32)) for s in sizes]
+    fwd = [empty((batch, s)) for s in sizes[1:]]
+    gws = [empty(tuple(w.shape)) for w in ws]
+    gxs = [empty((batch, s)) for s in sizes[:-1]]
 
     def step():
         for i, w in enumerate(ws):
-            np.matmul(acts[i], w.T, out=fwd[i])
+            mm(acts[i], w.T, fwd[i])
         for i in reversed(range(len(ws))):
             g = acts[i + 1]
-            np.matmul(g.T, acts[i], out=gws[i])
+            mm(g.T, acts[i], gws[i])
             if i:
-                np.matmul(g, ws[i], out=gxs[i])
+                mm(g, ws[i], gxs[i])
         return np.float32(0)
 
     return Workload(step, batch, matmul_flops(sizes, batch))
@@ -92,8 +108,8 @@ BIG = [784, 1024, 1024, 10]
 
 
 def case3(lib):
-    if lib == "numpy":
-        return _numpy_matmuls(BIG, 1024)
+    if lib in ("numpy", "torch-mm"):
+        return _matmuls_only(BIG, 1024, lib)
     return _mlp_workload(lib, BIG, 1024, "relu", "ce", 0.01, seed=3)
 
 
@@ -103,5 +119,5 @@ CASES = [
     Case("2", "Nielsen's 784-30-10, sigmoid, MSE, SGD, batch 10", ("nabla", "torch"),
          case2, target=2.5, steps=100, quick_steps=3),
     Case("3", "MLP 784-1024-1024-10, ReLU, cross-entropy, SGD, batch 1024",
-         ("nabla", "torch", "numpy"), case3, target=1.0, steps=2, quick_steps=1),
+         ("nabla", "torch", "numpy", "torch-mm"), case3, target=1.0, steps=2, quick_steps=1),
 ]
