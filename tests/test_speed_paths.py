@@ -909,6 +909,11 @@ def test_short_wide_products_run_swapped_and_give_the_product():
     assert swapped.flags.f_contiguous and not swapped.flags.c_contiguous  # the swap ran
     np.testing.assert_allclose(swapped, a @ b, rtol=1e-12, atol=1e-12)
     assert _product(b.T, a.T).flags.c_contiguous  # tall results go straight
+    # A batch above 64 rows goes straight too, however wide the layer (a language
+    # model's decoder): its row-wise passes after it (log_softmax) need rows.
+    big = _product(rng.standard_normal((65, 20)), b)
+    assert big.flags.c_contiguous
+    assert nabla.nn.Linear(20, 300)(nabla.randn(100, 20))._data.flags.c_contiguous
 
     x0, g = rng.standard_normal((10, 20)), rng.standard_normal((10, 20))
     runs = []

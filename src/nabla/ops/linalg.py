@@ -88,6 +88,9 @@ class Linear(Function):
         return _linear_grads(ctx.needs_input_grad, g, x, w)
 
 
+_SWAP_ROWS = 64  # the largest batch _product computes as (b.T @ a.T).T (see there)
+
+
 def _product(a, b, swap=True):
     """``a @ b`` for a 2-D ``b``. For a 2-D ``a`` through ``_mm``: ``ndarray.dot`` for small
     products (0.3 us less than ``matmul``'s ufunc machinery; the layers of a small MLP
@@ -99,10 +102,11 @@ def _product(a, b, swap=True):
     faster so, with its Haswell and its SkylakeX kernels alike (a grid of batches 8-64
     and layers of 30-1024 measured both ways): 10x784 @ 784x30 12.7 -> 9.5 us and
     16x128 @ 128x512 14.8 -> 12.2 us (Haswell), 16x784 @ 784x128 34 -> 16 us
-    (SkylakeX); from batch 64 up the two are on par. The values may differ in the last
-    bits (another order of the same sums), the same for every path that computes a
-    Linear layer, fused or not: ``_LinearAct._record`` inlines this rule, and a test
-    compares the fused layers with the unfused ones bit for bit.
+    (SkylakeX); from batch 64 up the two are on par, so only batches of 8-64 rows
+    swap. The values may differ in the last bits (another order of the same sums), the
+    same for every path that computes a Linear layer, fused or not:
+    ``_LinearAct._record`` inlines this rule, and a test compares the fused layers with
+    the unfused ones bit for bit.
 
     ``swap=False`` keeps the plain product, a row-major result: backward's input
     gradient, which the layers below reshape and multiply. The MNIST CNN's
@@ -119,8 +123,11 @@ def _product(a, b, swap=True):
         lead = a.shape[:-1]
         return _product(a.reshape(-1, a.shape[-1]), b, swap).reshape(lead + (b.shape[1],))
     m, n = a.shape[0], b.shape[1]
-    # Below 8 rows the measurements went either way: left as they were.
-    if swap and n >= 2 * m >= 16:
+    # Below 8 rows the measurements went either way: left as they were. Above 64 rows
+    # the swap gains nothing and its column-major result slows every row-wise pass
+    # after it: the word language model's decoder, 700 x 200 @ 200 x 33278, 47.6 ms
+    # swapped against 42.5, and its log_softmax ran over columns (98 against 28 ms).
+    if swap and n >= 2 * m and 8 <= m <= _SWAP_ROWS:
         return b.T.dot(a.T).T
     return _mm(a, b)
 
@@ -196,7 +203,7 @@ class _LinearAct(Function):
         if xa.ndim == 2:
             n = wa.shape[0]
             m = len(xa)
-            if n >= 2 * m >= 16:
+            if n >= 2 * m and 8 <= m <= _SWAP_ROWS:
                 out = wa.dot(xa.T).T
             elif m * n * wa.shape[1] >= _MATMUL_FROM:
                 out = np.matmul(xa, wa.T)
