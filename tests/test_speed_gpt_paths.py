@@ -1,6 +1,8 @@
 """The fast paths behind the small GPT step (benchmark case 9) give the straightforward
 results: each test compares a fast path with the plain NumPy formula or with PyTorch."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -418,6 +420,52 @@ def test_reused_gradients_match_torch_in_a_plain_chain():
         results.append([x.grad.numpy(), w.grad.numpy()])
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+
+# ------------------------------------------- big log-softmax rows, by blocks of rows
+@pytest.mark.parametrize("shape,dtype", [((40, 30000), np.float32), ((3, 7, 50000), np.float32),
+                                         ((1100, 1000), np.float64), ((2, 600000), np.float32)])
+def test_big_log_softmax_by_row_blocks_matches_torch(shape, dtype):
+    """Over a million elements, log_softmax and its gradient go by blocks of rows on
+    the threads: PyTorch's values (computed in float64: its float32 forward is the less
+    accurate of the two here) and those of the whole-array passes, with -inf entries, a
+    row all -inf (NaN, as PyTorch, and no warning) and a non-contiguous gradient."""
+    torch = pytest.importorskip("torch")
+    from nabla.ops import activation
+
+    rng = np.random.default_rng(23)
+    x0 = (rng.standard_normal(shape) * 4).astype(dtype)
+    x0[0, 5] = -np.inf
+    x0[1] = -np.inf  # a row (or rows) with no finite entry
+    g0 = rng.standard_normal(shape[:-1] + (shape[-1] * 2,)).astype(dtype)[..., ::2]
+    assert activation._big_rows(x0, x0.ndim - 1)  # the blocked path runs
+    x = nabla.tensor(x0, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        y = nabla.nn.functional.log_softmax(x, dim=-1)
+        y.backward(nabla.from_numpy(g0))
+    xt = torch.tensor(x0.astype(np.float64), requires_grad=True)
+    yt = torch.log_softmax(xt, -1)
+    yt.backward(torch.tensor(np.ascontiguousarray(g0).astype(np.float64)))
+    # Relative to the largest value: a gradient row sums 30000-600000 values.
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for a, b in ((y.detach().numpy(), yt.detach().numpy()), (x.grad.numpy(), xt.grad.numpy())):
+        assert a.dtype == dtype
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        scale = np.abs(b[np.isfinite(b)]).max()
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale)
+    # The whole-array passes (what smaller arrays take) give the same values.
+    blocked = activation._big_rows
+    try:
+        activation._big_rows = lambda a, axis: False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plain = activation.log_softmax_array(x0, x0.ndim - 1)
+    finally:
+        activation._big_rows = blocked
+    np.testing.assert_array_equal(np.isnan(y.detach().numpy()), np.isnan(plain))
+    scale = np.abs(plain[np.isfinite(plain)]).max()
+    np.testing.assert_allclose(y.detach().numpy(), plain, rtol=1e-6, atol=1e-6 * scale)
 
 
 # ------------------------------------------------- embedding gradient by sorted runs
