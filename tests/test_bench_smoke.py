@@ -1,4 +1,4 @@
-"""The benchmark suite's program-shaped cases (8-11) in its quick mode: a smoke test.
+"""The benchmark suite's program-shaped cases (8-13) in its quick mode: a smoke test.
 
 They run as the suite runs them (one worker process per library), a step or two each;
 no timing is asserted, only that every case runs in both libraries, that the two agree
@@ -20,12 +20,12 @@ def test_program_cases_run_quick_and_agree():
     pytest.importorskip("torch")
     out = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "suite.py"), "--quick", "--quiet",
-         "--cases", "8,9,10,11"],
+         "--cases", "8,9,10,11,12,13"],
         capture_output=True, text=True, timeout=900, cwd=ROOT,
     )
     assert out.returncode == 0, out.stderr
     assert "losses differ" not in out.stdout
-    for cid in ("8", "9", "10", "11"):
+    for cid in ("8", "9", "10", "11", "12", "13"):
         row = next(line for line in out.stdout.splitlines() if line.startswith(f"| {cid} |"))
         cells = [c.strip() for c in row.split("|")]
         # nabla's and the peer's peak MiB (columns 9 and 10) are numbers for every case

@@ -103,7 +103,8 @@ def training_step(model, loss_fn, opt, next_batch):
 
 
 def registry() -> dict:
-    from . import mlp, programs, scalar, spatial, startup
+    from . import mlp, programs, scalar, spatial, startup, word_lm
 
-    cases = [*mlp.CASES, *spatial.CASES, *scalar.CASES, *startup.CASES, *programs.CASES]
+    cases = [*mlp.CASES, *spatial.CASES, *scalar.CASES, *startup.CASES, *programs.CASES,
+             *word_lm.CASES]
     return {c.id: c for c in cases}
