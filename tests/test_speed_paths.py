@@ -836,6 +836,56 @@ def test_the_first_backward_tunes_the_allocator_and_import_does_not():
     assert child({**clean, "NABLA_TUNE_MALLOC": "0"}) == ["None", "False", "False"]
     assert child({**clean, "MALLOC_TRIM_THRESHOLD_": "1000000"}) == ["None", "False", "False"]
 
+
+# ------------------------------------------- p.data.add_(p.grad, alpha=-lr) through axpy
+@pytest.mark.parametrize("method,alpha", [("add_", -20.0), ("sub_", 0.5), ("add_", 3)])
+def test_add_with_alpha_on_a_big_tensor_is_torchs_fused_update(method, alpha):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(31)
+    d0 = rng.standard_normal((300, 250)).astype(np.float32)  # 75,000 elements: BLAS
+    g0 = rng.standard_normal((300, 250)).astype(np.float32)
+    results = []
+    for lib in (nabla, torch):
+        p = lib.nn.Parameter(lib.from_numpy(d0.copy()))
+        p.grad = lib.from_numpy(g0.copy())
+        getattr(p.data, method)(p.grad, alpha=alpha)  # the word language model's update
+        t = lib.from_numpy(d0.copy())
+        getattr(t, method)(lib.from_numpy(g0), alpha=alpha)
+        results.append((p.detach().numpy(), t.numpy(), t._version))
+    # One rounding, as PyTorch's fused add: the same bits (NumPy's two passes differ).
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    assert results[0][2] == results[1][2] == 1  # an in-place change, counted
+
+
+def test_add_with_alpha_keeps_the_general_rules_where_blas_does_not_apply():
+    rng = np.random.default_rng(32)
+    big = rng.standard_normal((300, 250)).astype(np.float32)
+    # Broadcasting, another dtype, a transposed view: NumPy's passes, the same values.
+    t = nabla.from_numpy(big.copy())
+    t.add_(nabla.from_numpy(np.ones(250, np.float32)), alpha=2.0)
+    np.testing.assert_allclose(t.numpy(), big + 2.0)
+    t = nabla.from_numpy(big.copy())
+    t.add_(nabla.from_numpy(big.astype(np.float64)), alpha=-1.0)
+    np.testing.assert_allclose(t.numpy(), 0.0, atol=1e-6)
+    t = nabla.from_numpy(big.T.copy())
+    v = t.T  # a transposed view of t: not C-contiguous
+    v.add_(nabla.from_numpy(big), alpha=-1.0)
+    np.testing.assert_allclose(t.numpy(), 0.0, atol=1e-6)
+    # A leaf that requires grad cannot change in place while a graph is recorded.
+    w = nabla.nn.Parameter(nabla.from_numpy(big.copy()))
+    with pytest.raises(RuntimeError):
+        w.add_(nabla.from_numpy(big), alpha=-0.1)
+    with nabla.no_grad():  # ... but can under no_grad, as in a hand-written optimizer
+        w.add_(nabla.from_numpy(big), alpha=-1.0)
+    np.testing.assert_allclose(w.detach().numpy(), 0.0, atol=1e-6)
+    # Recorded through autograd when the other side requires grad: a graph, not a write.
+    x = nabla.from_numpy(big.copy())
+    g = nabla.from_numpy(big.copy()).requires_grad_()
+    x.add_(g, alpha=2.0)
+    x.sum().backward()
+    np.testing.assert_allclose(g.grad.numpy(), 2.0)
+
 # ------------------------------------------------------------------ the smoke test
 def test_benchmark_suite_quick_runs():
     pytest.importorskip("torch")

@@ -22,9 +22,18 @@ import ctypes
 
 import numpy as np
 
-__all__ = ["axpy", "sgemm_function"]
+__all__ = ["AXPY_FROM", "axpy", "sgemm_function"]
 
 _routines: dict = {}  # dtype -> the ctypes function, or None where there is none
+
+# Updates of this many elements or more go through axpy. OpenBLAS runs it on all its
+# threads beyond 10,000 elements; for a layer this big the call (~2 us through ctypes,
+# one fused pass) beats NumPy's two passes by far (case 1's 784x128 layer: the step
+# 478-497 -> 396 us, alternating processes). Smaller updates stay in NumPy: a mid-sized
+# one woke OpenBLAS's sleeping threads in a program whose products are too small for
+# them (Nielsen's 23,520 weights: 70 -> 94 us a step), and a small one gains nothing
+# worth the ctypes call.
+AXPY_FROM = 1 << 16
 
 
 def _symbol(name):

@@ -25,6 +25,7 @@ from . import backend
 from . import inplace as _ip
 from .autograd import Function, _grad_enabled
 from .autograd import backward as _backward
+from .blas import AXPY_FROM, axpy
 from .ops import elementwise as _ew
 from .ops import movement as _mv
 from .printing import _format
@@ -708,12 +709,33 @@ class Tensor(TensorMath, TensorShape):
     subtract = sub
 
     def add_(self, other, *, alpha=1):
+        if alpha != 1 and self._axpy(other, alpha):
+            return self
         o = other if alpha == 1 else self._other(other) * alpha
         return self._inplace(np.add, o, lambda t: t + o)
 
     def sub_(self, other, *, alpha=1):
+        if alpha != 1 and self._axpy(other, -alpha):
+            return self
         o = other if alpha == 1 else self._other(other) * alpha
         return self._inplace(np.subtract, o, lambda t: t - o)
+
+    def _axpy(self, other, alpha) -> bool:
+        """``self += alpha * other`` as one BLAS pass, True when done: the update of
+        PyTorch's examples, ``p.data.add_(p.grad, alpha=-lr)``, on a big tensor while
+        nothing records it. One rounding, as PyTorch's fused add (NumPy's two passes
+        round twice), and a fifth of the time: the word language model's 6.7M-weight
+        decoder 4.9 -> 1.0 ms (PyTorch 6.2). False (nothing done) elsewhere, for the
+        general path."""
+        if (type(other) is not Tensor or type(alpha) not in (int, float)
+                or self._data.size < AXPY_FROM
+                or (_grad_enabled[0] and (self.requires_grad or other.requires_grad))):
+            return False
+        _ip.check_writable(self)
+        if not axpy(alpha, other._data, self._data):
+            return False
+        self._vc[0] += 1
+        return True
 
     def mul_(self, other):
         return self._inplace(np.multiply, other, lambda t: t * other)

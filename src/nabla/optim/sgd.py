@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..blas import axpy
+from ..blas import AXPY_FROM, axpy
 from ..tensor import Tensor
 from .optimizer import Optimizer, _options
 
 __all__ = ["SGD"]
 
 
-# Updates of this many elements or more go through BLAS's axpy. OpenBLAS runs it on all
-# its threads beyond 10,000 elements; for a layer this big the call (~2 us through
-# ctypes, one fused pass) beats NumPy's two passes by far (case 1's 784x128 layer: the
-# step 478-497 -> 396 us, alternating processes). Smaller updates stay in NumPy: a
-# mid-sized one woke OpenBLAS's sleeping threads in a program whose products are too
-# small for them (Nielsen's 23,520 weights: 70 -> 94 us a step), and a small one gains
-# nothing worth the ctypes call.
-_AXPY_MIN = 1 << 16
+_AXPY_MIN = AXPY_FROM  # where updates go through BLAS's axpy (see nabla.blas)
 
 
 class SGD(Optimizer):
