@@ -468,6 +468,69 @@ def test_big_log_softmax_by_row_blocks_matches_torch(shape, dtype):
     np.testing.assert_allclose(y.detach().numpy(), plain, rtol=1e-6, atol=1e-6 * scale)
 
 
+
+@pytest.mark.parametrize("case", ["finite", "inf logit", "transposed", "float64", "sum"])
+def test_big_cross_entropy_by_row_blocks_matches_torch(case):
+    """Cross-entropy over a big vocabulary (>= 2^20 logits) goes by blocks of rows, its
+    gradient in parts on the threads: PyTorch's loss and gradient (in float64); an inf
+    logit (the general path takes over), a transposed input (not C-contiguous: the
+    whole-array passes) and a sum reduction give them too."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(24)
+    dtype = np.float64 if case == "float64" else np.float32
+    x0 = (rng.standard_normal((40, 30000)) * 4).astype(dtype)
+    if case == "inf logit":
+        x0[3, 7] = np.inf
+    t0 = rng.integers(0, 30000, 40)
+    reduction = "sum" if case == "sum" else "mean"
+    x = nabla.tensor(x0.T.copy().T if case == "transposed" else x0, requires_grad=True)
+    if case == "transposed":
+        x = nabla.from_numpy(np.asfortranarray(x0)).requires_grad_()
+        assert not x._data.flags.c_contiguous
+    loss = nabla.nn.functional.cross_entropy(x, nabla.tensor(t0), reduction=reduction)
+    loss.backward()
+    xt = torch.tensor(x0.astype(np.float64), requires_grad=True)
+    lt = torch.nn.functional.cross_entropy(xt, torch.tensor(t0), reduction=reduction)
+    lt.backward()
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(loss.item(), lt.item(), rtol=tol)
+    got, want = x.grad.numpy(), xt.grad.numpy()
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    scale = np.abs(want[np.isfinite(want)]).max()
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol * scale)
+
+
+@pytest.mark.parametrize("rows", [1, 40000, 600000])  # whole-array, compiled, by blocks
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_rows_with_inf_or_nan_are_pytorchs(rows, fn):
+    """A row with +inf is NaN throughout, as in PyTorch (shifting it by 0 had given
+    softmax([1, inf]) = [0, nan]); a row of -inf is NaN; a -inf entry gives 0 / -inf."""
+    torch = pytest.importorskip("torch")
+    inf, nan = np.inf, np.nan
+    for row in ([1.0, inf], [-inf, -inf], [1.0, -inf], [inf, inf], [1.0, nan], [3.0, 1.0]):
+        x0 = np.tile(np.array(row, np.float32), (rows, 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's, on the small path
+            got = getattr(nabla.nn.functional, fn)(nabla.from_numpy(x0), dim=-1).numpy()
+        want = getattr(torch.nn.functional, fn)(torch.from_numpy(x0), dim=-1).numpy()
+        np.testing.assert_array_equal(np.isnan(got[[0, -1]]), np.isnan(want[[0, -1]]),
+                                      err_msg=str(row))
+        np.testing.assert_allclose(got[[0, -1]], want[[0, -1]], rtol=1e-6, err_msg=str(row))
+
+
+def test_cross_entropy_with_an_inf_logit_is_nan_as_pytorchs():
+    torch = pytest.importorskip("torch")
+    x0 = np.random.default_rng(25).standard_normal((4, 5)).astype(np.float32)
+    x0[1, 2] = np.inf
+    t0 = np.array([0, 1, 2, 3])
+    losses = []
+    for lib in (nabla, torch):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            losses.append(lib.nn.functional.cross_entropy(lib.tensor(x0), lib.tensor(t0)).item())
+    assert np.isnan(losses[0]) and np.isnan(losses[1])
+
 # ------------------------------------------------- embedding gradient by sorted runs
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("negative", [False, True])

@@ -55,6 +55,14 @@ def _dot_along(g, out, axis):
     return (g * out).sum(axis=axis, keepdims=True)
 
 
+def _finite_shift(m):
+    """The rows' maxima as the softmax's shift, 0 for a row of -inf (whose values
+    would be inf - inf otherwise; it comes out NaN, as in PyTorch). A row holding +inf
+    or NaN keeps its maximum, so that the whole row is NaN, as in PyTorch: shifting
+    such a row by 0 gave [0, nan] for softmax([1, inf]) where PyTorch gives [nan, nan]."""
+    return np.where(m == -np.inf, 0, m)
+
+
 def _float(a):
     return a if a.dtype.kind == "f" else a.astype(np.float64)  # exp's type for ints
 
@@ -68,20 +76,22 @@ def _float(a):
 _BLOCK_BYTES = 1 << 20
 
 
-def _by_row_blocks(fn, m, c, dtype):
+def by_row_blocks(fn, m, c, dtype, scratch=True):
     """``fn(i, j, scratch)`` for blocks ``[i, j)`` of the ``m`` rows of an (m, c) array,
     about ``_BLOCK_BYTES`` each, split over the threads; ``scratch`` is the part's own
-    block-sized array (reused from block to block, so that no block page-faults)."""
+    block-sized array (reused from block to block, so that no block page-faults), or
+    None without ``scratch``."""
     rows = max(1, _BLOCK_BYTES // (c * dtype.itemsize))
+    want = scratch
 
     def part(lo, hi):
-        scratch = np.empty((min(rows, hi - lo), c), dtype)
+        scratch = np.empty((min(rows, hi - lo), c), dtype) if want else None
         # A row with no finite entry gives NaN, as in PyTorch, without NumPy's warnings
         # (each thread has its own error state: set here, on the thread that runs it).
         with np.errstate(divide="ignore", invalid="ignore"):
             for i in range(lo, hi, rows):
                 j = min(i + rows, hi)
-                fn(i, j, scratch[: j - i])
+                fn(i, j, None if scratch is None else scratch[: j - i])
 
     split(part, m, -(-(BIG // 2) // c))  # parts of at least BIG / 2 elements
 
@@ -102,12 +112,12 @@ def _log_softmax_blocks(a):
         xb, ob = x2[i:j], out[i:j]
         m = row_max(xb)
         if not np.isfinite(m).all():
-            m = np.where(np.isfinite(m), m, 0)
+            m = np.where(m == -np.inf, 0, m)  # see _finite_shift
         np.subtract(xb, m, out=ob)
         np.exp(ob, out=e)
         ob -= np.log(e.dot(ones))[:, None]
 
-    _by_row_blocks(block, len(x2), c, x2.dtype)
+    by_row_blocks(block, len(x2), c, x2.dtype)
     return out.reshape(a.shape)
 
 
@@ -124,7 +134,7 @@ def _log_softmax_grad_blocks(g, out):
         rb *= gb.dot(ones)[:, None]
         np.subtract(gb, rb, out=rb)
 
-    _by_row_blocks(block, len(o2), c, o2.dtype)
+    by_row_blocks(block, len(o2), c, o2.dtype, scratch=False)
     return r.reshape(out.shape)
 
 
@@ -132,8 +142,7 @@ def log_softmax_array(a, axis):
     a = _float(a)
     if _big_rows(a, axis):
         return _log_softmax_blocks(a)
-    m = _max_along(a, axis)
-    m = np.where(np.isfinite(m), m, 0)
+    m = _finite_shift(_max_along(a, axis))
     shifted = a - m
     shifted -= np.log(_sum_along(np.exp(shifted), axis))
     return shifted
@@ -149,7 +158,7 @@ def softmax_array(a, axis):
         k.divide_by_row_sum(e.reshape(-1, n))
         return e
     m = _max_along(a, axis)
-    e = np.subtract(a, np.where(np.isfinite(m), m, 0))
+    e = np.subtract(a, _finite_shift(m))
     np.exp(e, out=e)
     e /= _sum_along(e, axis)
     return e

@@ -29,8 +29,9 @@ _sum_jit = numba.njit(nogil=True, cache=True, error_model="numpy", fastmath={"re
 @_jit
 def shift_by_row_max(x, e):
     """``e = x - max(row)`` for each row of ``x`` (R, n), the shift 0 where that maximum
-    is not finite (a row of -inf stays -inf, as in the NumPy path). A NaN may be passed
-    over here: its row's sum makes the whole row NaN all the same."""
+    is -inf (a row of -inf stays -inf, as in the NumPy path); a row with +inf becomes
+    NaN, as PyTorch's. A NaN may be passed over here: its row's sum makes the whole row
+    NaN all the same."""
     rows, n = x.shape
     zero = np.zeros(1, x.dtype)[0]
     for r in range(rows):
@@ -39,7 +40,7 @@ def shift_by_row_max(x, e):
         for k in range(1, n):
             v = xr[k]
             m = v if v > m else m
-        shift = m if np.isfinite(m) else zero
+        shift = zero if m == -np.inf else m
         for k in range(n):
             er[k] = xr[k] - shift
 

@@ -21,6 +21,8 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..threads import BIG, split_rows
+from .activation import _BLAS_FLOATS, _finite_shift, by_row_blocks
 from .activation import row_max as _row_max
 from .linalg import _ones
 
@@ -76,12 +78,37 @@ def _log_softmax_rows(x2):
     max`` would round away the small differences the loss is made of."""
     m = _row_max(x2)
     if not np.isfinite(m).all():
-        m = np.where(np.isfinite(m), m, 0)  # rows of all -inf: avoid inf - inf
+        m = _finite_shift(m)  # rows of all -inf: avoid inf - inf; +inf: NaN, as PyTorch
     shifted = np.subtract(x2, m)
     e = np.exp(shifted)
     se = e.sum(axis=1, keepdims=True)
     e /= se
     return e, shifted, np.log(se[:, 0])
+
+
+def _xent_blocks(x2, t):
+    """``(softmax, per-row loss)`` of ``_softmax_xent`` for a big C-contiguous ``x2``,
+    by blocks of rows that go through all their passes while in L2, on the threads
+    (``activation.by_row_blocks``): 700 rows of a 33278-word vocabulary, forward 61 ->
+    27 ms. The same operations row by row as the whole-array passes below."""
+    m, c = x2.shape
+    e = np.empty(x2.shape, x2.dtype)
+    loss = np.empty(m, x2.dtype)
+    ones = _ones(c, x2.dtype)
+
+    def block(i, j, _):
+        xb, eb = x2[i:j], e[i:j]
+        mx = _row_max(xb)
+        np.subtract(xb, mx, out=eb)
+        np.exp(eb, out=eb)
+        se = eb.dot(ones)
+        lb = loss[i:j]
+        np.log(se, out=lb)
+        lb -= xb[np.arange(j - i), t[i:j]] - mx[:, 0]
+        eb /= se[:, None]
+
+    by_row_blocks(block, m, c, x2.dtype, scratch=False)
+    return e, loss
 
 
 def _softmax_xent(ctx, x2, t, reduction):
@@ -90,19 +117,25 @@ def _softmax_xent(ctx, x2, t, reduction):
     general path takes over twenty (16 -> 7 us for 64x10). Returns None when a value
     is not finite (a row of -inf, an inf or nan): the general path then handles it."""
     m, c = x2.shape
-    mx = _row_max(x2)
-    e = np.subtract(x2, mx)
-    np.exp(e, out=e)
-    se = np.dot(e, _ones(c, e.dtype))  # row sums as a BLAS product: 1.9 -> 0.6 us
     rows = np.arange(m)
-    # log(sum(exp(x - max))) - (x[t] - max): adding max to the log-sum first would
-    # lose the loss to rounding when the logits share a large offset.
-    loss = np.log(se)
-    loss -= x2[rows, t] - mx[:, 0]
-    total = loss.sum()
-    if not math.isfinite(total):
-        return None
-    e /= se[:, None]
+    if x2.size >= BIG and x2.dtype in _BLAS_FLOATS and x2.flags.c_contiguous:
+        e, loss = _xent_blocks(x2, t)
+        total = loss.sum()
+        if not math.isfinite(total):
+            return None
+    else:
+        mx = _row_max(x2)
+        e = np.subtract(x2, mx)
+        np.exp(e, out=e)
+        se = np.dot(e, _ones(c, e.dtype))  # row sums as a BLAS product: 1.9 -> 0.6 us
+        # log(sum(exp(x - max))) - (x[t] - max): adding max to the log-sum first would
+        # lose the loss to rounding when the logits share a large offset.
+        loss = np.log(se)
+        loss -= x2[rows, t] - mx[:, 0]
+        total = loss.sum()
+        if not math.isfinite(total):
+            return None
+        e /= se[:, None]
     ctx.p, ctx.t, ctx.rows, ctx.w_y, ctx.valid, ctx.weight = e, t, rows, None, None, None
     ctx.eps, ctx.reduction, ctx.moved, ctx.logits = 0.0, reduction, None, True
     ctx.in_shape = x2.shape
@@ -202,7 +235,13 @@ class ClassNLL(Function):
         if ctx.logits and w_y is None and not per_sample:
             scale = _float_scale(g, ctx.denom)
         if scale is not None:  # softmax - onehot, scaled
-            grad = ctx.p * scale
+            p = ctx.p
+            if p.size >= BIG:  # a big vocabulary's: the product in parts on the threads
+                grad = np.empty(p.shape, p.dtype)
+                s = p.dtype.type(scale)
+                split_rows(lambda lo, hi: np.multiply(p[lo:hi], s, out=grad[lo:hi]), p)
+            else:
+                grad = p * scale
             grad[rows, t] -= scale
             return _from_rows(grad, ctx.moved)
         scale = _scale(g, ctx.denom)
