@@ -139,3 +139,32 @@ def test_default_thread_count_comes_from_the_environment_once(monkeypatch):
     assert threads.get_num_threads() == 5
     monkeypatch.setenv("OMP_NUM_THREADS", "7")  # read once: every split asks
     assert threads.get_num_threads() == 5
+
+
+def test_big_zeros_are_zero_in_memory_that_held_other_values(two_threads):
+    from nabla.threads import STREAM, zeros
+
+    # As after a program's first backward: freed blocks stay in the heap, so the next
+    # array of the same size reuses this dirty one (fresh pages would be zero anyway).
+    nabla.backend.tune_allocator()
+    shape = (700, STREAM // 700 + 3)  # past the threshold, rows not a power of two
+    dirty = np.full(shape, 7.0, np.float32)
+    del dirty
+    z = zeros(shape, np.float32)
+    assert z.shape == shape and z.dtype == np.float32
+    assert not z.any()
+    assert zeros((3, 4), "float64").tolist() == [[0.0] * 4] * 3  # the small path
+    assert zeros(5, np.int64).tolist() == [0] * 5
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("rows", [3, 2100])  # one core, and parts on the threads
+def test_add_rowwise_adds_the_bias_to_every_row(two_threads, order, rows):
+    from nabla.threads import add_rowwise
+
+    rng = np.random.default_rng(5)
+    out0 = rng.standard_normal((rows, 2049)).astype(np.float32)
+    b = rng.standard_normal(2049).astype(np.float32)
+    out = np.array(out0, order=order)
+    add_rowwise(out, b)
+    np.testing.assert_array_equal(out, out0 + b)  # the same single rounding per element

@@ -47,6 +47,8 @@ import os
 import threading
 import time
 
+import numpy as np
+
 __all__ = ["get_num_threads", "openblas", "openblas_symbol", "set_num_threads", "split"]
 
 _setting = [None]  # set_num_threads' value; None: the default
@@ -286,6 +288,42 @@ def split(fn, n: int, min_rows: int = 1) -> list:
 # costs 60-150 us, a float32 pass over 2^20 elements ~0.5-1 ms on the development
 # machine, so each part gets at least half of this.
 BIG = 1 << 20
+
+
+# From this many elements, a pass that streams through memory rather than cache (a
+# bias added to a language model's 93 MB of logits, the zeros of their gradient) runs
+# faster in parts on the threads even where the values sit in the caller's cache below
+# it: 700 x 33278 float32, bias 6.6 -> 3.5 ms, zeros 9.2 -> 6.1 ms; at 2^20 elements
+# one core's pass was faster (0.20 against 0.31 ms), from 2^22 on par or slower.
+STREAM = 1 << 22
+
+
+def zeros(shape, dtype):
+    """``np.zeros(shape, dtype)``, cleared in parts on the threads from ``STREAM``
+    elements: glibc's calloc hands out zero pages cheaply only when it maps fresh
+    memory, and the tuned allocator (``backend.tune_allocator``) reuses freed blocks,
+    which calloc then clears with one memset on one core.
+
+    >>> zeros((2, 3), "float32").sum()
+    np.float32(0.0)
+    """
+    size = 1
+    for n in (shape if isinstance(shape, tuple) else (shape,)):
+        size *= n
+    if size < STREAM:
+        return np.zeros(shape, dtype)
+    a = np.empty(shape, dtype)
+    split_rows(lambda lo, hi: a[lo:hi].fill(0), a)
+    return a
+
+
+def add_rowwise(out, b):
+    """``out += b`` in place (``b`` broadcast along ``out``'s rows: a layer's bias), in
+    parts on the threads from ``STREAM`` elements."""
+    if out.size >= STREAM and out.ndim > 1:
+        split_rows(lambda lo, hi: np.add(out[lo:hi], b, out=out[lo:hi]), out)
+    else:
+        out += b
 
 
 def _sum_parts(parts, k):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..threads import zeros
 from .elementwise import _BLAS_FLOATS, _compiled_for
 
 
@@ -179,7 +180,7 @@ def add_rows(n, index, values):
         grad = onehot.T.dot(values)
         if np.isfinite(grad).all():
             return grad
-    grad = np.zeros((n, values.shape[1]), dtype=values.dtype)
+    grad = zeros((n, values.shape[1]), values.dtype)  # a big vocabulary's: in parts
     if m < 32:
         np.add.at(grad, index, values)
         return grad

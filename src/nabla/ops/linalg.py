@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import autograd as _ag
 from ..autograd import Function
+from ..threads import STREAM, add_rowwise
 from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
 
 _ONES = {}
@@ -79,7 +80,7 @@ class Linear(Function):
         ctx.save_for_backward(x, w)
         out = _product(x, w.T)
         if b is not None:
-            out += b
+            add_rowwise(out, b)
         return out
 
     @staticmethod
@@ -165,7 +166,7 @@ class _LinearAct(Function):
     def _value(cls, x, w, b):
         out = _product(x, w.T)
         if b is not None:
-            out += b
+            add_rowwise(out, b)
         # act(z, out): the activation of z written into out (here z itself). The ufunc
         # np.tanh is its own act; each Python call here costs ~0.5 us in a training step.
         return cls.act(out, out)
@@ -211,7 +212,10 @@ class _LinearAct(Function):
                 out = xa.dot(wa.T)
         else:
             out = _product(xa, wa.T)
-        out += b._data
+        if out.size < STREAM:
+            out += b._data  # inline: this path is the small MLP's, call by call
+        else:
+            add_rowwise(out, b._data)
         out = cls.act(out, out)
         t = tensor._wrap(out, True, ctx)
         ctx.saved_tensors = (xa, wa, out)

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..threads import BIG, split_rows
+from ..threads import BIG, split_rows, zeros
 from .activation import _BLAS_FLOATS, _finite_shift, by_row_blocks
 from .activation import row_max as _row_max
 from .linalg import _ones
@@ -264,7 +264,7 @@ class ClassNLL(Function):
                     k = (scale * (eps / c) * valid_f) * np.ones(m, dtype=p.dtype)
                     grad -= k[:, None] * (1 if weight is None else weight)
         else:
-            grad = np.zeros(ctx.in_shape, dtype=g.dtype)
+            grad = zeros(ctx.in_shape, g.dtype)  # a language model's: in parts
             grad[rows, t] = -scale if w_y is None else -scale * w_y
             if eps:
                 weight, valid = ctx.weight, ctx.valid
