@@ -82,16 +82,15 @@ def by_row_blocks(fn, m, c, dtype, scratch=True):
     block-sized array (reused from block to block, so that no block page-faults), or
     None without ``scratch``."""
     rows = max(1, _BLOCK_BYTES // (c * dtype.itemsize))
-    want = scratch
 
     def part(lo, hi):
-        scratch = np.empty((min(rows, hi - lo), c), dtype) if want else None
+        buf = np.empty((min(rows, hi - lo), c), dtype) if scratch else None
         # A row with no finite entry gives NaN, as in PyTorch, without NumPy's warnings
         # (each thread has its own error state: set here, on the thread that runs it).
         with np.errstate(divide="ignore", invalid="ignore"):
             for i in range(lo, hi, rows):
                 j = min(i + rows, hi)
-                fn(i, j, None if scratch is None else scratch[: j - i])
+                fn(i, j, None if buf is None else buf[: j - i])
 
     split(part, m, -(-(BIG // 2) // c))  # parts of at least BIG / 2 elements
 
@@ -112,7 +111,7 @@ def _log_softmax_blocks(a):
         xb, ob = x2[i:j], out[i:j]
         m = row_max(xb)
         if not np.isfinite(m).all():
-            m = np.where(m == -np.inf, 0, m)  # see _finite_shift
+            m = _finite_shift(m)
         np.subtract(xb, m, out=ob)
         np.exp(ob, out=e)
         ob -= np.log(e.dot(ones))[:, None]
