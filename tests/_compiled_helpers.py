@@ -17,6 +17,13 @@ def real_kernels(loader, what):
     return k
 
 
+def count_calls(monkeypatch, module, slot, real, counts, names=None):
+    """Put a ``counting`` stand-in for the kernels ``real`` into ``module.slot`` (the list a
+    compiled path keeps its kernels in) for this test; returns ``counts``."""
+    monkeypatch.setattr(module, slot, [counting(real, counts, names)])
+    return counts
+
+
 def counting(real, counts, names=None):
     """A stand-in for the kernels ``real`` that runs them and counts, in the dict
     ``counts``, the calls of each kernel named in ``names`` (of every one when None)."""

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from _compiled_helpers import counting, real_kernels
+from _compiled_helpers import count_calls, real_kernels
 
 import nabla
 from nabla.ops import elementwise as E
@@ -23,9 +23,7 @@ def _real():
 
 @pytest.fixture
 def calls(monkeypatch):
-    counts = {}
-    monkeypatch.setattr(E, "_kernels", [counting(_real(), counts)])
-    return counts
+    return count_calls(monkeypatch, E, "_kernels", _real(), {})
 
 
 def _small_too(monkeypatch):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _compiled_helpers import counting, real_kernels
+from _compiled_helpers import count_calls, real_kernels
 
 import nabla
 from nabla.ops import norm as N
@@ -20,10 +20,8 @@ def _real():
 
 @pytest.fixture
 def calls(monkeypatch):
-    counts = {"forward": 0, "backward": 0}
-    monkeypatch.setattr(N, "_kernels", [counting(_real(), counts)])
     monkeypatch.setattr(N, "_COMPILED_MIN", 1)  # small cases too (see the last test)
-    return counts
+    return count_calls(monkeypatch, N, "_kernels", _real(), {"forward": 0, "backward": 0})
 
 
 def _run(shape, normalized, affine=True, needs=(True, True, True), dtype=np.float32,

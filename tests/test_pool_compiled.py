@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _compiled_helpers import counting, real_kernels
+from _compiled_helpers import count_calls, real_kernels
 
 import nabla
 from nabla.ops import pool as P
@@ -22,9 +22,7 @@ def _real():
 
 @pytest.fixture
 def calls(monkeypatch):
-    counts = {"forward": 0, "backward": 0}
-    monkeypatch.setattr(P, "_kernels", [counting(_real(), counts)])
-    return counts
+    return count_calls(monkeypatch, P, "_kernels", _real(), {"forward": 0, "backward": 0})
 
 
 def _data(shape, dtype=np.float32, seed=0):

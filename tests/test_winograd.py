@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _compiled_helpers import counting, real_kernels
+from _compiled_helpers import count_calls, real_kernels
 
 import nabla
 from nabla.ops import winograd as W
@@ -24,8 +24,7 @@ def _real():
 def calls(monkeypatch):
     """Counts of the compiled transforms' calls, the real kernels still running."""
     counts = {"input_tiles": 0, "input_grad_tiles": 0}
-    monkeypatch.setattr(W, "_loaded", [counting(_real(), counts, tuple(counts))])
-    return counts
+    return count_calls(monkeypatch, W, "_loaded", _real(), counts, tuple(counts))
 
 
 def _im2col_only(monkeypatch):

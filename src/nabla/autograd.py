@@ -22,6 +22,8 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from .backend import _allocator_tuned, tune_allocator
+
 _grad_enabled = [True]
 Tensor = None  # nabla.tensor.Tensor, set when that module loads (it imports this one)
 _getrefcount = sys.getrefcount
@@ -423,23 +425,6 @@ def _owned(g, refs):
     return g.base is None and g.flags.writeable and _getrefcount(g) <= refs
 
 
-_allocator_untuned = [True]
-
-
-def _tune_allocator_once():
-    """The first backward pass is where a program shows that it trains: from there on,
-    each step frees and allocates the same large arrays again, and glibc's defaults
-    would hand them back to the OS and page-fault them in anew every step (the MNIST
-    CNN of PyTorch's examples 50 -> 35 ms a step, the small GPT 11.5 -> 10.3 ms, with
-    nothing set in the environment). So the allocator is tuned here, once per process,
-    and never at ``import nabla``, which may be a program that only loads or converts
-    data. ``backend.tune_allocator`` says what it changes and how to turn it off."""
-    _allocator_untuned[0] = False
-    from .backend import tune_allocator
-
-    tune_allocator()
-
-
 def run_backward(tensors, grads, retain_graph=False, capture=None):
     """Propagate ``grads`` from ``tensors`` back through the graph.
 
@@ -451,8 +436,14 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
     gradients of the tensors it names are collected into it instead of being accumulated
     into any ``.grad``.
     """
-    if _allocator_untuned[0]:
-        _tune_allocator_once()
+    if _allocator_tuned[0] is None:
+        # The first backward pass is where a program shows that it trains: from there
+        # on each step frees and allocates the same large arrays again, which glibc's
+        # defaults hand back to the OS and page-fault in anew (the MNIST CNN of
+        # PyTorch's examples 47-49 -> 40 ms a step, the small GPT 12.2 -> 10.0, nothing
+        # set in the environment). Never at ``import nabla``: that may be a program that
+        # only loads or converts data. ``tune_allocator`` says how to turn it off.
+        tune_allocator()
     # The gradient waiting at each node reached so far: an array for a one-output node
     # (nearly all), a list with one slot per output otherwise, None while nothing has
     # arrived. Written for speed like apply(): the per-node and per-edge work is inline.

@@ -237,7 +237,7 @@ def tune_allocator(mmap_threshold: int = 256 << 20, trim_threshold: int = 512 <<
     two 400 KB temporaries a step go from 460 us to 37 us; the MNIST CNN of PyTorch's
     examples 48 -> 40 ms, a small GPT 12.2 -> 10.0 ms (peak memory unchanged). It is
     process-wide, so nabla never calls it on import: the first backward pass calls it
-    (a program that trains), and so do ``fit`` and ``nabla train``.
+    (a program that trains: ``fit`` and ``nabla train`` among them).
 
     Nothing changes, and False is returned, where the C library has no ``mallopt``
     (not glibc), when ``NABLA_TUNE_MALLOC=0``, or when the environment already sets

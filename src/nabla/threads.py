@@ -43,6 +43,7 @@ True
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -307,10 +308,7 @@ def zeros(shape, dtype):
     >>> zeros((2, 3), "float32").sum()
     np.float32(0.0)
     """
-    size = 1
-    for n in (shape if isinstance(shape, tuple) else (shape,)):
-        size *= n
-    if size < STREAM:
+    if math.prod(shape if isinstance(shape, tuple) else (shape,)) < STREAM:
         return np.zeros(shape, dtype)
     a = np.empty(shape, dtype)
     split_rows(lambda lo, hi: a[lo:hi].fill(0), a)

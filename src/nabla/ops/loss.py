@@ -22,7 +22,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..threads import BIG, split_rows, zeros
-from .activation import _BLAS_FLOATS, _finite_shift, by_row_blocks
+from .activation import _big_rows, _finite_shift, by_row_blocks
 from .activation import row_max as _row_max
 from .linalg import _ones
 
@@ -86,56 +86,41 @@ def _log_softmax_rows(x2):
     return e, shifted, np.log(se[:, 0])
 
 
-def _xent_blocks(x2, t):
-    """``(softmax, per-row loss)`` of ``_softmax_xent`` for a big C-contiguous ``x2``,
-    by blocks of rows that go through all their passes while in L2, on the threads
-    (``activation.by_row_blocks``): 700 rows of a 33278-word vocabulary, forward 61 ->
-    23 ms. The same operations row by row as the whole-array passes below."""
-    m, c = x2.shape
-    e = np.empty(x2.shape, x2.dtype)
-    loss = np.empty(m, x2.dtype)
-    ones = _ones(c, x2.dtype)
-
-    def block(i, j, _):
-        xb, eb = x2[i:j], e[i:j]
-        mx = _row_max(xb)
-        np.subtract(xb, mx, out=eb)
-        np.exp(eb, out=eb)
-        se = eb.dot(ones)
-        lb = loss[i:j]
-        np.log(se, out=lb)
-        lb -= xb[np.arange(j - i), t[i:j]] - mx[:, 0]
-        eb /= se[:, None]
-
-    by_row_blocks(block, m, c, x2.dtype, scratch=False)
-    return e, loss
+def _xent_rows(x2, t, rows, e, loss):
+    """Into ``e`` the softmax of the logit rows ``x2``, into ``loss`` each row's
+    cross-entropy against the class indices ``t`` (``rows``: ``arange(len(x2))``)."""
+    mx = _row_max(x2)
+    np.subtract(x2, mx, e)
+    np.exp(e, e)
+    se = e.dot(_ones(x2.shape[1], e.dtype))  # row sums as a BLAS product: 1.9 -> 0.6 us
+    # log(sum(exp(x - max))) - (x[t] - max): adding max to the log-sum first would lose
+    # the loss to rounding when the logits share a large offset.
+    np.log(se, loss)
+    loss -= x2[rows, t] - mx[:, 0]
+    e /= se[:, None]
 
 
 def _softmax_xent(ctx, x2, t, reduction):
     """Cross-entropy of logits ``x2`` (M, C) against class indices ``t``, mean or sum,
     nothing weighted, ignored or smoothed: the common case, in ten NumPy calls where the
     general path takes over twenty (16 -> 7 us for 64x10). Returns None when a value
-    is not finite (a row of -inf, an inf or nan): the general path then handles it."""
+    is not finite (a row of -inf, an inf or nan): the general path then handles it.
+
+    A big ``x2`` goes by blocks of rows that pass through all of ``_xent_rows`` while in
+    L2, on the threads (``activation.by_row_blocks``): 700 rows of a 33278-word
+    vocabulary, forward 61 -> 23 ms."""
     m, c = x2.shape
     rows = np.arange(m)
-    if x2.size >= BIG and x2.dtype in _BLAS_FLOATS and x2.flags.c_contiguous:
-        e, loss = _xent_blocks(x2, t)
-        total = loss.sum()
-        if not math.isfinite(total):
-            return None
+    e = np.empty(x2.shape, x2.dtype)
+    loss = np.empty(m, x2.dtype)
+    if _big_rows(x2, 1):
+        by_row_blocks(lambda i, j, _: _xent_rows(x2[i:j], t[i:j], rows[:j - i], e[i:j],
+                                                 loss[i:j]), m, c, x2.dtype, scratch=False)
     else:
-        mx = _row_max(x2)
-        e = np.subtract(x2, mx)
-        np.exp(e, out=e)
-        se = np.dot(e, _ones(c, e.dtype))  # row sums as a BLAS product: 1.9 -> 0.6 us
-        # log(sum(exp(x - max))) - (x[t] - max): adding max to the log-sum first would
-        # lose the loss to rounding when the logits share a large offset.
-        loss = np.log(se)
-        loss -= x2[rows, t] - mx[:, 0]
-        total = loss.sum()
-        if not math.isfinite(total):
-            return None
-        e /= se[:, None]
+        _xent_rows(x2, t, rows, e, loss)
+    total = loss.sum()
+    if not math.isfinite(total):
+        return None
     ctx.p, ctx.t, ctx.rows, ctx.w_y, ctx.valid, ctx.weight = e, t, rows, None, None, None
     ctx.eps, ctx.reduction, ctx.moved, ctx.logits = 0.0, reduction, None, True
     ctx.in_shape = x2.shape

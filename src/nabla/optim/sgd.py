@@ -11,8 +11,6 @@ from .optimizer import Optimizer, _options
 __all__ = ["SGD"]
 
 
-_AXPY_MIN = AXPY_FROM  # where updates go through BLAS's axpy (see nabla.blas)
-
 
 class SGD(Optimizer):
     """Stochastic gradient descent, computed exactly as ``torch.optim.SGD`` does.
@@ -87,7 +85,7 @@ class SGD(Optimizer):
                     np.add(buf, t, out=buf)
             if nesterov:
                 t = self._buf(d, 1)
-                fused = d.size >= _AXPY_MIN
+                fused = d.size >= AXPY_FROM
                 if fused:
                     np.copyto(t, g)
                     fused = axpy(momentum, buf, t)  # g + momentum * buf, one rounding
@@ -97,14 +95,14 @@ class SGD(Optimizer):
                 g, scratch = t, True
             else:
                 g, scratch = buf, False
-        if d.size >= _AXPY_MIN and axpy(-lr, g, d):  # PyTorch's p.add_(g, alpha=-lr)
+        if d.size >= AXPY_FROM and axpy(-lr, g, d):  # PyTorch's p.add_(g, alpha=-lr)
             return
         t = g if scratch else self._buf(d, 1)
         np.multiply(g, lr, out=t)
         np.subtract(d, t, out=d)
 
     def _plain_update(self, p, d, grad, hyper):
-        """``p -= lr * grad``: plain SGD, the most common setting. From ``_AXPY_MIN``
+        """``p -= lr * grad``: plain SGD, the most common setting. From ``AXPY_FROM``
         elements on, one BLAS axpy (``nabla.blas``): a single fused multiply-add pass, 3x
         faster than NumPy's two and with the bits of PyTorch's ``p.add_(g, alpha=-lr)``.
         Elsewhere (or without OpenBLAS), two NumPy passes (within a rounding of
@@ -114,7 +112,7 @@ class SGD(Optimizer):
         the same rounding, float32(lr) on float32. Both are rebuilt when the parameter's
         array or the group's lr is replaced."""
         lr = hyper[0]
-        if d.size >= _AXPY_MIN and axpy(-lr, grad, d):
+        if d.size >= AXPY_FROM and axpy(-lr, grad, d):
             return
         kept = self._tmp.get(p)
         if kept is None or kept[0] is not d or kept[2] is not lr:
