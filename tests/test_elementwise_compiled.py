@@ -218,3 +218,68 @@ def test_a_failing_check_warns_and_keeps_to_numpy(monkeypatch):
     monkeypatch.setattr(ak, "divide_by_row_sum", off)
     with pytest.warns(UserWarning, match="elementwise kernels.*wrong values.*NumPy"):
         assert E.elementwise_kernels() is None
+
+
+# ------------------------------------------ log-softmax over long float32 rows
+def test_exp_nonpositive_within_two_ulp():
+    """The kernels' own exp, through the gradient kernel (``g - exp(out) * sum(g)`` with
+    ``g = (-1, 0, 0, ...)`` and ``out[0] = -inf`` is ``exp(out)`` past the first entry):
+    on a dense grid of [-90, 0] within a relative 2 ** -22 (two units of float32's last
+    mantissa bit; NumPy's float32 exp: 1.7 units) of the exact value, 0 below -87,
+    exactly 1 at 0, and -inf -> 0, NaN -> NaN."""
+    k = _real()
+    t = np.concatenate([[-np.inf], -np.linspace(0, 90, 3_000_001), [np.nan]])
+    t = t.astype(np.float32)[None]
+    g = np.zeros_like(t)
+    g[0, 0] = -1
+    e = np.empty_like(t)
+    k.log_softmax_grad_rows(g, t, e)
+    assert e[0, 0] == -1 and e[0, 1] == 1 and np.isnan(e[0, -1])
+    e, t = e[0, 1:-1], t[0, 1:-1]
+    exact = np.exp(t.astype(np.float64))
+    normal = t >= -87
+    assert (np.abs(e[normal] - exact[normal]) / exact[normal]).max() <= 2 ** -22
+    assert (e[~normal] == 0).all()
+
+
+def _long_rows(dtype=np.float32, seed=7):
+    """40 rows of 30000 logits (past the blocked path's million elements): -inf entries,
+    a row all -inf, a row with +inf, one with NaN, one around 1000 (exp(x) unshifted
+    would overflow)."""
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal((40, 30000)) * 4).astype(dtype)
+    a[0, :50] = -np.inf
+    a[1] = -np.inf
+    a[2, 9] = np.inf
+    a[3, 11] = np.nan
+    a[4] += 1000
+    return a
+
+
+def _log_softmax(a):
+    x = nabla.tensor(a, requires_grad=True)
+    y = nabla.nn.functional.log_softmax(x, dim=1)
+    g = np.random.default_rng(8).standard_normal((len(a), 2 * a.shape[1])).astype(a.dtype)
+    y.backward(nabla.from_numpy(g[:, ::2]))  # strided, as a slice's gradient would be
+    return y.detach().numpy(), x.grad.numpy()
+
+
+def test_log_softmax_long_rows_equal_the_numpy_passes(calls, monkeypatch):
+    a = _long_rows()
+    got = _log_softmax(a)
+    assert calls["log_softmax_rows"] >= 1 and calls["log_softmax_grad_rows"] >= 1
+    _numpy_only(monkeypatch)
+    with np.errstate(invalid="ignore"):
+        want = _log_softmax(a)
+    for x, y in zip(got, want):
+        assert x.dtype == np.float32
+        np.testing.assert_array_equal(np.isnan(x), np.isnan(y))
+        # (Relative to the largest value: a gradient row's sum of 30000 values times
+        # exp(out), where out near 0 differs in its last bits between the two.)
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-5 * np.abs(y[np.isfinite(y)]).max())
+    assert np.isnan(got[0][1:4]).all() and (got[0][0, :50] == -np.inf).all()
+
+
+def test_log_softmax_long_rows_of_float64_keep_to_numpy(calls):
+    _log_softmax(_long_rows(np.float64)[4:])
+    assert "log_softmax_rows" not in calls and "log_softmax_grad_rows" not in calls

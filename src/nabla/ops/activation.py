@@ -72,7 +72,8 @@ def _float(a):
 # the blocks split over the threads: the word language model of PyTorch's examples
 # (700 rows of 33278 logits, 93 MB) log_softmax 76-80 -> 32-34 ms forward, 81-84 ->
 # 32-34 backward, PyTorch 31.5 / 33.1 (2-core Xeon, 256 KB and 512 KB blocks were
-# slower: 41-49 and 31-36 ms forward).
+# slower: 41-49 and 31-36 ms forward). With Numba, float32 blocks go through its
+# kernels instead, two passes a row (see elementwise_kernels.py: ~13 ms each way).
 _BLOCK_BYTES = 1 << 20
 
 
@@ -101,10 +102,23 @@ def _big_rows(a, axis):
     return a.size >= BIG and _last(a, axis)
 
 
+def _compiled_float32(a):
+    """The compiled kernels for long float32 rows (``elementwise_kernels``'s exp is
+    float32's), or None: NumPy's passes then."""
+    return _compiled_for(a) if a.dtype == np.float32 else None
+
+
 def _log_softmax_blocks(a):
     c = a.shape[-1]
     x2 = a.reshape(-1, c)
     out = np.empty(x2.shape, x2.dtype)
+    if (k := _compiled_float32(x2)) is not None:
+        # The rows' maxima by NumPy (vectorised; the kernel's loop would not be), the
+        # block then still in L2 for the kernel's two passes.
+        by_row_blocks(lambda i, j, _: k.log_softmax_rows(x2[i:j], x2[i:j].max(axis=1),
+                                                         out[i:j]),
+                      len(x2), c, x2.dtype, scratch=False)
+        return out.reshape(a.shape)
     ones = _ones(c, x2.dtype)
 
     def block(i, j, e):
@@ -125,6 +139,10 @@ def _log_softmax_grad_blocks(g, out):
     c = out.shape[-1]
     o2, g2 = out.reshape(-1, c), np.ascontiguousarray(g).reshape(-1, c)
     r = np.empty(o2.shape, o2.dtype)
+    if (k := _compiled_float32(o2)) is not None:
+        by_row_blocks(lambda i, j, _: k.log_softmax_grad_rows(g2[i:j], o2[i:j], r[i:j]),
+                      len(o2), c, o2.dtype, scratch=False)
+        return r.reshape(out.shape)
     ones = _ones(c, o2.dtype)
 
     def block(i, j, _):

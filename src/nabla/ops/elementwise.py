@@ -335,9 +335,9 @@ def _compiled_for(a):
 
 
 def elementwise_kernels():
-    """The compiled softmax rows, tanh gradient and powers (``elementwise_kernels.py``),
-    or None: without Numba, with ``NABLA_NUMBA=0``, or when they do not compile or check
-    out."""
+    """The compiled softmax and log-softmax rows, tanh gradient and powers
+    (``elementwise_kernels.py``), or None: without Numba, with ``NABLA_NUMBA=0``, or when
+    they do not compile or check out."""
     return compiled.once(_kernels, "the elementwise kernels", _build_kernels, "NumPy")
 
 
@@ -358,11 +358,18 @@ def _build_kernels():
     ak.power_grad(np.full(3, 2, np.float32), np.array([-1, 2, 0.5], np.float32), 3, d)
     rg = np.empty(3, np.float32)
     ak.relu_grad(np.array([1, 2, np.inf], np.float32), np.array([1, 0, 0], np.float32), rg)
+    ls, lg = np.empty((1, 3), np.float32), np.empty((1, 3), np.float32)
+    ak.log_softmax_rows(x[:1], np.array([np.log(3)], np.float32), ls)
+    ak.log_softmax_grad_rows(np.array([[0, -1, 0]], np.float32), ls, lg)
     # softmax(0, log 3, -inf) = (1/4, 3/4, 0); a row of -inf is NaN, as in NumPy.
     ok = (np.allclose(e[0], [0.25, 0.75, 0]) and np.isnan(e[1]).all()
           and np.allclose(res, [[0.25 * 0.75, -0.75 * 0.25, 0]]) and t.tolist() == [2, 1.5, 0]
           and c.tolist() == [-1, 8, 0.125] and d.tolist() == [6, 24, 1.5]
-          and rg[:2].tolist() == [1, 0] and np.isnan(rg[2]))
+          and rg[:2].tolist() == [1, 0] and np.isnan(rg[2])
+          # log_softmax(0, log 3, -inf) = (log 1/4, log 3/4, -inf); its gradient
+          # under (0, -1, 0) is (1/4, -1/4, 0)
+          and np.allclose(ls[0, :2], np.log([0.25, 0.75])) and ls[0, 2] == -inf
+          and np.allclose(lg, [[0.25, -0.25, 0]]))
     if not ok:
         raise RuntimeError("the compiled elementwise kernels gave wrong values")
     return ak
