@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..row_picks import RowPicks
 from ..threads import BIG, split
 from .elementwise import _BLAS_FLOATS, _compiled_for
 from .linalg import _ones
@@ -155,6 +156,29 @@ def _log_softmax_grad_blocks(g, out):
     return r.reshape(out.shape)
 
 
+def _log_softmax_grad_picks(p, out):
+    """``_log_softmax_grad_blocks`` for a ``RowPicks`` gradient ``p`` (one value ``v`` a
+    row): ``-(exp(out) * v)``, then ``v`` added at the picks; the dense gradient's
+    operations on the same values (``0 - t`` is ``-t``, ``v - t`` is ``-t + v``)."""
+    c = out.shape[-1]
+    o2 = out.reshape(-1, c)
+    r = np.empty(o2.shape, o2.dtype)
+    v = p.values.astype(o2.dtype, copy=False)
+    if (k := _compiled_float32(o2)) is not None:
+        by_row_blocks(lambda i, j, _: k.log_softmax_grad_picked(o2[i:j], v[i:j], r[i:j]),
+                      len(o2), c, o2.dtype, scratch=False)
+    else:
+        def block(i, j, _):
+            rb = r[i:j]
+            np.exp(o2[i:j], out=rb)
+            rb *= v[i:j, None]
+            np.negative(rb, out=rb)
+
+        by_row_blocks(block, len(o2), c, o2.dtype, scratch=False)
+    r[np.arange(len(o2)), p.cols] += v
+    return r.reshape(out.shape)
+
+
 def log_softmax_array(a, axis):
     a = _float(a)
     if _big_rows(a, axis):
@@ -215,6 +239,8 @@ class LogSoftmax(Function):
     @staticmethod
     def backward(ctx, g):
         out = ctx.saved_tensors[0]
+        if type(g) is RowPicks:  # NLL's gradient, over a big array's last axis
+            return _log_softmax_grad_picks(g, out)
         if _big_rows(out, ctx.axis) and g.dtype == out.dtype:
             return _log_softmax_grad_blocks(g, out)
         t = np.exp(out)

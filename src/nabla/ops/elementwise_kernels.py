@@ -208,3 +208,16 @@ def log_softmax_grad_rows(g, out, res):
             s += gr[k]
         for k in range(n):
             rr[k] = gr[k] - exp_nonpositive(orow[k]) * s
+
+
+@_jit
+def log_softmax_grad_picked(out, v, res):
+    """``res = -(exp(out) * v)`` row by row, ``v`` one value a row (float32): the
+    gradient above where NLL's gradient is ``v`` at one entry a row and 0 elsewhere, but
+    for that entry (the caller adds ``v`` there). The same bits as ``0 - exp(out) * v``
+    but for the sign of a zero."""
+    rows, n = out.shape
+    for r in range(rows):
+        orow, rr, vr = out[r], res[r], v[r]
+        for k in range(n):
+            rr[k] = -(exp_nonpositive(orow[k]) * vr)

@@ -21,10 +21,12 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..row_picks import RowPicks
 from ..threads import BIG, split_rows, zeros
-from .activation import _big_rows, _finite_shift, by_row_blocks
+from .activation import LogSoftmax, _big_rows, _finite_shift, by_row_blocks
 from .activation import row_max as _row_max
 from .linalg import _ones
+from .movement import Reshape
 
 
 def _div(a, b):
@@ -69,6 +71,18 @@ def _from_rows(grad, moved_shape):
     if len(moved_shape) == 1:
         return grad[0]
     return np.moveaxis(grad.reshape(moved_shape), -1, 1)
+
+
+def _from_log_softmax(x):
+    """True where NLL's input ``x`` is log_softmax's output over a big array's last axis
+    (the row blocks' case), itself or reshaped with that axis kept (``.view(-1,
+    ntokens)``): that backward takes NLL's gradient as ``RowPicks``."""
+    fn = x.grad_fn
+    if type(fn) is Reshape and fn.inputs[0].shape[-1] == x.shape[-1]:
+        x = fn.inputs[0]
+        fn = x.grad_fn
+    return (type(fn) is LogSoftmax and getattr(fn, "axis", None) == x.ndim - 1
+            and _big_rows(x._data, x.ndim - 1))  # (no axis: released, backward says so)
 
 
 def _log_softmax_rows(x2):
@@ -249,8 +263,15 @@ class ClassNLL(Function):
                     k = (scale * (eps / c) * valid_f) * np.ones(m, dtype=p.dtype)
                     grad -= k[:, None] * (1 if weight is None else weight)
         else:
-            grad = zeros(ctx.in_shape, g.dtype)  # a language model's: in parts
-            grad[rows, t] = -scale if w_y is None else -scale * w_y
+            picked = -scale if w_y is None else -scale * w_y
+            if not eps and ctx.moved is None and _from_log_softmax(ctx.inputs[0]):
+                # A language model's: the picks alone (see row_picks.py), not 93 MB
+                # of zeros for log_softmax's backward to read.
+                values = np.empty(m, g.dtype)
+                values[:] = picked  # as the dense array's assignment casts it
+                return RowPicks(t, values, (m, c))
+            grad = zeros(ctx.in_shape, g.dtype)  # in parts on the threads when big
+            grad[rows, t] = picked
             if eps:
                 weight, valid = ctx.weight, ctx.valid
                 valid_f = 1 if valid is None else valid

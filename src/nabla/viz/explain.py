@@ -217,6 +217,7 @@ _LOCAL = {
 
 def _tensor_rows(out, names):
     from ..autograd import _check_saved, _fix_shape
+    from ..row_picks import dense
 
     if out.grad_fn is None:
         raise ValueError("explain: this tensor was not computed from tensors that "
@@ -265,8 +266,7 @@ def _tensor_rows(out, names):
                 shape, dtype = fn._output_specs[i]
                 g[i] = np.zeros(shape, dtype)
         in_grads = fn.backward(fn, *g)
-        if type(in_grads) is not tuple:
-            in_grads = (in_grads,)
+        in_grads = tuple(map(dense, in_grads if type(in_grads) is tuple else (in_grads,)))
         scalar = all(t._data.size == 1 for t in fn.inputs) and len(g) == 1 and g[0].size == 1
         ones = None
         if scalar:  # a 1x1 Jacobian: backward with incoming gradient 1 gives it exactly

@@ -1,0 +1,71 @@
+"""A gradient that is zero but for one entry in each row, kept as those entries.
+
+``nll_loss`` picks one log-probability a row (the target's), so its gradient is
+``value[i]`` at ``(i, target[i])`` and zero elsewhere. Over a language model's
+vocabulary that dense array is 93 MB of zeros (700 rows of 33278 words) to write, and
+``log_softmax``'s backward then reads all of it only to find each row's one entry. When
+NLL's input comes straight from ``log_softmax`` over a big array, NLL sends this object
+instead, and ``log_softmax``'s backward uses the picks: ``exp(out) * -v`` with ``v``
+added back at the picks, the same operations on the same values, so the same bits.
+
+The engine passes it along like any gradient, and turns it into the dense array
+(``dense()``) wherever something else wants one: a hook or ``retain_grad`` on the
+log-probabilities, ``autograd.grad`` capturing gradients, or a second gradient for them
+to add to (``+`` gives a dense array).
+
+>>> import numpy as np
+>>> g = RowPicks(np.array([2, 0]), np.array([-0.5, -0.5], np.float32), (2, 3))
+>>> g.dense().tolist()
+[[0.0, 0.0, -0.5], [-0.5, 0.0, 0.0]]
+>>> (g + np.ones((2, 3), np.float32)).tolist()
+[[1.0, 1.0, 0.5], [0.5, 1.0, 1.0]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .threads import zeros
+
+
+class RowPicks:
+    """``values[i]`` at ``(i, cols[i])`` of an otherwise zero array of ``shape``, its rows
+    being those of ``reshape(-1, shape[-1])``, in ``values``' dtype."""
+
+    __slots__ = ("cols", "values", "shape", "dtype")
+    # ``ndarray + RowPicks`` and NumPy's ufuncs leave it to this class's own operators
+    # instead of treating it as an object to broadcast.
+    __array_ufunc__ = None
+    # Not a view of anything, yet not an array either: the engine, which adds a
+    # gradient in place into one whose ``base`` is None, must not try that with this.
+    base = False
+
+    def __init__(self, cols, values, shape):
+        self.cols, self.values, self.shape = cols, values, shape
+        self.dtype = values.dtype
+
+    def dense(self) -> np.ndarray:
+        """The gradient as a dense array."""
+        a = zeros(self.shape, self.dtype)
+        a.reshape(-1, self.shape[-1])[np.arange(len(self.cols)), self.cols] = self.values
+        return a
+
+    def reshape(self, shape):
+        """The same picks in ``shape`` (a view's backward) where the rows stay rows;
+        otherwise the dense array reshaped."""
+        if shape[-1] == self.shape[-1]:
+            return RowPicks(self.cols, self.values, tuple(shape))
+        return self.dense().reshape(shape)
+
+    def __add__(self, other):
+        return self.dense() + (other.dense() if type(other) is RowPicks else other)
+
+    __radd__ = __add__
+
+    def __repr__(self):
+        return f"RowPicks(shape={self.shape}, dtype={self.dtype})"
+
+
+def dense(g):
+    """``g`` as an array: a ``RowPicks`` made dense, anything else as it is."""
+    return g.dense() if type(g) is RowPicks else g
