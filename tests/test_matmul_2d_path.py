@@ -82,3 +82,31 @@ def test_big_products_take_np_matmul_small_ones_ndarray_dot(monkeypatch, batch, 
     layer(x).sum().backward()
     assert spy.calls == calls
     assert x.grad.shape == (batch, 64) and layer.weight.grad.shape == (64, 64)
+
+
+@pytest.mark.parametrize("swap", [(0, 1), (1, 2)])
+def test_linear_over_a_transposed_3d_view(swap):
+    """A 3-D input that is a transposed view (attention in the sequence-first layout)
+    is copied and multiplied as one matrix: the bits of NumPy's matmul over the view,
+    and PyTorch's values and gradients."""
+    x0 = rng.standard_normal((35, 20, 64) if swap == (0, 1) else (35, 64, 20))
+    x0 = x0.astype(np.float32)
+    w0 = rng.standard_normal((48, 64)).astype(np.float32)
+    b0 = rng.standard_normal(48).astype(np.float32)
+    view = np.swapaxes(x0, *swap)
+    g0 = rng.standard_normal(view.shape[:-1] + (48,)).astype(np.float32)
+    got, want = [], []
+    for lib, out in ((nabla, got), (torch, want)):
+        x = lib.tensor(x0, requires_grad=True)
+        w, b = lib.tensor(w0, requires_grad=True), lib.tensor(b0, requires_grad=True)
+        v = x.transpose(*swap)
+        if lib is nabla:
+            assert not v._data.flags.c_contiguous
+        y = lib.nn.functional.linear(v, w, b)
+        y.backward(lib.tensor(g0))
+        out += [y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()]
+    expected = np.matmul(view, w0.T)
+    expected += b0
+    np.testing.assert_array_equal(got[0], expected)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-4)
