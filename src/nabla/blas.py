@@ -22,7 +22,7 @@ import ctypes
 
 import numpy as np
 
-__all__ = ["AXPY_FROM", "axpy", "sgemm_function"]
+__all__ = ["AXPY_FROM", "axpy", "linear_sgemm", "sgemm_function"]
 
 _routines: dict = {}  # dtype -> the ctypes function, or None where there is none
 
@@ -85,3 +85,43 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
         return False
     fn(y.size, alpha, x.ctypes.data, 1, y.ctypes.data, 1)
     return True
+
+
+_sgemm: list = []  # [sgemm_function() or None] once looked for
+
+
+def linear_sgemm(x: np.ndarray, w: np.ndarray, b: np.ndarray):
+    """``x @ w.T + b`` for C-contiguous float32 ``x`` (m, k), ``w`` (n, k) and ``b`` (n,)
+    as one ``cblas_sgemm`` with beta = 1 over ``b`` copied into each row of the output
+    (in parts on the threads), or None without OpenBLAS or for other arrays.
+
+    OpenBLAS clears the output before a product with beta = 0 (NumPy's): that pass
+    now writes the bias instead, and the bias's own pass over the result goes. The
+    sums are added to the bias where NumPy's path adds the bias to the sums: the same
+    bits while k fits one of OpenBLAS's blocks (up to 448 here), within rounding beyond.
+    A language model's decoder, 700 x 200 @ 200 x 33278: 38.5-40.2 -> 35.7-37.1 ms.
+
+    >>> x, w = np.ones((2, 3), np.float32), np.ones((4, 3), np.float32)
+    >>> out = linear_sgemm(x, w, np.arange(4, dtype=np.float32))
+    >>> out is None or out.tolist() == [[3, 4, 5, 6], [3, 4, 5, 6]]
+    True
+    """
+    f32 = np.float32
+    if not (x.dtype == w.dtype == b.dtype == f32 and x.ndim == w.ndim == 2 and b.ndim == 1
+            and x.shape[1] == w.shape[1] and b.shape[0] == w.shape[0]
+            and x.flags.c_contiguous and w.flags.c_contiguous and b.flags.c_contiguous):
+        return None
+    if not _sgemm:
+        _sgemm.append(sgemm_function())
+    fn = _sgemm[0]
+    if fn is None:
+        return None
+    from .threads import split_rows
+
+    (m, k), n = x.shape, w.shape[0]
+    out = np.empty((m, n), f32)
+    split_rows(lambda lo, hi: np.copyto(out[lo:hi], b), out)
+    # Row-major (101); x as it is (111), w transposed (112): out = x @ w.T + 1 * out.
+    fn(101, 111, 112, m, n, k, 1.0, x.ctypes.data, k, w.ctypes.data, k, 1.0,
+       out.ctypes.data, n)
+    return out

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import autograd as _ag
 from ..autograd import Function
+from ..blas import linear_sgemm
 from ..threads import STREAM, add_rowwise
 from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
 
@@ -78,10 +79,7 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         ctx.save_for_backward(x, w)
-        out = _product(x, w.T)
-        if b is not None:
-            add_rowwise(out, b)
-        return out
+        return _affine(x, w, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -90,6 +88,24 @@ class Linear(Function):
 
 
 _SWAP_ROWS = 64  # the largest batch _product computes as (b.T @ a.T).T (see there)
+
+
+def _affine(x, w, b):
+    """``x @ w.T + b`` (``b`` may be None): every Linear layer's value. A big float32
+    output (from ``threads.STREAM`` elements: a language model's decoder) with a bias
+    is one BLAS call that starts from the bias (``blas.linear_sgemm``); the rest is
+    ``_product``, then the bias added."""
+    if b is not None and x.dtype == np.float32 and x.ndim >= 2:
+        k, n = x.shape[-1], w.shape[0]
+        rows = x.size // k if k else 0
+        if rows * n >= STREAM and rows > _SWAP_ROWS:
+            out = linear_sgemm(np.ascontiguousarray(x).reshape(rows, k), w, b)
+            if out is not None:
+                return out.reshape(x.shape[:-1] + (n,))
+    out = _product(x, w.T)
+    if b is not None:
+        add_rowwise(out, b)
+    return out
 
 
 def _product(a, b, swap=True):
@@ -171,9 +187,7 @@ class _LinearAct(Function):
 
     @classmethod
     def _value(cls, x, w, b):
-        out = _product(x, w.T)
-        if b is not None:
-            add_rowwise(out, b)
+        out = _affine(x, w, b)
         # act(z, out): the activation of z written into out (here z itself). The ufunc
         # np.tanh is its own act; each Python call here costs ~0.5 us in a training step.
         return cls.act(out, out)
@@ -208,21 +222,18 @@ class _LinearAct(Function):
         ctx._seq = _ag._next_seq()
         # cls._value, inline: a Python call costs ~0.5 us here, inside a training step
         # (0.6 us of Nielsen's 784-30-10 step for its two layers, alternating processes).
-        if xa.ndim == 2:
-            n = wa.shape[0]
-            m = len(xa)
+        n = wa.shape[0]
+        m = len(xa)
+        if xa.ndim == 2 and m * n < STREAM:
             if n >= 2 * m and 8 <= m <= _SWAP_ROWS:
                 out = wa.dot(xa.T).T
             elif m * n * wa.shape[1] >= _MATMUL_FROM:
                 out = np.matmul(xa, wa.T)
             else:
                 out = xa.dot(wa.T)
-        else:
-            out = _product(xa, wa.T)
-        if out.size < STREAM:
             out += b._data  # inline: this path is the small MLP's, call by call
         else:
-            add_rowwise(out, b._data)
+            out = _affine(xa, wa, b._data)
         out = cls.act(out, out)
         t = tensor._wrap(out, True, ctx)
         ctx.saved_tensors = (xa, wa, out)
