@@ -221,3 +221,22 @@ def log_softmax_grad_picked(out, v, res):
         orow, rr, vr = out[r], res[r], v[r]
         for k in range(n):
             rr[k] = -(exp_nonpositive(orow[k]) * vr)
+
+
+@_sum_jit
+def softmax_xent_rows(x, m, t, e, loss):
+    """Cross-entropy's forward over long float32 rows: into ``e`` the softmax of each
+    row of ``x`` (R, n), shifted by its maximum ``m``, into ``loss`` the row's
+    ``log(sum(exp(x - m))) - (x[t] - m)``, as ``loss._xent_rows`` (whose caller sends a
+    row that is not finite to the general path: its loss comes out NaN here too)."""
+    rows, n = x.shape
+    for r in range(rows):
+        xr, er, shift = x[r], e[r], m[r]
+        s = _ZERO
+        for k in range(n):
+            v = exp_nonpositive(xr[k] - shift)
+            er[k] = v
+            s += v
+        for k in range(n):
+            er[k] = er[k] / s
+        loss[r] = np.log(s) - (xr[t[r]] - shift)

@@ -23,7 +23,7 @@ import numpy as np
 from ..autograd import Function
 from ..row_picks import RowPicks
 from ..threads import BIG, split_rows, zeros
-from .activation import LogSoftmax, _big_rows, _finite_shift, by_row_blocks
+from .activation import LogSoftmax, _big_rows, _compiled_float32, _finite_shift, by_row_blocks
 from .activation import row_max as _row_max
 from .linalg import _ones
 from .movement import Reshape
@@ -128,8 +128,15 @@ def _softmax_xent(ctx, x2, t, reduction):
     e = np.empty(x2.shape, x2.dtype)
     loss = np.empty(m, x2.dtype)
     if _big_rows(x2, 1):
-        by_row_blocks(lambda i, j, _: _xent_rows(x2[i:j], t[i:j], rows[:j - i], e[i:j],
-                                                 loss[i:j]), m, c, x2.dtype, scratch=False)
+        k = _compiled_float32(x2)  # two passes a row instead of six, as log_softmax's
+
+        def block(i, j, _):
+            if k is None:
+                _xent_rows(x2[i:j], t[i:j], rows[:j - i], e[i:j], loss[i:j])
+            else:
+                k.softmax_xent_rows(x2[i:j], x2[i:j].max(axis=1), t[i:j], e[i:j], loss[i:j])
+
+        by_row_blocks(block, m, c, x2.dtype, scratch=False)
     else:
         _xent_rows(x2, t, rows, e, loss)
     total = loss.sum()
