@@ -167,3 +167,16 @@ def test_row_picks_dense_and_sums():
     assert p.reshape((9,)).tolist() == d.reshape(9).tolist()
     with pytest.raises(TypeError):
         np.add(d, p, out=d)  # no ufunc may take it for an array
+
+
+@pytest.mark.parametrize("view", [False, True])
+def test_a_second_backward_through_a_released_graph_says_so(view):
+    x0, t0 = _data()
+    x = nabla.tensor(x0, requires_grad=True)
+    if view:
+        lp = F.log_softmax(x.reshape(4, ROWS // 4, C), dim=-1).view(-1, C)
+    else:
+        lp = F.log_softmax(x, dim=1)
+    F.nll_loss(lp, nabla.tensor(t0)).backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        F.nll_loss(lp, nabla.tensor(t0)).backward()

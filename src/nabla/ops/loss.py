@@ -78,11 +78,14 @@ def _from_log_softmax(x):
     (the row blocks' case), itself or reshaped with that axis kept (``.view(-1,
     ntokens)``): that backward takes NLL's gradient as ``RowPicks``."""
     fn = x.grad_fn
-    if type(fn) is Reshape and fn.inputs[0].shape[-1] == x.shape[-1]:
-        x = fn.inputs[0]
+    if type(fn) is Reshape:
+        below = fn.inputs  # () once released: backward then says so, not this
+        if not below or below[0].shape[-1] != x.shape[-1]:
+            return False
+        x = below[0]
         fn = x.grad_fn
     return (type(fn) is LogSoftmax and getattr(fn, "axis", None) == x.ndim - 1
-            and _big_rows(x._data, x.ndim - 1))  # (no axis: released, backward says so)
+            and _big_rows(x._data, x.ndim - 1))  # (no axis: released, as above)
 
 
 def _log_softmax_rows(x2):
