@@ -114,24 +114,23 @@ def _log_softmax_blocks(a):
     x2 = a.reshape(-1, c)
     out = np.empty(x2.shape, x2.dtype)
     if (k := _compiled_float32(x2)) is not None:
-        # The rows' maxima by NumPy (vectorised; the kernel's loop would not be), the
-        # block then still in L2 for the kernel's two passes.
-        by_row_blocks(lambda i, j, _: k.log_softmax_rows(x2[i:j], x2[i:j].max(axis=1),
-                                                         out[i:j]),
-                      len(x2), c, x2.dtype, scratch=False)
-        return out.reshape(a.shape)
-    ones = _ones(c, x2.dtype)
+        def block(i, j, _):
+            # The rows' maxima by NumPy (vectorised; the kernel's loop would not be),
+            # the block then still in L2 for the kernel's two passes.
+            k.log_softmax_rows(x2[i:j], x2[i:j].max(axis=1), out[i:j])
+    else:
+        ones = _ones(c, x2.dtype)
 
-    def block(i, j, e):
-        xb, ob = x2[i:j], out[i:j]
-        m = row_max(xb)
-        if not np.isfinite(m).all():
-            m = _finite_shift(m)
-        np.subtract(xb, m, out=ob)
-        np.exp(ob, out=e)
-        ob -= np.log(e.dot(ones))[:, None]
+        def block(i, j, e):
+            xb, ob = x2[i:j], out[i:j]
+            m = row_max(xb)
+            if not np.isfinite(m).all():
+                m = _finite_shift(m)
+            np.subtract(xb, m, out=ob)
+            np.exp(ob, out=e)
+            ob -= np.log(e.dot(ones))[:, None]
 
-    by_row_blocks(block, len(x2), c, x2.dtype)
+    by_row_blocks(block, len(x2), c, x2.dtype, scratch=k is None)
     return out.reshape(a.shape)
 
 
@@ -141,16 +140,16 @@ def _log_softmax_grad_blocks(g, out):
     o2, g2 = out.reshape(-1, c), np.ascontiguousarray(g).reshape(-1, c)
     r = np.empty(o2.shape, o2.dtype)
     if (k := _compiled_float32(o2)) is not None:
-        by_row_blocks(lambda i, j, _: k.log_softmax_grad_rows(g2[i:j], o2[i:j], r[i:j]),
-                      len(o2), c, o2.dtype, scratch=False)
-        return r.reshape(out.shape)
-    ones = _ones(c, o2.dtype)
+        def block(i, j, _):
+            k.log_softmax_grad_rows(g2[i:j], o2[i:j], r[i:j])
+    else:
+        ones = _ones(c, o2.dtype)
 
-    def block(i, j, _):
-        rb, gb = r[i:j], g2[i:j]
-        np.exp(o2[i:j], out=rb)
-        rb *= gb.dot(ones)[:, None]
-        np.subtract(gb, rb, out=rb)
+        def block(i, j, _):
+            rb, gb = r[i:j], g2[i:j]
+            np.exp(o2[i:j], out=rb)
+            rb *= gb.dot(ones)[:, None]
+            np.subtract(gb, rb, out=rb)
 
     by_row_blocks(block, len(o2), c, o2.dtype, scratch=False)
     return r.reshape(out.shape)
@@ -165,8 +164,8 @@ def _log_softmax_grad_picks(p, out):
     r = np.empty(o2.shape, o2.dtype)
     v = p.values.astype(o2.dtype, copy=False)
     if (k := _compiled_float32(o2)) is not None:
-        by_row_blocks(lambda i, j, _: k.log_softmax_grad_picked(o2[i:j], v[i:j], r[i:j]),
-                      len(o2), c, o2.dtype, scratch=False)
+        def block(i, j, _):
+            k.log_softmax_grad_picked(o2[i:j], v[i:j], r[i:j])
     else:
         def block(i, j, _):
             rb = r[i:j]
@@ -174,7 +173,7 @@ def _log_softmax_grad_picks(p, out):
             rb *= v[i:j, None]
             np.negative(rb, out=rb)
 
-        by_row_blocks(block, len(o2), c, o2.dtype, scratch=False)
+    by_row_blocks(block, len(o2), c, o2.dtype, scratch=False)
     r[np.arange(len(o2)), p.cols] += v
     return r.reshape(out.shape)
 

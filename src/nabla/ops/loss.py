@@ -131,13 +131,12 @@ def _softmax_xent(ctx, x2, t, reduction):
     e = np.empty(x2.shape, x2.dtype)
     loss = np.empty(m, x2.dtype)
     if _big_rows(x2, 1):
-        k = _compiled_float32(x2)  # two passes a row instead of six, as log_softmax's
-
-        def block(i, j, _):
-            if k is None:
-                _xent_rows(x2[i:j], t[i:j], rows[:j - i], e[i:j], loss[i:j])
-            else:
+        if (k := _compiled_float32(x2)) is not None:  # two passes a row instead of six
+            def block(i, j, _):
                 k.softmax_xent_rows(x2[i:j], x2[i:j].max(axis=1), t[i:j], e[i:j], loss[i:j])
+        else:
+            def block(i, j, _):
+                _xent_rows(x2[i:j], t[i:j], rows[:j - i], e[i:j], loss[i:j])
 
         by_row_blocks(block, m, c, x2.dtype, scratch=False)
     else:
@@ -280,6 +279,7 @@ class ClassNLL(Function):
                 values = np.empty(m, g.dtype)
                 values[:] = picked  # as the dense array's assignment casts it
                 return RowPicks(t, values, (m, c))
+            # RowPicks.dense(), inline: 1.3 against 2.2 us for a small NLL (64 x 10).
             grad = zeros(ctx.in_shape, g.dtype)  # in parts on the threads when big
             grad[rows, t] = picked
             if eps:
