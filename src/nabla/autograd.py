@@ -23,7 +23,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from .backend import _allocator_tuned, tune_allocator
-from .row_picks import RowPicks
+from .row_picks import COMPACT
 
 _grad_enabled = [True]
 Tensor = None  # nabla.tensor.Tensor, set when that module loads (it imports this one)
@@ -552,7 +552,7 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     if prev is None:
                         pending[fn] = g
                     elif (prev.base is None and prev.dtype == g.dtype and prev.flags.writeable
-                          and _getrefcount(prev) <= 3 and type(g) is not RowPicks):
+                          and _getrefcount(prev) <= 3 and type(g) not in COMPACT):
                         # Only pending (and this frame) hold the sum so far: add in
                         # place (references: pending's, prev, getrefcount's).
                         np.add(prev, g, out=prev)
@@ -637,7 +637,7 @@ def _history(t, seq):
 def _special_backward(node, g, capture):
     """A node's backward where its retained outputs, ``autograd.grad``'s capture or
     several outputs are involved (``g`` is then a list with a slot per output)."""
-    if type(g) is RowPicks:  # hooks, .grad and capture get what they always get
+    if type(g) in COMPACT:  # hooks, .grad and capture get what they always get
         g = g.dense()
     if node._hooks:
         slots = g if node._n_outputs > 1 else [g]

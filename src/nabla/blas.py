@@ -22,7 +22,7 @@ import ctypes
 
 import numpy as np
 
-__all__ = ["AXPY_FROM", "axpy", "linear_sgemm", "sgemm_function"]
+__all__ = ["AXPY_FROM", "axpy", "linear_sgemm", "sgemm", "sgemm_function"]
 
 _routines: dict = {}  # dtype -> the ctypes function, or None where there is none
 
@@ -90,6 +90,13 @@ def axpy(alpha: float, x: np.ndarray, y: np.ndarray) -> bool:
 _sgemm: list = []  # [sgemm_function() or None] once looked for
 
 
+def sgemm():
+    """``sgemm_function()``, looked for once: the function object or None."""
+    if not _sgemm:
+        _sgemm.append(sgemm_function())
+    return _sgemm[0]
+
+
 def linear_sgemm(x: np.ndarray, w: np.ndarray, b: np.ndarray):
     """``x @ w.T + b`` for C-contiguous float32 ``x`` (m, k), ``w`` (n, k) and ``b`` (n,)
     as one ``cblas_sgemm`` with beta = 1 over ``b`` copied into each row of the output
@@ -111,9 +118,7 @@ def linear_sgemm(x: np.ndarray, w: np.ndarray, b: np.ndarray):
             and x.shape[1] == w.shape[1] and b.shape[0] == w.shape[0]
             and x.flags.c_contiguous and w.flags.c_contiguous and b.flags.c_contiguous):
         return None
-    if not _sgemm:
-        _sgemm.append(sgemm_function())
-    fn = _sgemm[0]
+    fn = sgemm()
     if fn is None:
         return None
     from .threads import split_rows

@@ -58,7 +58,7 @@ class RowPicks:
         return self.dense().reshape(shape)
 
     def __add__(self, other):
-        return self.dense() + (other.dense() if type(other) is RowPicks else other)
+        return self.dense() + dense(other)
 
     __radd__ = __add__
 
@@ -66,6 +66,48 @@ class RowPicks:
         return f"RowPicks(shape={self.shape}, dtype={self.dtype})"
 
 
+class SoftmaxPicks:
+    """``log_softmax``'s input gradient under NLL's ``picks`` (a ``RowPicks``), not yet
+    computed: ``-(exp(out) * v)`` with ``v`` added at the picks, ``out`` being
+    log_softmax's output, in ``shape`` (its rows those of ``out.reshape(-1, n)``).
+
+    ``log_softmax``'s backward sends it where its input is a Linear layer's output (a
+    language model's decoder, directly or through a ``.view`` that keeps the rows): that
+    layer's backward computes it a block of columns at a time, each block used by its
+    products while in cache (``ops.softmax_linear``), instead of 93 MB written once and
+    read twice. Anywhere else, the engine makes it dense as it does a ``RowPicks``.
+    """
+
+    __slots__ = ("picks", "out", "shape", "dtype", "_make")
+    __array_ufunc__ = None
+    base = False
+
+    def __init__(self, picks, out, shape, make):
+        # make(picks, out): log_softmax's own backward of the picks, the dense array
+        # (passed in: this module is below the ops that compute it).
+        self.picks, self.out, self.shape, self._make = picks, out, shape, make
+        self.dtype = out.dtype
+
+    def dense(self) -> np.ndarray:
+        """The gradient as a dense array."""
+        return self._make(self.picks, self.out).reshape(self.shape)
+
+    def reshape(self, shape):
+        """The same gradient in ``shape`` where the rows stay rows; else dense."""
+        if shape[-1] == self.shape[-1]:
+            return SoftmaxPicks(self.picks, self.out, tuple(shape), self._make)
+        return self.dense().reshape(shape)
+
+    __add__ = __radd__ = RowPicks.__add__
+
+    def __repr__(self):
+        return f"SoftmaxPicks(shape={self.shape}, dtype={self.dtype})"
+
+
+# The gradients kept in a compact form: what the engine makes dense for anyone else.
+COMPACT = (RowPicks, SoftmaxPicks)
+
+
 def dense(g):
-    """``g`` as an array: a ``RowPicks`` made dense, anything else as it is."""
-    return g.dense() if type(g) is RowPicks else g
+    """``g`` as an array: a compact gradient made dense, anything else as it is."""
+    return g.dense() if type(g) in COMPACT else g

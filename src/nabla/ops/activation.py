@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..row_picks import RowPicks
+from ..row_picks import RowPicks, SoftmaxPicks
 from ..threads import BIG, split
+from . import softmax_linear
 from .elementwise import _BLAS_FLOATS, _compiled_for
-from .linalg import _ones
+from .linalg import Linear, _ones
+from .movement import Reshape
 
 
 def row_max(x2):
@@ -178,6 +180,22 @@ def _log_softmax_grad_picks(p, out):
     return r.reshape(out.shape)
 
 
+def takes_picks(x, out):
+    """True where log_softmax's input ``x`` (its output ``out``) is a Linear layer's
+    output, itself or through a view that keeps the rows, and that layer's backward can
+    take log_softmax's gradient as a ``SoftmaxPicks`` (``softmax_linear.usable``)."""
+    fn = x.grad_fn
+    if type(fn) is Reshape:
+        below = fn.inputs  # () once released
+        if not below or below[0].shape[-1] != x.shape[-1]:
+            return False
+        fn = below[0].grad_fn
+    if type(fn) is not Linear or not fn.inputs:
+        return False
+    xa, w = fn.saved_tensors
+    return softmax_linear.usable(out, xa, w)
+
+
 def log_softmax_array(a, axis):
     a = _float(a)
     if _big_rows(a, axis):
@@ -239,6 +257,8 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         out = ctx.saved_tensors[0]
         if type(g) is RowPicks:  # NLL's gradient, over a big array's last axis
+            if takes_picks(ctx.inputs[0], out):  # a decoder's: computed by its backward
+                return SoftmaxPicks(g, out, out.shape, _log_softmax_grad_picks)
             return _log_softmax_grad_picks(g, out)
         if _big_rows(out, ctx.axis) and g.dtype == out.dtype:
             return _log_softmax_grad_blocks(g, out)

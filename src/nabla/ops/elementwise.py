@@ -361,6 +361,8 @@ def _build_kernels():
     ls, lg = np.empty((1, 3), np.float32), np.empty((1, 3), np.float32)
     ak.log_softmax_rows(x[:1], np.array([np.log(3)], np.float32), ls)
     ak.log_softmax_grad_rows(np.array([[0, -1, 0]], np.float32), ls, lg)
+    pc = np.empty((1, 2), np.float32)  # columns 1-2, NLL's pick at column 1 (value -1)
+    ak.log_softmax_grad_picked_cols(ls, np.array([-1], np.float32), np.array([1]), 1, pc)
     # softmax(0, log 3, -inf) = (1/4, 3/4, 0); a row of -inf is NaN, as in NumPy.
     ok = (np.allclose(e[0], [0.25, 0.75, 0]) and np.isnan(e[1]).all()
           and np.allclose(res, [[0.25 * 0.75, -0.75 * 0.25, 0]]) and t.tolist() == [2, 1.5, 0]
@@ -369,7 +371,7 @@ def _build_kernels():
           # log_softmax(0, log 3, -inf) = (log 1/4, log 3/4, -inf); its gradient
           # under (0, -1, 0) is (1/4, -1/4, 0)
           and np.allclose(ls[0, :2], np.log([0.25, 0.75])) and ls[0, 2] == -inf
-          and np.allclose(lg, [[0.25, -0.25, 0]]))
+          and np.allclose(lg, [[0.25, -0.25, 0]]) and np.allclose(pc, [[-0.25, 0]]))
     if not ok:
         raise RuntimeError("the compiled elementwise kernels gave wrong values")
     return ak
