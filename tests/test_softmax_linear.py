@@ -229,3 +229,28 @@ def test_kernel_columns_are_the_whole_rows_bits():
         res = np.empty((6, w), np.float32)
         k.log_softmax_grad_picked_cols(out, v, t, j, res)
         np.testing.assert_array_equal(res, whole[:, j:j + w])
+
+
+def test_retain_graph_and_tied_weights_add_up(fused, monkeypatch):
+    """A second backward through the kept graph doubles every gradient; a weight shared
+    with an embedding (the word language model's ``--tied``) gets both layers' parts."""
+    h0, w0, b0, t0 = _model()
+    idx = np.random.default_rng(4).integers(0, V, ROWS)
+
+    def run():
+        w, b = nabla.tensor(w0, requires_grad=True), nabla.tensor(b0, requires_grad=True)
+        h = F.embedding(nabla.tensor(idx), w) * 0.5 + nabla.tensor(h0)
+        loss = F.nll_loss(F.log_softmax(F.linear(h, w, b), dim=1), nabla.tensor(t0))
+        loss.backward(retain_graph=True)
+        once = [w.grad.numpy().copy(), b.grad.numpy().copy()]
+        loss.backward()
+        return once, [w.grad.numpy(), b.grad.numpy()]
+
+    once, twice = run()
+    assert len(fused) == 2
+    _dense(monkeypatch)
+    want_once, want_twice = run()
+    for got, want in ((once, want_once), (twice, want_twice)):
+        for a, d in zip(got, want):
+            np.testing.assert_allclose(a, d, rtol=0, atol=2e-6 * np.abs(d).max())
+    np.testing.assert_allclose(twice[0], 2 * once[0], rtol=1e-6, atol=1e-9)
