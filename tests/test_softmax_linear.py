@@ -1,7 +1,7 @@
-"""A Linear layer's backward under log_softmax and NLL by blocks of columns
-(``ops/softmax_linear.py``, ``row_picks.SoftmaxPicks``): the dense path's weight and bias
-gradients bit for bit, its input gradient within float32 rounding, PyTorch's gradients;
-and where anything else wants log_softmax's gradient (a hook, ``retain_grad``,
+"""A Linear layer's backward under log_softmax and NLL, or cross-entropy, by blocks of
+columns (``ops/softmax_linear.py``, ``row_picks.ColumnBlocks``): the dense path's weight
+and bias gradients bit for bit, its input gradient within float32 rounding, PyTorch's
+gradients; and where anything else wants the loss's gradient (a hook, ``retain_grad``,
 ``autograd.grad``, a second use of the logits, ``explain``) it gets the dense one."""
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import pytest
 
 import nabla
 from nabla.ops import activation, elementwise, softmax_linear
-from nabla.ops.activation import _log_softmax_grad_picks
-from nabla.row_picks import SoftmaxPicks
+from nabla.row_picks import ColumnBlocks, RowPicks
 
 F = nabla.nn.functional
 ROWS, H, V = 140, 24, 9000  # 1.26M logits: past the row blocks' threshold; 5 blocks
@@ -28,22 +27,26 @@ def _model(seed=0, dtype=np.float32, bias=True):
     return h0, w0, b0, t0
 
 
-def _grads(h0, w0, b0, t0, layout="view", need_h=True, need_w=True, hook=None, **kw):
+def _grads(h0, w0, b0, t0, layout="view", need_h=True, need_w=True, hook=None, loss="nll",
+           **kw):
     """The word language model's two layouts: ``view`` (the LSTM model: Linear over 3-D
     input, ``.view(-1, V)``, log_softmax over dim 1) and ``3d`` (the Transformer model:
-    log_softmax over the last axis of the 3-D logits, then ``.view(-1, V)``)."""
+    log_softmax over the last axis of the 3-D logits, then ``.view(-1, V)``). With
+    ``loss="xent"``: ``cross_entropy(logits.view(-1, V), t)``, as GPT-style programs
+    write it."""
     h = nabla.tensor(h0.reshape(7, ROWS // 7, H), requires_grad=need_h)
     w = nabla.tensor(w0, requires_grad=need_w)
     b = None if b0 is None else nabla.tensor(b0, requires_grad=True)
     logits = F.linear(h, w, b)
     if hook is not None:
         hook(logits)
-    if layout == "view":
-        lp = F.log_softmax(logits.view(-1, V), dim=1)
+    if loss == "xent":
+        out = F.cross_entropy(logits.view(-1, V), nabla.tensor(t0), **kw)
+    elif layout == "view":
+        out = F.nll_loss(F.log_softmax(logits.view(-1, V), dim=1), nabla.tensor(t0), **kw)
     else:
-        lp = F.log_softmax(logits, dim=-1).view(-1, V)
-    loss = F.nll_loss(lp, nabla.tensor(t0), **kw)
-    loss.backward()
+        out = F.nll_loss(F.log_softmax(logits, dim=-1).view(-1, V), nabla.tensor(t0), **kw)
+    out.backward()
     out = [h.grad, w.grad] + ([] if b is None else [b.grad])
     return [None if g is None else g.numpy() for g in out]
 
@@ -59,7 +62,7 @@ def fused(monkeypatch):
 
 
 def _dense(monkeypatch):
-    monkeypatch.setattr(activation, "takes_picks", lambda x, out: False)
+    monkeypatch.setattr(softmax_linear, "takes", lambda below, dtype: False)
 
 
 def _same(got, want):
@@ -77,6 +80,8 @@ def _same(got, want):
 @pytest.mark.parametrize("case", [
     {}, {"layout": "3d"}, {"bias": False}, {"need_h": False}, {"need_w": False},
     {"reduction": "sum"}, {"ignore_index": 7}, {"weight": True},
+    {"loss": "xent"}, {"loss": "xent", "reduction": "sum"}, {"loss": "xent", "bias": False},
+    {"loss": "xent", "need_h": False},
 ])
 def test_blocks_give_the_dense_gradients(case, fused, monkeypatch):
     case = dict(case)
@@ -84,7 +89,7 @@ def test_blocks_give_the_dense_gradients(case, fused, monkeypatch):
     if case.pop("weight", False):
         case["weight"] = nabla.tensor(np.random.default_rng(2).random(V).astype(np.float32))
     got = _grads(h0, w0, b0, t0, **case)
-    assert len(fused) == 1 and type(fused[0]) is SoftmaxPicks
+    assert len(fused) == 1 and type(fused[0]) is ColumnBlocks
     _dense(monkeypatch)
     want = _grads(h0, w0, b0, t0, **case)
     assert len(fused) == 1  # the dense gradient went the usual way
@@ -112,6 +117,8 @@ def test_float64_small_and_compiled_off_stay_dense(fused, monkeypatch):
     x = nabla.tensor(h0[:14], requires_grad=True)  # 126k logits: not the row blocks' case
     F.nll_loss(F.log_softmax(F.linear(x, nabla.tensor(w0)), dim=1),
                nabla.tensor(t0[:14])).backward()
+    for kw in ({"label_smoothing": 0.1}, {"ignore_index": 7}, {"weight": nabla.ones(V)}):
+        _grads(h0, w0, b0, t0, loss="xent", **kw)  # cross-entropy's general backward
     monkeypatch.setattr(elementwise, "_kernels", [None])  # NABLA_NUMBA=0, no Numba
     _grads(h0, w0, b0, t0)
     assert fused == []
@@ -133,6 +140,7 @@ def test_hooks_retain_grad_and_autograd_grad_get_the_dense_gradient(fused, monke
         logits.register_hook(lambda g: seen.append(g.numpy().copy()))
 
     got = _grads(h0, w0, b0, t0, hook=hooked)
+    got_x = _grads(h0, w0, b0, t0, hook=lambda t: t.retain_grad(), loss="xent")
     kept = []
     got2 = _grads(h0, w0, b0, t0, hook=lambda t: (t.retain_grad(), kept.append(t)))
     assert fused == []  # the gradient was made dense where the hook or .grad wanted it
@@ -144,6 +152,7 @@ def test_hooks_retain_grad_and_autograd_grad_get_the_dense_gradient(fused, monke
     np.testing.assert_array_equal(kept[0].grad.numpy(), want_seen[0])
     _same(got, want)
     _same(got2, want)
+    _same(got_x, _grads(h0, w0, b0, t0, loss="xent"))
 
 
 def test_autograd_grad_gets_the_dense_gradient(fused):
@@ -159,8 +168,9 @@ def test_autograd_grad_gets_the_dense_gradient(fused):
     np.testing.assert_allclose(gw.numpy(), want[1], rtol=0, atol=1e-6 * np.abs(want[1]).max())
 
 
+@pytest.mark.parametrize("kind", ["nll", "xent"])
 @pytest.mark.parametrize("order", ["before", "after"])
-def test_a_second_use_of_the_logits_adds_up(order, monkeypatch):
+def test_a_second_use_of_the_logits_adds_up(order, kind, monkeypatch):
     h0, w0, b0, t0 = _model()
 
     def run():
@@ -168,7 +178,10 @@ def test_a_second_use_of_the_logits_adds_up(order, monkeypatch):
         w, b = nabla.tensor(w0, requires_grad=True), nabla.tensor(b0, requires_grad=True)
         logits = F.linear(h, w, b)
         extra = (logits * logits).mean() if order == "before" else None
-        loss = F.nll_loss(F.log_softmax(logits, dim=1), nabla.tensor(t0))
+        if kind == "xent":
+            loss = F.cross_entropy(logits, nabla.tensor(t0))
+        else:
+            loss = F.nll_loss(F.log_softmax(logits, dim=1), nabla.tensor(t0))
         if order == "after":
             extra = (logits * logits).mean()
         (loss + extra).backward()
@@ -194,15 +207,13 @@ def test_explain_gets_dense_gradients(fused, monkeypatch):
     np.testing.assert_array_equal(rows[-2]["grad"], want[1])
 
 
-def test_softmax_picks_dense_reshape_and_sums():
+def test_column_blocks_dense_reshape_and_sums():
     h0, w0, b0, t0 = _model()
     h = nabla.tensor(h0)
     w = nabla.tensor(w0, requires_grad=True)
     lp = F.log_softmax(F.linear(h, w, nabla.tensor(b0)), dim=1)
-    from nabla.row_picks import RowPicks
-
     v = np.full(ROWS, -1 / ROWS, np.float32)
-    g = SoftmaxPicks(RowPicks(t0, v, (ROWS, V)), lp._data, (ROWS, V), _log_softmax_grad_picks)
+    g = activation._picks_by_columns(RowPicks(t0, v, (ROWS, V)), lp._data)
     d = g.dense()
     want = np.exp(lp._data) * (1 / ROWS)
     want[np.arange(ROWS), t0] -= 1 / ROWS

@@ -66,46 +66,45 @@ class RowPicks:
         return f"RowPicks(shape={self.shape}, dtype={self.dtype})"
 
 
-class SoftmaxPicks:
-    """``log_softmax``'s input gradient under NLL's ``picks`` (a ``RowPicks``), not yet
-    computed: ``-(exp(out) * v)`` with ``v`` added at the picks, ``out`` being
-    log_softmax's output, in ``shape`` (its rows those of ``out.reshape(-1, n)``).
+class ColumnBlocks:
+    """A gradient not yet computed, to be taken a block of columns at a time: ``fill(j,
+    res)`` writes the columns ``[j, j + w)`` of its rows (those of ``reshape(-1,
+    shape[-1])``) into ``res`` (R, w), ``make()`` gives the whole array.
 
-    ``log_softmax``'s backward sends it where its input is a Linear layer's output (a
-    language model's decoder, directly or through a ``.view`` that keeps the rows): that
-    layer's backward computes it a block of columns at a time, each block used by its
-    products while in cache (``ops.softmax_linear``), instead of 93 MB written once and
-    read twice. Anywhere else, the engine makes it dense as it does a ``RowPicks``.
+    Sent where a loss's gradient over a vocabulary goes straight into a Linear layer (a
+    language model's decoder, directly or through a ``.view`` that keeps the rows):
+    log_softmax's backward under NLL's picks, or cross-entropy's ``softmax - onehot``.
+    That layer's backward (``ops.softmax_linear``) then uses each block in its products
+    while it is in cache, instead of 93 MB written once and read twice. Anywhere else,
+    the engine makes it dense as it does a ``RowPicks``.
     """
 
-    __slots__ = ("picks", "out", "shape", "dtype", "_make")
+    __slots__ = ("shape", "dtype", "fill", "_make")
     __array_ufunc__ = None
     base = False
 
-    def __init__(self, picks, out, shape, make):
-        # make(picks, out): log_softmax's own backward of the picks, the dense array
-        # (passed in: this module is below the ops that compute it).
-        self.picks, self.out, self.shape, self._make = picks, out, shape, make
-        self.dtype = out.dtype
+    def __init__(self, shape, dtype, fill, make):
+        # fill and make are the producer's (this module is below the ops that compute it).
+        self.shape, self.dtype, self.fill, self._make = tuple(shape), dtype, fill, make
 
     def dense(self) -> np.ndarray:
         """The gradient as a dense array."""
-        return self._make(self.picks, self.out).reshape(self.shape)
+        return self._make().reshape(self.shape)
 
     def reshape(self, shape):
         """The same gradient in ``shape`` where the rows stay rows; else dense."""
         if shape[-1] == self.shape[-1]:
-            return SoftmaxPicks(self.picks, self.out, tuple(shape), self._make)
+            return ColumnBlocks(shape, self.dtype, self.fill, self._make)
         return self.dense().reshape(shape)
 
     __add__ = __radd__ = RowPicks.__add__
 
     def __repr__(self):
-        return f"SoftmaxPicks(shape={self.shape}, dtype={self.dtype})"
+        return f"ColumnBlocks(shape={self.shape}, dtype={self.dtype})"
 
 
 # The gradients kept in a compact form: what the engine makes dense for anyone else.
-COMPACT = (RowPicks, SoftmaxPicks)
+COMPACT = (RowPicks, ColumnBlocks)
 
 
 def dense(g):

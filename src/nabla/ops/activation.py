@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ..row_picks import RowPicks, SoftmaxPicks
+from ..row_picks import ColumnBlocks, RowPicks
 from ..threads import BIG, split
 from . import softmax_linear
 from .elementwise import _BLAS_FLOATS, _compiled_for
@@ -180,20 +180,32 @@ def _log_softmax_grad_picks(p, out):
     return r.reshape(out.shape)
 
 
-def takes_picks(x, out):
-    """True where log_softmax's input ``x`` (its output ``out``) is a Linear layer's
-    output, itself or through a view that keeps the rows, and that layer's backward can
-    take log_softmax's gradient as a ``SoftmaxPicks`` (``softmax_linear.usable``)."""
+def linear_below(x):
+    """``(input, weight)`` arrays of the Linear layer whose output ``x`` is, itself or
+    through a view that keeps the rows; None for anything else. A loss over a vocabulary
+    asks, to send its gradient to that layer as ``ColumnBlocks``."""
     fn = x.grad_fn
     if type(fn) is Reshape:
         below = fn.inputs  # () once released
         if not below or below[0].shape[-1] != x.shape[-1]:
-            return False
+            return None
         fn = below[0].grad_fn
     if type(fn) is not Linear or not fn.inputs:
-        return False
-    xa, w = fn.saved_tensors
-    return softmax_linear.usable(out, xa, w)
+        return None
+    return fn.saved_tensors
+
+
+def _picks_by_columns(p, out):
+    """``_log_softmax_grad_picks(p, out)`` as ``ColumnBlocks`` (its compiled kernel fills
+    each block), or None where there is no kernel."""
+    if (k := _compiled_float32(out)) is None or not out.flags.c_contiguous:
+        return None
+    o2 = out.reshape(-1, out.shape[-1])
+    v = p.values.astype(out.dtype, copy=False)
+    cols = p.cols
+    return ColumnBlocks(out.shape, out.dtype,
+                        lambda j, res: k.log_softmax_grad_picked_cols(o2, v, cols, j, res),
+                        lambda: _log_softmax_grad_picks(p, out))
 
 
 def log_softmax_array(a, axis):
@@ -257,8 +269,9 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         out = ctx.saved_tensors[0]
         if type(g) is RowPicks:  # NLL's gradient, over a big array's last axis
-            if takes_picks(ctx.inputs[0], out):  # a decoder's: computed by its backward
-                return SoftmaxPicks(g, out, out.shape, _log_softmax_grad_picks)
+            if softmax_linear.takes(linear_below(ctx.inputs[0]), out.dtype) \
+                    and (blocks := _picks_by_columns(g, out)) is not None:
+                return blocks  # a decoder's: computed a block at a time by its backward
             return _log_softmax_grad_picks(g, out)
         if _big_rows(out, ctx.axis) and g.dtype == out.dtype:
             return _log_softmax_grad_blocks(g, out)

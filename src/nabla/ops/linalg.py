@@ -7,7 +7,7 @@ import numpy as np
 from .. import autograd as _ag
 from ..autograd import Function
 from ..blas import linear_sgemm
-from ..row_picks import SoftmaxPicks
+from ..row_picks import ColumnBlocks
 from ..threads import STREAM, add_rowwise
 from . import softmax_linear
 from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
@@ -86,7 +86,7 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x, w = ctx.saved_tensors
-        if type(g) is SoftmaxPicks:  # a decoder's under log_softmax and NLL
+        if type(g) is ColumnBlocks:  # a decoder's, under log_softmax or cross-entropy
             return softmax_linear.linear_grads(ctx.needs_input_grad, g, x, w)
         return _linear_grads(ctx.needs_input_grad, g, x, w)
 

@@ -21,9 +21,17 @@ import math
 import numpy as np
 
 from ..autograd import Function
-from ..row_picks import RowPicks
+from ..row_picks import ColumnBlocks, RowPicks
 from ..threads import BIG, split_rows, zeros
-from .activation import LogSoftmax, _big_rows, _compiled_float32, _finite_shift, by_row_blocks
+from . import softmax_linear
+from .activation import (
+    LogSoftmax,
+    _big_rows,
+    _compiled_float32,
+    _finite_shift,
+    by_row_blocks,
+    linear_below,
+)
 from .activation import row_max as _row_max
 from .linalg import _ones
 from .movement import Reshape
@@ -244,14 +252,26 @@ class ClassNLL(Function):
             scale = _float_scale(g, ctx.denom)
         if scale is not None:  # softmax - onehot, scaled
             p = ctx.p
-            if p.size >= BIG:  # a big vocabulary's: the product in parts on the threads
-                grad = np.empty(p.shape, p.dtype)
-                s = p.dtype.type(scale)
-                split_rows(lambda lo, hi: np.multiply(p[lo:hi], s, out=grad[lo:hi]), p)
-            else:
+            if p.size < BIG:
                 grad = p * scale
-            grad[rows, t] -= scale
-            return _from_rows(grad, ctx.moved)
+                grad[rows, t] -= scale
+                return _from_rows(grad, ctx.moved)
+            s = p.dtype.type(scale)
+
+            def dense():  # a big vocabulary's: the product in parts on the threads
+                grad = np.empty(p.shape, p.dtype)
+                split_rows(lambda lo, hi: np.multiply(p[lo:hi], s, out=grad[lo:hi]), p)
+                grad[rows, t] -= scale
+                return grad
+
+            if ctx.moved is None and softmax_linear.takes(linear_below(ctx.inputs[0]), p.dtype):
+                def fill(j, res):  # the columns [j, j + w) of dense()'s, the same operations
+                    np.multiply(p[:, j:j + res.shape[1]], s, out=res)
+                    hit = (t >= j) & (t < j + res.shape[1])
+                    res[rows[hit], t[hit] - j] -= scale
+
+                return ColumnBlocks(p.shape, p.dtype, fill, dense)  # a decoder's (see there)
+            return _from_rows(dense(), ctx.moved)
         scale = _scale(g, ctx.denom)
         if per_sample:
             scale = scale.reshape(-1)
