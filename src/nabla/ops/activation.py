@@ -196,16 +196,23 @@ def linear_below(x):
 
 
 def _picks_by_columns(p, out):
-    """``_log_softmax_grad_picks(p, out)`` as ``ColumnBlocks`` (its compiled kernel fills
-    each block), or None where there is no kernel."""
-    if (k := _compiled_float32(out)) is None or not out.flags.c_contiguous:
-        return None
+    """``_log_softmax_grad_picks(p, out)`` as ``ColumnBlocks``: each block filled by its
+    compiled kernel, or by its NumPy passes, the same operations on the block."""
     o2 = out.reshape(-1, out.shape[-1])
     v = p.values.astype(out.dtype, copy=False)
-    cols = p.cols
-    return ColumnBlocks(out.shape, out.dtype,
-                        lambda j, res: k.log_softmax_grad_picked_cols(o2, v, cols, j, res),
-                        lambda: _log_softmax_grad_picks(p, out))
+    cols, rows = p.cols, np.arange(len(o2))
+    if (k := _compiled_float32(o2)) is not None:
+        def fill(j, res):
+            k.log_softmax_grad_picked_cols(o2, v, cols, j, res)
+    else:
+        def fill(j, res):
+            np.exp(o2[:, j:j + res.shape[1]], out=res)
+            res *= v[:, None]
+            np.negative(res, out=res)
+            hit = (cols >= j) & (cols < j + res.shape[1])
+            res[rows[hit], cols[hit] - j] += v[hit]
+
+    return ColumnBlocks(out.shape, out.dtype, fill, lambda: _log_softmax_grad_picks(p, out))
 
 
 def log_softmax_array(a, axis):
@@ -269,9 +276,8 @@ class LogSoftmax(Function):
     def backward(ctx, g):
         out = ctx.saved_tensors[0]
         if type(g) is RowPicks:  # NLL's gradient, over a big array's last axis
-            if softmax_linear.takes(linear_below(ctx.inputs[0]), out.dtype) \
-                    and (blocks := _picks_by_columns(g, out)) is not None:
-                return blocks  # a decoder's: computed a block at a time by its backward
+            if softmax_linear.takes(linear_below(ctx.inputs[0]), out.dtype):
+                return _picks_by_columns(g, out)  # a decoder's: a block at a time there
             return _log_softmax_grad_picks(g, out)
         if _big_rows(out, ctx.axis) and g.dtype == out.dtype:
             return _log_softmax_grad_blocks(g, out)
