@@ -1,4 +1,6 @@
-"""A gradient that is zero but for one entry in each row, kept as those entries.
+"""Gradients kept in a compact form: ``RowPicks``, zero but for one entry in each row,
+kept as those entries, and ``ColumnBlocks``, not computed until a layer asks for it a
+block of columns at a time.
 
 ``nll_loss`` picks one log-probability a row (the target's), so its gradient is
 ``value[i]`` at ``(i, target[i])`` and zero elsewhere. Over a language model's
@@ -8,10 +10,13 @@ NLL's input comes straight from ``log_softmax`` over a big array, NLL sends this
 instead, and ``log_softmax``'s backward uses the picks: ``exp(out) * -v`` with ``v``
 added back at the picks, the same operations on the same values, so the same bits.
 
-The engine passes it along like any gradient, and turns it into the dense array
-(``dense()``) wherever something else wants one: a hook or ``retain_grad`` on the
-log-probabilities, ``autograd.grad`` capturing gradients, or a second gradient for them
-to add to (``+`` gives a dense array).
+One step further, where that log_softmax (or a cross-entropy) takes a Linear layer's
+output, the loss's own gradient goes on as a ``ColumnBlocks`` (see its class).
+
+The engine passes either along like any gradient, and turns it into the dense array
+(``dense()``) wherever something else wants one: a hook or ``retain_grad``,
+``autograd.grad`` capturing gradients, or a second gradient to add to (``+`` gives a
+dense array).
 
 >>> import numpy as np
 >>> g = RowPicks(np.array([2, 0]), np.array([-0.5, -0.5], np.float32), (2, 3))
@@ -19,6 +24,13 @@ to add to (``+`` gives a dense array).
 [[0.0, 0.0, -0.5], [-0.5, 0.0, 0.0]]
 >>> (g + np.ones((2, 3), np.float32)).tolist()
 [[1.0, 1.0, 0.5], [0.5, 1.0, 1.0]]
+>>> full = np.arange(6.0).reshape(2, 3)
+>>> b = ColumnBlocks((2, 3), full.dtype, lambda j, res: np.copyto(res, full[:, j:j + 2]),
+...                  lambda: full.copy())
+>>> part = np.empty((2, 2)); b.fill(1, part); part.tolist()  # columns 1 and 2
+[[1.0, 2.0], [4.0, 5.0]]
+>>> b.reshape((1, 2, 3)).dense().shape
+(1, 2, 3)
 """
 
 from __future__ import annotations

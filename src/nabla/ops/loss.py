@@ -270,7 +270,7 @@ class ClassNLL(Function):
                     hit = (t >= j) & (t < j + res.shape[1])
                     res[rows[hit], t[hit] - j] -= scale
 
-                return ColumnBlocks(p.shape, p.dtype, fill, dense)  # a decoder's (see there)
+                return ColumnBlocks(p.shape, p.dtype, fill, dense)  # ops/softmax_linear.py
             return _from_rows(dense(), ctx.moved)
         scale = _scale(g, ctx.denom)
         if per_sample:
