@@ -170,29 +170,41 @@ def _log_softmax_grad_picks(p, out):
             k.log_softmax_grad_picked(o2[i:j], v[i:j], r[i:j])
     else:
         def block(i, j, _):
-            rb = r[i:j]
-            np.exp(o2[i:j], out=rb)
-            rb *= v[i:j, None]
-            np.negative(rb, out=rb)
+            _neg_exp_times(o2[i:j], v[i:j], r[i:j])
 
     by_row_blocks(block, len(o2), c, o2.dtype, scratch=False)
     r[np.arange(len(o2)), p.cols] += v
     return r.reshape(out.shape)
 
 
+def through_row_view(x):
+    """``x``, or the tensor it views when it is a reshape that keeps the last axis (so
+    its rows: ``.view(-1, ntokens)``); None for a reshape that does not, or one whose
+    node was released (backward then says so itself)."""
+    fn = x.grad_fn
+    if type(fn) is not Reshape:
+        return x
+    below = fn.inputs  # () once released
+    return below[0] if below and below[0].shape[-1] == x.shape[-1] else None
+
+
 def linear_below(x):
     """``(input, weight)`` arrays of the Linear layer whose output ``x`` is, itself or
     through a view that keeps the rows; None for anything else. A loss over a vocabulary
     asks, to send its gradient to that layer as ``ColumnBlocks``."""
-    fn = x.grad_fn
-    if type(fn) is Reshape:
-        below = fn.inputs  # () once released
-        if not below or below[0].shape[-1] != x.shape[-1]:
-            return None
-        fn = below[0].grad_fn
+    x = through_row_view(x)
+    fn = None if x is None else x.grad_fn
     if type(fn) is not Linear or not fn.inputs:
         return None
     return fn.saved_tensors
+
+
+def _neg_exp_times(o, v, res):
+    """``res = -(exp(o) * v)``, ``v`` one value a row: log_softmax's gradient under NLL's
+    picks but for the picks themselves, in NumPy's passes."""
+    np.exp(o, out=res)
+    res *= v[:, None]
+    np.negative(res, out=res)
 
 
 def _picks_by_columns(p, out):
@@ -206,9 +218,7 @@ def _picks_by_columns(p, out):
             k.log_softmax_grad_picked_cols(o2, v, cols, j, res)
     else:
         def fill(j, res):
-            np.exp(o2[:, j:j + res.shape[1]], out=res)
-            res *= v[:, None]
-            np.negative(res, out=res)
+            _neg_exp_times(o2[:, j:j + res.shape[1]], v, res)
             hit = (cols >= j) & (cols < j + res.shape[1])
             res[rows[hit], cols[hit] - j] += v[hit]
 

@@ -31,10 +31,10 @@ from .activation import (
     _finite_shift,
     by_row_blocks,
     linear_below,
+    through_row_view,
 )
 from .activation import row_max as _row_max
 from .linalg import _ones
-from .movement import Reshape
 
 
 def _div(a, b):
@@ -85,15 +85,12 @@ def _from_log_softmax(x):
     """True where NLL's input ``x`` is log_softmax's output over a big array's last axis
     (the row blocks' case), itself or reshaped with that axis kept (``.view(-1,
     ntokens)``): that backward takes NLL's gradient as ``RowPicks``."""
+    x = through_row_view(x)
+    if x is None:
+        return False
     fn = x.grad_fn
-    if type(fn) is Reshape:
-        below = fn.inputs  # () once released: backward then says so, not this
-        if not below or below[0].shape[-1] != x.shape[-1]:
-            return False
-        x = below[0]
-        fn = x.grad_fn
     return (type(fn) is LogSoftmax and getattr(fn, "axis", None) == x.ndim - 1
-            and _big_rows(x._data, x.ndim - 1))  # (no axis: released, as above)
+            and _big_rows(x._data, x.ndim - 1))  # (no axis: released)
 
 
 def _log_softmax_rows(x2):

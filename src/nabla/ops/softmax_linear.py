@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..blas import sgemm
-from ..threads import split, zeros
+from ..threads import _sum_parts, split, zeros
 
 # Columns a block: 700 x 2048 float32 is 5.7 MB. Wider blocks make better products;
 # measured at 512 / 1024 / 2048: 89-91 / 84-87 / 82-88 ms (the dense path 96-101).
@@ -76,11 +76,6 @@ def linear_grads(needs, g, x, w):
                    x2.ctypes.data, k, 0.0, gw[j].ctypes.data, k)
             if gb is not None:
                 np.dot(ones, gj, out=gb[j:j + cols])
-        return gx
+        return (gx,)
 
-    parts = split(part, n, BLOCK)
-    gx = parts[0]
-    if need_x:
-        for p in parts[1:]:
-            gx += p
-    return gx, gw, gb
+    return _sum_parts(split(part, n, BLOCK), 0), gw, gb
