@@ -111,14 +111,14 @@ def _log_softmax_rows(x2):
 def _xent_rows(x2, t, rows, e, loss):
     """Into ``e`` the softmax of the logit rows ``x2``, into ``loss`` each row's
     cross-entropy against the class indices ``t`` (``rows``: ``arange(len(x2))``)."""
-    mx = _row_max(x2)
-    np.subtract(x2, mx, e)
+    np.subtract(x2, _row_max(x2), e)
+    picked = e[rows, t]  # x[t] - max, read before exp overwrites it (one call, not three)
     np.exp(e, e)
     se = e.dot(_ones(x2.shape[1], e.dtype))  # row sums as a BLAS product: 1.9 -> 0.6 us
     # log(sum(exp(x - max))) - (x[t] - max): adding max to the log-sum first would lose
     # the loss to rounding when the logits share a large offset.
     np.log(se, loss)
-    loss -= x2[rows, t] - mx[:, 0]
+    loss -= picked
     e /= se[:, None]
 
 
