@@ -36,7 +36,13 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        # Each operand only where the other's gradient needs it, as PyTorch saves them:
+        # 0.044715 * x ** 3 need not keep the cube alive (see autograd.free_consumed).
+        try:
+            na, nb = ctx.needs_input_grad
+        except AttributeError:  # not recorded: nothing needs saving
+            return a * b
+        ctx.save_for_backward(a if nb else None, b if na else None)
         return a * b
 
     @staticmethod
@@ -49,7 +55,11 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
+        try:
+            nb = ctx.needs_input_grad[1]
+        except AttributeError:  # not recorded: nothing needs saving
+            return a / b
+        ctx.save_for_backward(a if nb else None, b)  # a only for b's gradient
         return a / b
 
     @staticmethod

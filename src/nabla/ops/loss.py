@@ -89,8 +89,10 @@ def _from_log_softmax(x):
     if x is None:
         return False
     fn = x.grad_fn
-    return (type(fn) is LogSoftmax and getattr(fn, "axis", None) == x.ndim - 1
-            and _big_rows(x._data, x.ndim - 1))  # (no axis: released)
+    if type(fn) is not LogSoftmax or getattr(fn, "axis", None) != x.ndim - 1:
+        return False  # (no axis: released)
+    out = fn.saved_tensors[0]  # x's own array may be gone (autograd.free_consumed)
+    return _big_rows(out, out.ndim - 1)
 
 
 def _log_softmax_rows(x2):

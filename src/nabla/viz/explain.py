@@ -48,6 +48,8 @@ def _num(x) -> str:
 
 
 def _short(x) -> str:
+    if x is None:
+        return "(freed)"  # a big intermediate the program had let go of
     a = np.asarray(x)
     if a.size == 1:
         return _num(a.reshape(()))
@@ -216,7 +218,7 @@ _LOCAL = {
 
 
 def _tensor_rows(out, names):
-    from ..autograd import _check_saved, _fix_shape
+    from ..autograd import _check_saved, _fix_shape, freed
     from ..row_picks import dense
 
     if out.grad_fn is None:
@@ -291,7 +293,8 @@ def _tensor_rows(out, names):
             grads[key] = total
             local = (float(np.asarray(ones[i]).reshape(())) if ones is not None
                      else _LOCAL.get(fn.name().removesuffix("Backward"), ""))
-            rows.append({"node": node, "op": op, "value": t._data.copy(),
+            rows.append({"node": node, "op": op,
+                         "value": None if freed(t._data) else t._data.copy(),
                          "parent": label[fn], "local": local,
                          "rule": _LOCAL.get(fn.name().removesuffix("Backward"), ""),
                          "upstream": upstream, "product": product, "grad": total})
@@ -358,7 +361,9 @@ def explain(output, file=None, names=None, quiet: bool = False) -> Explanation:
     whatever it held and ``backward()`` may be called before or after.
 
     Tensors: the graph must still hold its saved values, so explain before
-    ``backward()`` (or after ``backward(retain_graph=True)``). When every tensor in
+    ``backward()`` (or after ``backward(retain_graph=True)``). A big intermediate (64
+    KiB or more) that the program no longer held shows its value as "(freed)": the
+    graph lets go of such arrays before backward (``autograd.free_consumed``). When every tensor in
     the graph has one element, each row has the same numbers as for Values (the local
     derivative is computed by the op's backward); otherwise ``local`` is a description
     of the op's derivative and ``upstream``, ``product`` and ``grad`` are arrays
