@@ -628,6 +628,29 @@ def test_unbroadcast():
     assert unbroadcast(g, (2, 3, 4)) is g
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int64])
+@pytest.mark.parametrize("shape,target", [
+    ((32, 200), (200,)), ((16, 32, 64), (64,)), ((16, 32, 64), (32, 64)),
+    ((40, 7), ()), ((5, 3, 4), (3, 1)), ((6, 4), (1, 4)),
+])
+def test_unbroadcast_by_blas_agrees_with_numpy(dtype, shape, target):
+    # Leading axes summed away go through one BLAS product with ones (float32/64,
+    # C-contiguous); the rest, and other dtypes, through NumPy's sums.
+    from nabla.autograd import unbroadcast
+
+    rng = np.random.default_rng(0)
+    g = (rng.standard_normal(shape) * 4).astype(dtype)
+    extra = len(shape) - len(target)
+    want = g.astype(np.float64).sum(axis=tuple(range(extra)))
+    want = want.sum(axis=tuple(i for i, n in enumerate(target) if n == 1), keepdims=True)
+    for grad in (g, np.asfortranarray(g)):
+        got = unbroadcast(grad, target)
+        assert got.shape == target and got.dtype == g.dtype
+        tol = {np.float16: 5e-2, np.float32: 1e-4}.get(dtype, 1e-12)
+        np.testing.assert_allclose(got.astype(np.float64), want.reshape(target), rtol=tol,
+                                   atol=tol * np.abs(g.astype(np.float64)).sum())
+
+
 # ---------------------------------------------------------------------- gradcheck
 def test_gradcheck_accepts_correct_functions():
     x = leaf(np.random.default_rng(0).standard_normal((3, 4)))

@@ -12,20 +12,8 @@ from ..threads import STREAM, add_rowwise
 from . import softmax_linear
 from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
 
-_ONES = {}
 _new = object.__new__
-
-
-def _ones(n, dtype):
-    """A read-only vector of ``n`` ones, kept: the bias gradient is ``ones @ g``."""
-    key = (n, dtype)
-    v = _ONES.get(key)
-    if v is None:
-        if len(_ONES) > 64:  # many distinct batch sizes: start over rather than grow
-            _ONES.clear()
-        v = _ONES[key] = np.ones(n, dtype)
-        v.flags.writeable = False
-    return v
+_ones = _ag.ones_vector  # the bias gradient is ones @ g (other ops import it from here)
 
 
 # From this many multiply-adds on, 2-D products go through np.matmul: its call into

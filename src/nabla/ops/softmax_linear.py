@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..autograd import ones_vector
 from ..blas import sgemm
 from ..threads import _sum_parts, split, zeros
 
@@ -58,7 +59,7 @@ def linear_grads(needs, g, x, w):
     need_b = len(needs) > 2 and needs[2]
     gw = np.empty(w.shape, w.dtype) if need_w else None
     gb = np.empty(n, w.dtype) if need_b else None
-    ones = np.ones(m, w.dtype)
+    ones = ones_vector(m, w.dtype)
 
     def part(lo, hi):
         gx = zeros(x.shape, w.dtype) if need_x else None  # C-contiguous: (m, k) to BLAS
