@@ -845,3 +845,50 @@ def test_default_generator_starts_from_a_fixed_seed():
     assert len(runs) == 1 and runs.pop().startswith("67280421310721 ")
     if torch is not None:  # a new generator starts where torch's does
         assert nabla.Generator().initial_seed() == torch.Generator().initial_seed()
+
+
+# ------------------------------------------------------------- backward(inputs=...)
+def _both():
+    torch = pytest.importorskip("torch")
+    return (nabla, torch)
+
+
+def test_backward_inputs_accumulates_only_into_the_named_tensors():
+    got = []
+    for lib in _both():
+        w1 = lib.ones(2, requires_grad=True)
+        w2 = lib.ones(2, requires_grad=True)
+        x = lib.ones(2, requires_grad=True)
+        h = x * 2.0
+        y = (w1 * 2.0 + w2 * 3.0).sum() + (h * h).sum()
+        y.backward(inputs=[w1, h], retain_graph=True)
+        y.backward(inputs=w1)  # a single tensor; accumulates
+        got.append([w1.grad.tolist(), w2.grad, h.grad.tolist(), x.grad])
+    assert got[0] == got[1] == [[4.0, 4.0], None, [4.0, 4.0], None]
+
+
+def test_backward_inputs_hooks_and_unused_inputs():
+    seen = {}
+    for lib in _both():
+        fired = seen[lib.__name__] = []
+        w1 = lib.ones(2, requires_grad=True)
+        w2 = lib.ones(2, requires_grad=True)
+        unused = lib.ones(2, requires_grad=True)
+        w1.register_hook(lambda g, f=fired: f.append("w1"))
+        w2.register_hook(lambda g, f=fired: f.append("w2"))
+        w1.register_post_accumulate_grad_hook(lambda p, f=fired: f.append("post w1"))
+        w2.register_post_accumulate_grad_hook(lambda p, f=fired: f.append("post w2"))
+        h = w1 * w2
+        h.register_hook(lambda g, f=fired: f.append("h"))
+        h.sum().backward(inputs=[w1, unused])
+        fired.append((w1.grad.tolist(), w2.grad, unused.grad))
+    assert seen["nabla"] == seen["torch"] == ["h", "w1", "post w1", ([1.0, 1.0], None, None)]
+
+
+def test_backward_inputs_refuses_an_empty_list_and_a_tensor_without_grad():
+    x = nabla.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="cannot be empty"):
+        (x * 2.0).sum().backward(inputs=[])
+    with pytest.raises(RuntimeError, match=r"inputs\[1\] does not require grad"):
+        (x * 2.0).sum().backward(inputs=[x, nabla.ones(2)])
+    assert x.grad is None

@@ -1,7 +1,7 @@
 """Intermediates the program has let go of give up their arrays before backward
-(``autograd.free_consumed``), and ``Mul``/``Div`` save only the operands their gradients
-need, as PyTorch does. Gradients, hooks, ``retain_grad``, ``explain`` and the compact
-gradients that peek at the graph are unchanged."""
+(``graph_memory.free_consumed``), and ``Mul``/``Div`` save only the operands their
+gradients need, as PyTorch does. Gradients, hooks, ``retain_grad``, ``explain`` and the
+compact gradients that peek at the graph are unchanged."""
 
 import weakref
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import nabla
-from nabla import autograd
+from nabla import graph_memory
 from nabla.viz import explain
 
 N = 128  # 128 x 128 float32: 64 KiB, the smallest array free_consumed lets go of
@@ -85,7 +85,7 @@ def test_the_placeholder_is_read_only_and_explain_says_freed():
     c = b.tanh()
     node = b.grad_fn  # Add: its input a is the placeholder now
     (held,) = [t for t in node.inputs if t.grad_fn is not None]
-    assert autograd.freed(held._data) and held.shape == (N, N)
+    assert graph_memory.freed(held._data) and held.shape == (N, N)
     with pytest.raises(ValueError):
         held._data[0, 0] = 1.0
     rows = explain(c.sum(), quiet=True).rows

@@ -24,6 +24,7 @@ from heapq import heappop, heappush
 import numpy as np
 
 from .backend import _allocator_tuned, tune_allocator
+from .graph_memory import FREE_FROM, free_consumed
 from .row_picks import COMPACT
 
 _grad_enabled = [True]
@@ -406,44 +407,6 @@ def _strip(node, edges):
     if retained is not None:
         d["_retained"] = retained
     node.inputs = ()
-
-
-# A big intermediate that only the graph still holds gives up its array (see
-# free_consumed): from this many bytes, below which the check costs more than it saves.
-FREE_FROM = 1 << 16
-_ZERO = {}  # dtype -> the one-element array every placeholder of that dtype views
-
-
-def free_consumed(node):
-    """Let go of the arrays of ``node``'s intermediate inputs that nothing but ``node``
-    holds any more, as PyTorch frees what backward does not need.
-
-    A node keeps its input tensors (for its edges, and for ``explain`` and the graph
-    drawing); an intermediate the program has dropped, such as each step of ``0.5 * x *
-    (1 + tanh(...))``, would stay alive to the end of backward, with its array. When an
-    op with a big output records its node, it calls this for the nodes that made its
-    inputs: every input of theirs that only they reference (its reference count says so:
-    the program cannot reach it any more) gets a placeholder of its shape and dtype
-    instead, a read-only view of one zero with strides of 0. Its array then goes unless
-    some node saved it for backward, and the next ops reuse that memory while it is in
-    cache: a GPT's written-out GELU 281 -> 235 us, its step 7.3 -> 7.0 ms. Backward needs
-    only an input's shape and dtype; ``explain`` shows such a value as freed. A weak
-    reference to such a tensor would see the placeholder (PyTorch frees the tensor)."""
-    for u in node.inputs:
-        if u.grad_fn is not None and _getrefcount(u) == 3:  # node.inputs, u, the call
-            a = u._data
-            if a.nbytes >= FREE_FROM and not freed(a):
-                zero = _ZERO.get(a.dtype)
-                if zero is None:
-                    zero = _ZERO[a.dtype] = np.zeros(1, a.dtype)
-                v = np.ndarray(a.shape, a.dtype, zero, 0, (0,) * a.ndim)
-                v.flags.writeable = False
-                u._data = v
-
-
-def freed(a) -> bool:
-    """True for the placeholder ``free_consumed`` leaves in place of an array."""
-    return a.base is not None and a.base is _ZERO.get(a.dtype)
 
 
 def _version_checks(saved, inputs, outputs):
@@ -896,12 +859,16 @@ def _accumulate(t, g):
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves.
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves, or
+    with ``inputs`` only into those tensors' ``.grad`` (leaves or not), as PyTorch.
 
     >>> import nabla
     >>> x = nabla.tensor([1.0, 2.0], requires_grad=True)
     >>> nabla.autograd.backward([(x * 3).sum()]); x.grad
     tensor([3., 3.])
+    >>> w = nabla.tensor([1.0, 1.0], requires_grad=True)
+    >>> nabla.autograd.backward([(x * w).sum()], inputs=[w]); w.grad, x.grad
+    (tensor([1., 2.]), tensor([3., 3.]))
     """
     if isinstance(tensors, Tensor):
         tensors = [tensors]
@@ -912,10 +879,42 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             "create_graph=True (higher-order gradients) is not supported: nabla's backward "
             "functions work on arrays"
         )
-    if inputs is not None:
-        raise NotImplementedError("backward(inputs=...) is not supported; use autograd.grad")
     arrays = [_initial_grad(t, g) for t, g in zip(tensors, grad_tensors)]
-    run_backward(list(tensors), arrays, bool(retain_graph))
+    if inputs is None:
+        run_backward(list(tensors), arrays, bool(retain_graph))
+        return
+    # Only these tensors' .grad change (a leaf's hooks run as in a plain backward; a
+    # non-leaf one's .grad accumulates as under retain_grad); the gradients come the way
+    # autograd.grad gets them.
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"backward: inputs[{i}] does not require grad, so it can "
+                               "get no gradient")
+    capture = _capture_for(inputs)
+    run_backward(list(tensors), arrays, bool(retain_graph), capture=capture)
+    for t in {id(t): t for t in inputs}.values():  # each tensor once, even if named twice
+        g = capture[id(t)]
+        if g is None:
+            continue  # not used by the outputs: its .grad stays as it was
+        g = np.array(g, dtype=t._data.dtype, copy=True)
+        if t.grad_fn is None:
+            _run_leaf_hooks({id(t): [t, g]})
+        else:
+            _accumulate(t, g)
+
+
+def _capture_for(inputs):
+    """run_backward's ``capture`` for ``inputs``: a slot per tensor, found by the
+    engine at the leaf itself or at the output of the node that made it."""
+    capture = {}
+    for t in inputs:
+        capture[id(t)] = None
+        if t.grad_fn is not None:
+            capture.setdefault(("node", id(t.grad_fn), t._output_nr), []).append(t)
+    return capture
 
 
 def _initial_grad(t, g):
@@ -968,11 +967,7 @@ def grad(
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"input {i} of autograd.grad does not require grad")
-    capture = {}
-    for t in inputs:
-        capture[id(t)] = None
-        if t.grad_fn is not None:
-            capture.setdefault(("node", id(t.grad_fn), t._output_nr), []).append(t)
+    capture = _capture_for(inputs)
     arrays = [_initial_grad(t, g) for t, g in zip(outputs, grad_outputs)]
     run_backward(outputs, arrays, bool(retain_graph), capture=capture)
     result = []

@@ -347,19 +347,20 @@ class Tensor(TensorMath, TensorShape):
         return self
 
     # ------------------------------------------------------------------- autograd
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor with respect to the graph's leaves.
 
-        ``gradient`` may be omitted only for one-element tensors (it is then 1).
+        ``gradient`` may be omitted only for one-element tensors (it is then 1). With
+        ``inputs``, only those tensors' ``.grad`` change (``autograd.backward``).
         """
         data = self._data
-        if gradient is None and self.grad_fn is not None and data.size == 1 and not create_graph:
-            # loss.backward(), once per training step: straight to the engine. (A 0-d
-            # seed from np.array costs 0.1 us, from np.ones 0.6 us.)
+        if (gradient is None and inputs is None and self.grad_fn is not None
+                and data.size == 1 and not create_graph):
+            # loss.backward() each step: straight to the engine (np.array's 0-d seed 0.1 us)
             seed = np.array(1, data.dtype) if data.ndim == 0 else np.ones(data.shape, data.dtype)
             _autograd.run_backward((self,), (seed,), bool(retain_graph))
             return
-        _backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph)
+        _backward([self], [gradient], retain_graph, create_graph, inputs)
 
     def detach(self) -> Tensor:
         """The same values (shared memory), cut off from the graph."""

@@ -37,7 +37,7 @@ class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
         # Each operand only where the other's gradient needs it, as PyTorch saves them:
-        # 0.044715 * x ** 3 need not keep the cube alive (see autograd.free_consumed).
+        # 0.044715 * x ** 3 need not keep the cube alive (graph_memory.free_consumed).
         try:
             na, nb = ctx.needs_input_grad
         except AttributeError:  # not recorded: nothing needs saving

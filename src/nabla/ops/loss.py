@@ -91,7 +91,7 @@ def _from_log_softmax(x):
     fn = x.grad_fn
     if type(fn) is not LogSoftmax or getattr(fn, "axis", None) != x.ndim - 1:
         return False  # (no axis: released)
-    out = fn.saved_tensors[0]  # x's own array may be gone (autograd.free_consumed)
+    out = fn.saved_tensors[0]  # x's own array may be gone (graph_memory.free_consumed)
     return _big_rows(out, out.ndim - 1)
 
 

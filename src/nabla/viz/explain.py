@@ -218,7 +218,8 @@ _LOCAL = {
 
 
 def _tensor_rows(out, names):
-    from ..autograd import _check_saved, _fix_shape, freed
+    from ..autograd import _check_saved, _fix_shape
+    from ..graph_memory import freed
     from ..row_picks import dense
 
     if out.grad_fn is None:
@@ -363,11 +364,11 @@ def explain(output, file=None, names=None, quiet: bool = False) -> Explanation:
     Tensors: the graph must still hold its saved values, so explain before
     ``backward()`` (or after ``backward(retain_graph=True)``). A big intermediate (64
     KiB or more) that the program no longer held shows its value as "(freed)": the
-    graph lets go of such arrays before backward (``autograd.free_consumed``). When every tensor in
-    the graph has one element, each row has the same numbers as for Values (the local
-    derivative is computed by the op's backward); otherwise ``local`` is a description
-    of the op's derivative and ``upstream``, ``product`` and ``grad`` are arrays
-    (shown as values, or as their norm when large).
+    graph lets go of such arrays before backward (``graph_memory.free_consumed``).
+    When every tensor in the graph has one element, each row has the same numbers as
+    for Values (the local derivative is computed by the op's backward); otherwise
+    ``local`` is a description of the op's derivative and ``upstream``, ``product``
+    and ``grad`` are arrays (shown as values, or as their norm when large).
 
     >>> import nabla
     >>> x = nabla.tensor(0.5, requires_grad=True)
