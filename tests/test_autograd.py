@@ -892,3 +892,19 @@ def test_backward_inputs_refuses_an_empty_list_and_a_tensor_without_grad():
     with pytest.raises(RuntimeError, match=r"inputs\[1\] does not require grad"):
         (x * 2.0).sum().backward(inputs=[x, nabla.ones(2)])
     assert x.grad is None
+
+
+def test_autograd_grad_runs_the_input_leaves_hooks_as_pytorch():
+    seen = {}
+    for lib in _both():
+        fired = seen[lib.__name__] = []
+        w = lib.ones(2, requires_grad=True)
+        v = lib.ones(2, requires_grad=True)
+        w.register_hook(lambda g, f=fired: f.append("w") or g * 10)
+        v.register_hook(lambda g, f=fired: f.append("v"))  # not an input: not run
+        w.register_post_accumulate_grad_hook(lambda p, f=fired: f.append("post w"))
+        h = w * v
+        h.register_hook(lambda g, f=fired: f.append("h"))
+        gw, gh = lib.autograd.grad((h * 3).sum(), [w, h])
+        fired.append((gw.tolist(), gh.tolist(), w.grad, v.grad))
+    assert seen["nabla"] == seen["torch"] == ["h", "w", ([30.0, 30.0], [3.0, 3.0], None, None)]

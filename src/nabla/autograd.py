@@ -970,6 +970,11 @@ def grad(
     capture = _capture_for(inputs)
     arrays = [_initial_grad(t, g) for t, g in zip(outputs, grad_outputs)]
     run_backward(outputs, arrays, bool(retain_graph), capture=capture)
+    if _leaf_hooks:  # a leaf's tensor hooks see its gradient here too, as in PyTorch
+        for t in {id(t): t for t in inputs if t.grad_fn is None}.values():
+            entry = _leaf_hooks.get(id(t))
+            if entry is not None and entry.pre and capture[id(t)] is not None:
+                capture[id(t)] = _call_hooks(entry.pre, capture[id(t)])
     result = []
     for i, t in enumerate(inputs):
         g = capture[id(t)]
