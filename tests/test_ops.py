@@ -1009,3 +1009,20 @@ def test_check_op_catches_wrong_ops(rng):
         check_op("sin_vs_cos", lambda t: t.sin(), np.cos, "same", x)
     with pytest.raises(AssertionError, match="dtype"):  # float32 in, float64 out
         check_op("upcast", lambda t: t.double() * 2, lambda a: a * 2, None, x)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_grad_numpy_path_gives_the_expressions_bits(dtype):
+    # The small path computes g * (1 - out * out) with one temporary: the same bits,
+    # and neither operand changed.
+    from nabla.ops.elementwise import _tanh_grad
+
+    rng = np.random.default_rng(3)
+    out = np.tanh(rng.standard_normal((32, 200)) * 2).astype(dtype)
+    g = rng.standard_normal((32, 200)).astype(dtype)
+    g0, out0 = g.copy(), out.copy()
+    np.testing.assert_array_equal(_tanh_grad(g, out), g * (1 - out * out))
+    np.testing.assert_array_equal(g, g0)
+    np.testing.assert_array_equal(out, out0)
+    g64 = g.astype(np.float64)  # another dtype: the expression's own promotion
+    assert _tanh_grad(g64, out).dtype == np.float64
