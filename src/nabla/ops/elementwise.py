@@ -319,8 +319,8 @@ class Tanh(Function):
 # The activations' gradients from their outputs, shared with linalg's fused
 # Linear+activation nodes so that both give the same bits.
 def _tanh_grad(g, out):
-    if g.shape != out.shape or g.dtype != out.dtype:
-        return g * (1 - out * out)
+    if g.shape != out.shape or g.dtype != out.dtype or not out.ndim:
+        return g * (1 - out * out)  # (0-d: NumPy scalars, nothing to write into)
     if (k := _compiled_for(out)) is not None:
         res = np.empty(g.shape, g.dtype)  # the same operations in the same order
         k.tanh_grad(np.ascontiguousarray(g).reshape(-1), out.reshape(-1), res.reshape(-1))
