@@ -867,19 +867,26 @@ def test_backward_inputs_accumulates_only_into_the_named_tensors():
     assert got[0] == got[1] == [[4.0, 4.0], None, [4.0, 4.0], None]
 
 
+def _hooked_pair(lib, fired, names, times=None):
+    """Two leaves with a tensor hook and a post-accumulate hook each that note their
+    name in ``fired`` (the first's hook returns its gradient times ``times``, if given),
+    and their product with a hook noting "h"."""
+    a, b = lib.ones(2, requires_grad=True), lib.ones(2, requires_grad=True)
+    a.register_hook(lambda g: fired.append(names[0]) or (None if times is None else g * times))
+    b.register_hook(lambda g: fired.append(names[1]))
+    for name, t in zip(names, (a, b)):
+        t.register_post_accumulate_grad_hook(lambda p, n=name: fired.append("post " + n))
+    h = a * b
+    h.register_hook(lambda g: fired.append("h"))
+    return a, b, h
+
+
 def test_backward_inputs_hooks_and_unused_inputs():
     seen = {}
     for lib in _both():
         fired = seen[lib.__name__] = []
-        w1 = lib.ones(2, requires_grad=True)
-        w2 = lib.ones(2, requires_grad=True)
+        w1, w2, h = _hooked_pair(lib, fired, ("w1", "w2"))
         unused = lib.ones(2, requires_grad=True)
-        w1.register_hook(lambda g, f=fired: f.append("w1"))
-        w2.register_hook(lambda g, f=fired: f.append("w2"))
-        w1.register_post_accumulate_grad_hook(lambda p, f=fired: f.append("post w1"))
-        w2.register_post_accumulate_grad_hook(lambda p, f=fired: f.append("post w2"))
-        h = w1 * w2
-        h.register_hook(lambda g, f=fired: f.append("h"))
         h.sum().backward(inputs=[w1, unused])
         fired.append((w1.grad.tolist(), w2.grad, unused.grad))
     assert seen["nabla"] == seen["torch"] == ["h", "w1", "post w1", ([1.0, 1.0], None, None)]
@@ -898,13 +905,7 @@ def test_autograd_grad_runs_the_input_leaves_hooks_as_pytorch():
     seen = {}
     for lib in _both():
         fired = seen[lib.__name__] = []
-        w = lib.ones(2, requires_grad=True)
-        v = lib.ones(2, requires_grad=True)
-        w.register_hook(lambda g, f=fired: f.append("w") or g * 10)
-        v.register_hook(lambda g, f=fired: f.append("v"))  # not an input: not run
-        w.register_post_accumulate_grad_hook(lambda p, f=fired: f.append("post w"))
-        h = w * v
-        h.register_hook(lambda g, f=fired: f.append("h"))
+        w, v, h = _hooked_pair(lib, fired, ("w", "v"), times=10)  # v: not an input
         gw, gh = lib.autograd.grad((h * 3).sum(), [w, h])
         fired.append((gw.tolist(), gh.tolist(), w.grad, v.grad))
     assert seen["nabla"] == seen["torch"] == ["h", "w", ([30.0, 30.0], [3.0, 3.0], None, None)]

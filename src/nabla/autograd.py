@@ -174,6 +174,7 @@ class set_grad_enabled(_GradMode):
 
 
 _ONES = {}
+# The dtypes BLAS computes in, and the compiled kernels: float32 and float64.
 _BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -901,7 +902,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             continue  # not used by the outputs: its .grad stays as it was
         g = np.array(g, dtype=t._data.dtype, copy=True)
         if t.grad_fn is None:
-            _run_leaf_hooks({id(t): [t, g]})
+            _deliver_leaf(t, g, None)  # its hooks, then .grad, as in a plain backward
         else:
             _accumulate(t, g)
 

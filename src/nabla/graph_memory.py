@@ -43,8 +43,8 @@ def free_consumed(node):
     for u in node.inputs:
         if u.grad_fn is not None and _getrefcount(u) == 3:  # node.inputs, u, the call
             a = u._data
-            if a.nbytes >= FREE_FROM and not freed(a):
-                zero = _ZERO.get(a.dtype)
+            zero = _ZERO.get(a.dtype)
+            if a.nbytes >= FREE_FROM and (zero is None or a.base is not zero):
                 if zero is None:
                     zero = _ZERO[a.dtype] = np.zeros(1, a.dtype)
                 v = np.ndarray(a.shape, a.dtype, zero, 0, (0,) * a.ndim)

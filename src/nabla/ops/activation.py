@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..autograd import ones_vector as _ones
 from ..row_picks import ColumnBlocks, RowPicks
 from ..threads import BIG, split
 from . import softmax_linear
 from .elementwise import _BLAS_FLOATS, _compiled_for
-from .linalg import Linear, _ones
+from .linalg import Linear
 from .movement import Reshape
 
 

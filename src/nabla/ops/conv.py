@@ -29,6 +29,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..autograd import Function
+from ..autograd import ones_vector as _ones
 from ..tensor import ShapeError, Tensor
 from ..threads import _sum_parts, split
 from ..workspace import _give, _kept, _kept_zeros, _take
@@ -43,7 +44,6 @@ from ._checks import (
     _positive,
     _tuple,
 )
-from .linalg import _ones
 
 __all__ = [
     "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold",

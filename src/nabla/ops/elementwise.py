@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import _BLAS_FLOATS, Function
 from ..threads import BIG, split, split_rows
 from . import compiled
 from .erf import erf as _erf
@@ -338,8 +338,6 @@ def _tanh_grad(g, out):
 # loading Numba costs ~0.5 s once and ~120 MiB of memory (a makemore-sized MLP's tanh,
 # 32 x 200, would have pulled it in for 2% of its step: its peak 41 -> 164 MiB).
 _COMPILED_MIN = 1 << 15
-# The dtypes BLAS computes in, and the compiled kernels: float32 and float64.
-_BLAS_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _kernels: list = []  # [elementwise_kernels or None] once looked for
 
 

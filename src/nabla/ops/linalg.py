@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import autograd as _ag
 from ..autograd import Function
+from ..autograd import ones_vector as _ones  # the bias gradient is ones @ g
 from ..blas import linear_sgemm
 from ..row_picks import ColumnBlocks
 from ..threads import STREAM, add_rowwise
@@ -13,7 +14,6 @@ from . import softmax_linear
 from .elementwise import _relu_grad, _sigmoid, _sigmoid_grad, _tanh_grad
 
 _new = object.__new__
-_ones = _ag.ones_vector  # the bias gradient is ones @ g (other ops import it from here)
 
 
 # From this many multiply-adds on, 2-D products go through np.matmul: its call into

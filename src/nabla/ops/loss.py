@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..autograd import ones_vector as _ones
 from ..row_picks import ColumnBlocks, RowPicks
 from ..threads import BIG, split_rows, zeros
 from . import softmax_linear
@@ -34,7 +35,6 @@ from .activation import (
     through_row_view,
 )
 from .activation import row_max as _row_max
-from .linalg import _ones
 
 
 def _div(a, b):

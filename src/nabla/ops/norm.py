@@ -22,11 +22,11 @@ import numbers
 import numpy as np
 
 from ..autograd import Function
+from ..autograd import ones_vector as _ones
 from ..creation import ones, tensor
 from ..tensor import ShapeError, Tensor
 from . import compiled
 from .elementwise import _BLAS_FLOATS, _COMPILED_MIN
-from .linalg import _ones
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm"]
 
