@@ -14,7 +14,21 @@ import numpy as np
 from . import backend
 from .random import _np as _rng
 from .shapes import _shape_arg
-from .tensor import Tensor, _infer_dtype
+from .tensor import Tensor
+
+
+def _infer_dtype(arr: np.ndarray, source) -> np.dtype:
+    """PyTorch's choice of dtype for data given without one."""
+    k = arr.dtype.kind
+    if isinstance(source, (np.ndarray, np.generic)):  # NumPy data keeps its dtype
+        return arr.dtype
+    if k == "f":
+        return backend._default_float[0].np
+    if k in "iu":
+        return np.dtype(np.int64)
+    if k == "b":
+        return np.dtype(np.bool_)
+    raise TypeError(f"could not infer a dtype for data of type {arr.dtype}")
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False) -> Tensor:

@@ -985,16 +985,3 @@ def _index_item(i):
         return np.asarray([x.item() if isinstance(x, Tensor) else x for x in i])
     return i
 
-
-def _infer_dtype(arr: np.ndarray, source) -> np.dtype:
-    """PyTorch's choice of dtype for data given without one."""
-    k = arr.dtype.kind
-    if isinstance(source, (np.ndarray, np.generic)):  # NumPy data keeps its dtype
-        return arr.dtype
-    if k == "f":
-        return backend._default_float[0].np
-    if k in "iu":
-        return np.dtype(np.int64)
-    if k == "b":
-        return np.dtype(np.bool_)
-    raise TypeError(f"could not infer a dtype for data of type {arr.dtype}")
