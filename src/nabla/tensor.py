@@ -461,6 +461,8 @@ class Tensor(TensorMath, TensorShape):
             op = _NO_GRAD_OPS.get(fn)
             if op is not None:
                 x = self._data
+                if type(other) is float and x.dtype.kind == "f":  # `-lr * p.grad`: 1.7 -> 1.3 us
+                    return Tensor._wrap(op(other, x) if reverse else op(x, other))  # x's dtype
                 if type(other) is int and not x.ndim and fn in _INT_EXACT:
                     # A 0-d int tensor and a Python int: exact int arithmetic, 0.6 us less
                     # than NumPy's; out of the dtype's range, NumPy below decides.
