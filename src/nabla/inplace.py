@@ -104,7 +104,7 @@ def check_writable(t):
         raise RuntimeError(
             f"in-place operation on a read-only tensor of shape {tuple(t.shape)} (an "
             "expand()ed view or a read-only array): clone() it first"
-        )
+        ) from None  # also called while NumPy's own refusal is being handled
 
 
 def _alias(t):
