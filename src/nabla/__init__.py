@@ -11,6 +11,7 @@ tensor([4., 6.])
 """
 
 from . import autograd, backend, random
+from . import out_arg as _out_arg
 from .autograd import (
     enable_grad,
     inference_mode,
@@ -95,10 +96,12 @@ half = float16
 def _method_function(name):
     method = getattr(Tensor, name)
 
-    def fn(input, *args, **kwargs):
+    def fn(input, *args, out=None, **kwargs):
         if not isinstance(input, Tensor):
             input = tensor(input)
-        return getattr(input, name)(*args, **kwargs)
+        if out is None:
+            return getattr(input, name)(*args, **kwargs)
+        return _out_arg.write(name, getattr(input, name)(*args, **kwargs), out)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Function form of ``Tensor.{name}``.\n\n{method.__doc__ or ''}"
@@ -115,7 +118,7 @@ _FUNCTIONS = (
 ).split()
 for _name in _FUNCTIONS:
     if _name == "neg":
-        globals()[_name] = lambda input: -input
+        globals()[_name] = lambda input, *, out=None: _out_arg.write("neg", -input, out)
     else:
         globals()[_name] = _method_function(_name)
 del _name

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from . import out_arg
 from .creation import tensor
 from .ops import elementwise as _ew
 from .ops import linalg as _la
@@ -21,14 +22,14 @@ def _as(x) -> Tensor:
     return x if isinstance(x, Tensor) else tensor(x)
 
 
-def matmul(a, b) -> Tensor:
+def matmul(a, b, *, out=None) -> Tensor:
     """Matrix product with NumPy's rules: batching, broadcasting, 1-D operands.
 
     >>> import nabla
     >>> matmul(nabla.ones(2, 3), nabla.ones(3)).tolist()
     [3.0, 3.0]
     """
-    return _matmul(_as(a), _as(b))
+    return out_arg.write("matmul", _matmul(_as(a), _as(b)), out)
 
 
 def linear(x, weight, bias=None) -> Tensor:
@@ -53,7 +54,7 @@ def _linear(op, x, weight, bias):
     return op.apply(x, weight, bias)
 
 
-def where(condition, x, y) -> Tensor:
+def where(condition, x, y, *, out=None) -> Tensor:
     """Elements of ``x`` where ``condition`` holds, else of ``y``.
 
     >>> import nabla
@@ -66,20 +67,18 @@ def where(condition, x, y) -> Tensor:
         x = y._other(x)
     elif not isinstance(y, Tensor):
         y = x._other(y)
-    return where_tensors(condition, x, y)
+    return out_arg.write("where", where_tensors(condition, x, y), out)
 
 
-def maximum(a, b) -> Tensor:
-    a = _as(a)
-    return a._binary(_ew.Maximum, b)
+def maximum(a, b, *, out=None) -> Tensor:
+    return out_arg.write("maximum", _as(a)._binary(_ew.Maximum, b), out)
 
 
-def minimum(a, b) -> Tensor:
-    a = _as(a)
-    return a._binary(_ew.Minimum, b)
+def minimum(a, b, *, out=None) -> Tensor:
+    return out_arg.write("minimum", _as(a)._binary(_ew.Minimum, b), out)
 
 
-def cat(tensors, dim=0) -> Tensor:
+def cat(tensors, dim=0, *, out=None) -> Tensor:
     """Join tensors along an existing dimension.
 
     >>> import nabla
@@ -97,13 +96,13 @@ def cat(tensors, dim=0) -> Tensor:
                 f"cat: sizes of tensors must match except in dimension {d}: tensor 0 has shape "
                 f"{tuple(ref)} but tensor {i} has shape {tuple(t.shape)}"
             )
-    return _mv.Cat.apply(*tensors, axis=d)
+    return out_arg.write("cat", _mv.Cat.apply(*tensors, axis=d), out)
 
 
 concatenate = cat
 
 
-def hstack(tensors) -> Tensor:
+def hstack(tensors, *, out=None) -> Tensor:
     """Join along dim 1 (dim 0 for 1-D tensors), as ``torch.hstack``.
 
     >>> import nabla
@@ -111,10 +110,10 @@ def hstack(tensors) -> Tensor:
     (2, 4)
     """
     tensors = [_as(t) for t in tensors]
-    return cat(tensors, dim=0 if tensors and tensors[0].ndim == 1 else 1)
+    return cat(tensors, dim=0 if tensors and tensors[0].ndim == 1 else 1, out=out)
 
 
-def vstack(tensors) -> Tensor:
+def vstack(tensors, *, out=None) -> Tensor:
     """Join along dim 0, 1-D tensors first made rows, as ``torch.vstack``.
 
     >>> import nabla
@@ -122,10 +121,10 @@ def vstack(tensors) -> Tensor:
     (2, 3)
     """
     tensors = [_as(t) for t in tensors]
-    return cat([t.unsqueeze(0) if t.ndim == 1 else t for t in tensors], dim=0)
+    return cat([t.unsqueeze(0) if t.ndim == 1 else t for t in tensors], dim=0, out=out)
 
 
-def stack(tensors, dim=0) -> Tensor:
+def stack(tensors, dim=0, *, out=None) -> Tensor:
     """Join tensors of one shape along a new dimension.
 
     >>> import nabla
@@ -142,7 +141,8 @@ def stack(tensors, dim=0) -> Tensor:
                 f"stack expects each tensor to be equal size, but got {tuple(shape)} "
                 f"at entry 0 and {tuple(t.shape)} at entry {i}"
             )
-    return _mv.Stack.apply(*tensors, axis=_dim(dim, len(shape) + 1))
+    return out_arg.write("stack", _mv.Stack.apply(*tensors, axis=_dim(dim, len(shape) + 1)),
+                         out)
 
 
 def pad(x, pad, mode="constant", value=None) -> Tensor:
@@ -221,9 +221,9 @@ def meshgrid(*tensors, indexing="ij"):
     return tuple(grids)
 
 
-def lerp(input, end, weight) -> Tensor:
+def lerp(input, end, weight, *, out=None) -> Tensor:
     """``input + weight * (end - input)``."""
-    return _as(input).lerp(end, weight)
+    return out_arg.write("lerp", _as(input).lerp(end, weight), out)
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> Tensor:
@@ -242,5 +242,6 @@ def nonzero(input, *, as_tuple=False):
     return _as(input).nonzero(as_tuple=as_tuple)
 
 
-def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
-    return _as(input).baddbmm(batch1, batch2, beta=beta, alpha=alpha)
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None) -> Tensor:
+    return out_arg.write("baddbmm", _as(input).baddbmm(batch1, batch2, beta=beta, alpha=alpha),
+                         out)
