@@ -124,3 +124,62 @@ def test_clamp_min_max_and_hstack_vstack_match_torch(torch):
             ours = getattr(nabla, fn)([nabla.tensor(v) for v in args])
             theirs = getattr(torch, fn)([torch.tensor(v) for v in args])
             np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def _arrays():
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    a = rng.uniform(0.1, 2.0, (2, 3)).astype(np.float32)
+    b = rng.uniform(0.1, 2.0, (2, 3)).astype(np.float32)
+    return a, b, rng.uniform(0.1, 2.0, (3, 4)).astype(np.float32), a[0], b[0]
+
+
+_FUNCTION_FORMS = [
+    lambda m, a, b, c, v, w: m.mm(a, c),
+    lambda m, a, b, c, v, w: m.dot(v, w),
+    lambda m, a, b, c, v, w: m.ger(v, w),
+    lambda m, a, b, c, v, w: m.addcmul(a, a, b, value=0.5),
+    lambda m, a, b, c, v, w: m.addcdiv(a, a, b, value=2.0),
+    lambda m, a, b, c, v, w: m.broadcast_to(v, (2, 3)),
+    lambda m, a, b, c, v, w: m.clamp_min(a, 0.7),
+    lambda m, a, b, c, v, w: m.clamp_max(a, 0.7),
+    lambda m, a, b, c, v, w: m.divide(a, b),
+    lambda m, a, b, c, v, w: m.true_divide(a, b),
+    lambda m, a, b, c, v, w: m.multiply(a, b),
+    lambda m, a, b, c, v, w: m.subtract(a, b),
+    lambda m, a, b, c, v, w: m.reciprocal(a),
+    lambda m, a, b, c, v, w: m.masked_fill(a, a > 1.0, 0.0),
+    lambda m, a, b, c, v, w: m.swapaxes(a, 0, 1),
+]
+_IN_PLACE = ["abs_", "cos_", "exp_", "log_", "neg_", "negative_", "relu_", "sigmoid_", "sin_",
+             "sqrt_", "square_", "tanh_", "reciprocal_", "zero_"]
+
+
+@pytest.mark.parametrize("form", _FUNCTION_FORMS)
+def test_function_forms_of_methods_match_torch(form, torch):
+    arrays = _arrays()
+    ours = form(nabla, *[nabla.tensor(x) for x in arrays])
+    theirs = form(torch, *[torch.tensor(x) for x in arrays])
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    assert ours.numpy() == pytest.approx(theirs.numpy(), rel=1e-6)
+
+
+@pytest.mark.parametrize("name", _IN_PLACE + ["clamp_", "clip_", "fill_"])
+def test_in_place_function_forms_change_their_argument_as_torch(name, torch):
+    args = {"clamp_": (0.5, 1.0), "clip_": (0.5, 1.0), "fill_": (2.0,)}.get(name, ())
+    a = _arrays()[0]
+    t, tt = nabla.tensor(a), torch.tensor(a)
+    assert getattr(nabla, name)(t, *args) is t
+    getattr(torch, name)(tt, *args)
+    assert t.numpy() == pytest.approx(tt.numpy(), rel=1e-6)
+
+
+def test_torchs_functions_that_are_also_methods_have_function_forms(torch):
+    # PyTorch offers most tensor methods as torch.<name>(tensor, ...) too; course code uses
+    # both spellings. Each method nabla has must then exist as a function as well.
+    methods = {n for n in dir(torch.Tensor) if not n.startswith("_")}
+    functions = {n for n in dir(torch) if not n.startswith("_") and callable(getattr(torch, n))}
+    ours = {n for n in dir(nabla.Tensor) if not n.startswith("_")}
+    missing = sorted((methods & functions & ours) - set(dir(nabla)) - {"dtype"})
+    assert not missing, f"methods without their torch.<name> function form: {missing}"

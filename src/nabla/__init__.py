@@ -136,7 +136,13 @@ from .functions import (  # noqa: E402
 )
 
 for _name in ("tril triu roll topk sort argsort histc log10 log2 cumprod gather scatter "
-              "scatter_add index_select masked_select unique bincount outer diag bmm").split():
+              "scatter_add index_select masked_select unique bincount outer diag bmm "
+              # torch.mm and torch.dot of course code, and the other methods that PyTorch
+              # also offers as functions (found by comparing the two namespaces)
+              "mm dot ger addcmul addcdiv broadcast_to clamp_min clamp_max divide multiply "
+              "subtract true_divide reciprocal masked_fill swapaxes "
+              "abs_ clamp_ cos_ exp_ log_ neg_ relu_ sigmoid_ sin_ sqrt_ square_ tanh_ "
+              "reciprocal_ clip_ negative_ detach_ fill_ zero_").split():
     globals()[_name] = _method_function(_name)
 del _name
 
