@@ -142,7 +142,12 @@ for _name in ("tril triu roll topk sort argsort histc log10 log2 cumprod gather 
               "mm dot ger addcmul addcdiv broadcast_to clamp_min clamp_max divide multiply "
               "subtract true_divide reciprocal masked_fill swapaxes "
               "abs_ clamp_ cos_ exp_ log_ neg_ relu_ sigmoid_ sin_ sqrt_ square_ tanh_ "
-              "reciprocal_ clip_ negative_ detach_ fill_ zero_").split():
+              "reciprocal_ clip_ negative_ detach_ fill_ zero_ "
+              # tensor_special.py's
+              "tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh "
+              "arccosh arctanh erf exp2 atan2 arctan2 hypot logaddexp xlogy fmod remainder "
+              "floor_divide logical_and logical_or logical_xor logical_not signbit "
+              "count_nonzero nan_to_num").split():
     globals()[_name] = _method_function(_name)
 del _name
 

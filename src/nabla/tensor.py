@@ -33,6 +33,7 @@ from .random import _np as _rng
 from .shapes import ShapeError, _dim, _dims, _shape_arg
 from .tensor_math import TensorMath, _matmul
 from .tensor_shape import TensorShape
+from .tensor_special import TensorSpecial
 
 _float32 = np.dtype(np.float32)
 _float64 = np.dtype(np.float64)
@@ -59,7 +60,7 @@ class Clone(Function):
         return g
 
 
-class Tensor(TensorMath, TensorShape):
+class Tensor(TensorMath, TensorShape, TensorSpecial):
     """An n-dimensional array with automatic differentiation.
 
     Build tensors with ``nabla.tensor``, ``nabla.zeros`` and friends rather than
