@@ -124,3 +124,16 @@ def test_nan_to_num_values_and_gradient_as_torch():
         y.backward(nabla.tensor([1.0, 2.0, 3.0, 4.0]))
         ty.backward(torch.tensor([1.0, 2.0, 3.0, 4.0]))
         assert o.grad.tolist() == t.grad.tolist()
+
+
+def test_the_percent_operator_is_torchs_differentiable_remainder():
+    values = np.array([5.5, -3.2, 0.7], np.float32)
+    o, t = _both(values)
+    y, ty = o % 2.0, t % 2.0
+    (y * nabla.tensor([1.0, 2.0, 3.0])).sum().backward()
+    (ty * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), rtol=1e-6)
+    assert o.grad.tolist() == t.grad.tolist()
+    assert (7 % nabla.tensor([2.0, -3.0])).tolist() == (7 % torch.tensor([2.0, -3.0])).tolist()
+    ints = nabla.tensor([7, -7]) % 3
+    assert ints.dtype == nabla.int64 and ints.tolist() == (torch.tensor([7, -7]) % 3).tolist()

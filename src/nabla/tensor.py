@@ -28,6 +28,7 @@ from .autograd import backward as _backward
 from .blas import AXPY_FROM, axpy
 from .ops import elementwise as _ew
 from .ops import movement as _mv
+from .ops import special as _special
 from .printing import _format
 from .random import _np as _rng
 from .shapes import ShapeError, _dim, _dims, _shape_arg
@@ -561,8 +562,11 @@ class Tensor(TensorMath, TensorShape, TensorSpecial):
     def __rfloordiv__(self, o):
         return Tensor._wrap(np.floor_divide(self._other(o)._data, self._data))
 
-    def __mod__(self, o):
-        return Tensor._wrap(np.mod(self._data, self._other(o)._data))
+    def __mod__(self, o):  # PyTorch's remainder: the sign of o, and a gradient
+        return self._binary(_REMAINDER, o)
+
+    def __rmod__(self, o):
+        return self._binary(_REMAINDER, o, True)
 
     # comparisons and logic: no gradient flows through them
     def _compare(self, ufunc, o):
@@ -960,9 +964,10 @@ def _same_category(da, db):
 _BASIC = frozenset((int, slice, type(None), type(Ellipsis)))
 _new = object.__new__
 # Tensor._binary's no-gradient path: each op's forward as ops/elementwise.py writes it.
+_REMAINDER = _special.BINARY["remainder"]
 _NO_GRAD_OPS = {_ew.Add: operator.add, _ew.Sub: operator.sub, _ew.Mul: operator.mul,
                 _ew.Div: operator.truediv, _ew.Pow: operator.pow, _ew.Maximum: np.maximum,
-                _ew.Minimum: np.minimum}
+                _ew.Minimum: np.minimum, _REMAINDER: np.remainder}
 # Exact on Python ints in the dtype's range (not division: NumPy divides float64 roundings).
 _INT_EXACT = frozenset((_ew.Add, _ew.Sub, _ew.Mul))
 _INT_RANGE = {np.dtype(c): (int(np.iinfo(c).min), int(np.iinfo(c).max))
