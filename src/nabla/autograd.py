@@ -23,6 +23,7 @@ from heapq import heappop, heappush
 
 import numpy as np
 
+from . import refcounts
 from .backend import _allocator_tuned, tune_allocator
 from .graph_memory import FREE_FROM, free_consumed
 from .row_picks import COMPACT
@@ -453,7 +454,8 @@ def _check_saved(node):
 
 def _owned(g, refs):
     """True when nobody but the engine holds ``g``, so a leaf may keep it as its grad."""
-    return g.base is None and g.flags.writeable and _getrefcount(g) <= refs
+    return (refcounts.EXACT and g.base is None and g.flags.writeable
+            and _getrefcount(g) <= refs)
 
 
 def run_backward(tensors, grads, retain_graph=False, capture=None):
@@ -582,7 +584,8 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     if prev is None:
                         pending[fn] = g
                     elif (prev.base is None and prev.dtype == g.dtype and prev.flags.writeable
-                          and _getrefcount(prev) <= 3 and type(g) not in COMPACT):
+                          and _getrefcount(prev) <= 3 and type(g) not in COMPACT
+                          and refcounts.EXACT):
                         # Only pending (and this frame) hold the sum so far: add in
                         # place (references: pending's, prev, getrefcount's).
                         np.add(prev, g, out=prev)
@@ -602,7 +605,8 @@ def run_backward(tensors, grads, retain_graph=False, capture=None):
                     f = g.flags
                     fresh = g.base is None and f.writeable and f.c_contiguous
                     f = None  # a flags object refers to its array: it would count
-                    if not (fresh and _getrefcount(g) <= (3 if g is in_grads[i] else 2)):
+                    if not (fresh and _getrefcount(g) <= (3 if g is in_grads[i] else 2)
+                            and refcounts.EXACT):
                         g = np.array(g, copy=True, order="C")
                     t.grad = Tensor._wrap(g)
                 else:

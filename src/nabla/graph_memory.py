@@ -17,6 +17,8 @@ import sys
 
 import numpy as np
 
+from . import refcounts
+
 _getrefcount = sys.getrefcount
 
 # A big intermediate that only the graph still holds gives up its array (see
@@ -39,7 +41,10 @@ def free_consumed(node):
     some node saved it for backward, and the next ops reuse that memory while it is in
     cache: a GPT's written-out GELU 281 -> 235 us, its step 7.3 -> 7.0 ms. Backward needs
     only an input's shape and dtype; ``explain`` shows such a value as freed. A weak
-    reference to such a tensor would see the placeholder (PyTorch frees the tensor)."""
+    reference to such a tensor would see the placeholder (PyTorch frees the tensor).
+    Nothing is freed where reference counts cannot be trusted (``refcounts.EXACT``)."""
+    if not refcounts.EXACT:
+        return
     for u in node.inputs:
         if u.grad_fn is not None and _getrefcount(u) == 3:  # node.inputs, u, the call
             a = u._data

@@ -4,7 +4,7 @@ Kernels that need a large scratch array every call (im2col columns, their gradie
 padded copies of an input) take one here and hand it back when done, so that a
 training step reuses the same memory instead of page-faulting on a fresh block each
 time. It sits beside ``threads.py`` so that any layer (ops, nn, optim) can use it; it
-imports nothing from nabla.
+imports nothing from nabla but ``refcounts``.
 
 A kind of array is its shape and its ``np.dtype`` (a dtype object, as ``a.dtype`` is):
 
@@ -22,6 +22,8 @@ import sys
 import threading
 
 import numpy as np
+
+from . import refcounts
 
 
 class _Pool(threading.local):
@@ -105,6 +107,8 @@ _FREE = _probe_free_refcount()
 def _unshared(shape, dtype):
     """``np.empty(shape, dtype)``, reusing a buffer of an earlier call that nothing but
     the pool refers to any more. Not per thread: call it on the thread that runs the op."""
+    if not refcounts.EXACT:  # a count cannot tell a free buffer (refcounts.py)
+        return np.empty(shape, dtype)
     key = (shape, dtype)
     arrs = _unshared_pool.get(key)
     if arrs is None:
