@@ -27,7 +27,11 @@ def test_openblas_is_the_library_threadpoolctl_reports():
         pytest.skip("NumPy's BLAS is not OpenBLAS here")
     assert os.path.realpath(lib._name) == os.path.realpath(info["filepath"])
     # The one call made by hand: it stops OpenBLAS's spinning threads before a split.
-    assert threads._find_blas_shutdown() is not None
+    if threads._find_blas_shutdown() is None:
+        # Newer scipy-openblas builds (NumPy 2.5's) do not export it: a split then only
+        # sets OpenBLAS to one thread and back, which must still work.
+        threads._restore_blas(threads._quiet_blas())
+        pytest.skip("this OpenBLAS build does not export blas_thread_shutdown_")
 
 
 def test_import_nabla_does_not_import_threadpoolctl():

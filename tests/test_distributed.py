@@ -17,7 +17,8 @@ def test_using_a_collective_before_init_says_what_to_do():
     import nabla
     import nabla.distributed as dist
 
-    assert dist.is_available()
+    if not dist.is_available():
+        pytest.skip("mpi4py is not installed (the distributed extra)")
     with pytest.raises(dist.DistributedError, match="init_process_group"):
         dist.all_reduce(nabla.zeros(2))
     with pytest.raises(ValueError, match="only 'mpi'"):
