@@ -183,3 +183,24 @@ def test_torchs_functions_that_are_also_methods_have_function_forms(torch):
     ours = {n for n in dir(nabla.Tensor) if not n.startswith("_")}
     missing = sorted((methods & functions & ours) - set(dir(nabla)) - {"dtype"})
     assert not missing, f"methods without their torch.<name> function form: {missing}"
+
+
+@pytest.mark.parametrize("view", [
+    lambda x: x,
+    lambda x: x.transpose(0, 2),
+    lambda x: x[:, ::2],
+    lambda x: x[0:1].expand(5, 3, 4),
+    lambda x: x[1, 2],
+    lambda x: x.permute(2, 0, 1)[1:],
+    lambda x: x.reshape(6, 4).t(),
+])
+def test_layout_introspection_matches_torch(view, torch):
+    x, tx = nabla.arange(24.0).reshape(2, 3, 4), torch.arange(24.0).reshape(2, 3, 4)
+    ours, theirs = view(x), view(tx)
+    assert ours.stride() == theirs.stride()
+    for d in range(-ours.ndim, ours.ndim):
+        assert ours.stride(d) == theirs.stride(d)
+    assert ours.ndimension() == theirs.ndimension()
+    assert (ours.nbytes, ours.itemsize) == (theirs.nbytes, theirs.itemsize)
+    # a view's first element sits at the same offset from its base's as in PyTorch
+    assert ours.data_ptr() - x.data_ptr() == theirs.data_ptr() - tx.data_ptr()

@@ -73,9 +73,37 @@ def _split_recorded(t, d, sizes):
 
 
 class TensorShape:
-    """Movement methods, mixed into ``Tensor``."""
+    """Movement methods, mixed into ``Tensor``, and the layout's introspection."""
 
     __slots__ = ()
+
+    # ------------------------------------------------------------------- layout
+    def stride(self, dim=None):
+        """Steps between neighbouring elements along each dim, in elements (NumPy counts
+        bytes), as PyTorch's: a transposed view's are swapped, an expanded dim's is 0.
+
+        >>> import nabla
+        >>> nabla.zeros(2, 3).t().stride()
+        (1, 3)
+        """
+        a = self._data
+        steps = tuple(s // a.itemsize for s in a.strides)
+        return steps if dim is None else steps[_dim(dim, a.ndim)]
+
+    def ndimension(self) -> int:
+        return self._data.ndim
+
+    @property
+    def itemsize(self) -> int:
+        return self._data.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self._data.nbytes
+
+    def data_ptr(self) -> int:
+        """The address of the first element (views of one storage differ by offsets)."""
+        return self._data.ctypes.data
 
     # ------------------------------------------------------------------- movement
     def reshape(self, *shape):
