@@ -99,9 +99,8 @@ def _method_function(name):
     def fn(input, *args, out=None, **kwargs):
         if not isinstance(input, Tensor):
             input = tensor(input)
-        if out is None:
-            return getattr(input, name)(*args, **kwargs)
-        return _out_arg.write(name, getattr(input, name)(*args, **kwargs), out)
+        result = getattr(input, name)(*args, **kwargs)
+        return result if out is None else _out_arg.write(name, result, out)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Function form of ``Tensor.{name}``.\n\n{method.__doc__ or ''}"

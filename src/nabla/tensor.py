@@ -171,6 +171,8 @@ class Tensor(TensorMath, TensorShape, TensorSpecial):
     def dim(self) -> int:
         return self._data.ndim
 
+    ndimension = dim
+
     def numel(self) -> int:
         return int(self._data.size)
 

@@ -90,9 +90,6 @@ class TensorShape:
         steps = tuple(s // a.itemsize for s in a.strides)
         return steps if dim is None else steps[_dim(dim, a.ndim)]
 
-    def ndimension(self) -> int:
-        return self._data.ndim
-
     @property
     def itemsize(self) -> int:
         return self._data.itemsize

@@ -20,74 +20,60 @@ from .shapes import _dims
 _UNARY, _BINARY = _sp.UNARY, _sp.BINARY
 
 
+def _unary_method(name):
+    """The method computing ``ops/special.py``'s node ``name`` of one tensor."""
+    node = _UNARY[name]
+
+    def method(self):
+        return self._unary(node)
+
+    method.__name__, method.__doc__ = name, node.__doc__
+    return method
+
+
+def _binary_method(name, doc=None):
+    """The method computing ``ops/special.py``'s node ``name`` of this tensor and another
+    (or a number), broadcast and promoted as ``+`` is."""
+    node = _BINARY[name]
+
+    def method(self, other):
+        return self._binary(node, other)
+
+    method.__name__, method.__doc__ = name, doc or node.__doc__
+    return method
+
+
 class TensorSpecial:
     """The methods; the function forms (``nabla.asin(x)``...) are made from them."""
 
     __slots__ = ()
 
-    def tan(self):
-        return self._unary(_UNARY["tan"])
-
-    def asin(self):
-        return self._unary(_UNARY["asin"])
-
-    def acos(self):
-        return self._unary(_UNARY["acos"])
-
-    def atan(self):
-        return self._unary(_UNARY["atan"])
-
-    def sinh(self):
-        return self._unary(_UNARY["sinh"])
-
-    def cosh(self):
-        return self._unary(_UNARY["cosh"])
-
-    def asinh(self):
-        return self._unary(_UNARY["asinh"])
-
-    def acosh(self):
-        return self._unary(_UNARY["acosh"])
-
-    def atanh(self):
-        return self._unary(_UNARY["atanh"])
-
-    arcsin, arccos, arctan = asin, acos, atan
-    arcsinh, arccosh, arctanh = asinh, acosh, atanh
-
-    def erf(self):
-        return self._unary(_UNARY["erf"])
-
-    def exp2(self):
-        return self._unary(_UNARY["exp2"])
-
-    def atan2(self, other):
-        return self._binary(_BINARY["atan2"], other)
-
-    arctan2 = atan2
-
-    def hypot(self, other):
-        return self._binary(_BINARY["hypot"], other)
-
-    def logaddexp(self, other):
-        return self._binary(_BINARY["logaddexp"], other)
-
-    def xlogy(self, other):
-        return self._binary(_BINARY["xlogy"], other)
-
-    def fmod(self, other):
-        """C's remainder: the sign of ``self`` (``remainder`` and ``%``: of ``other``)."""
-        return self._binary(_BINARY["fmod"], other)
-
-    def remainder(self, other):
-        return self._binary(_BINARY["remainder"], other)
+    tan = _unary_method("tan")
+    asin = arcsin = _unary_method("asin")
+    acos = arccos = _unary_method("acos")
+    atan = arctan = _unary_method("atan")
+    sinh = _unary_method("sinh")
+    cosh = _unary_method("cosh")
+    asinh = arcsinh = _unary_method("asinh")
+    acosh = arccosh = _unary_method("acosh")
+    atanh = arctanh = _unary_method("atanh")
+    erf = _unary_method("erf")
+    exp2 = _unary_method("exp2")
+    atan2 = arctan2 = _binary_method("atan2")
+    hypot = _binary_method("hypot")
+    logaddexp = _binary_method("logaddexp")
+    xlogy = _binary_method("xlogy")
+    fmod = _binary_method(
+        "fmod", "C's remainder: the sign of ``self`` (``remainder`` and ``%``: of ``other``).")
+    remainder = _binary_method("remainder")
 
     def floor_divide(self, other):
         return self // other
 
     # --------------------------------------------- no gradient: booleans and counts
     def _logical(self, ufunc, other):
-        return self._wrap(ufunc(self._data != 0, self._other(other)._data != 0))
+        # the comparisons' own path (and its shape error) on the operands' truth values
+        return (self != 0)._compare(ufunc, self._other(other) != 0)
 
     def logical_and(self, other):
         return self._logical(np.logical_and, other)
@@ -111,11 +97,9 @@ class TensorSpecial:
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
         """nan, +inf and -inf replaced (by default with 0 and the dtype's extremes); the
         gradient flows where the value was finite, as in PyTorch."""
-        finite = self.isfinite()
-        kind = self._data.dtype.kind
-        if kind not in "fc":
-            return self.clone()
-        lo, hi = np.finfo(self._data.dtype).min, np.finfo(self._data.dtype).max
-        fill = np.nan_to_num(self._data, nan=nan, posinf=hi if posinf is None else posinf,
-                             neginf=lo if neginf is None else neginf)
-        return self.where(finite, self._wrap(fill))
+        if self._data.dtype.kind != "f":
+            return self.clone()  # integers and booleans are finite
+        info = np.finfo(self._data.dtype)
+        fill = np.nan_to_num(self._data, nan=nan, posinf=info.max if posinf is None else posinf,
+                             neginf=info.min if neginf is None else neginf)
+        return self.where(self.isfinite(), self._wrap(fill))
