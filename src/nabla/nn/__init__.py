@@ -37,6 +37,7 @@ from .layers import (
     Tanh,
     Unflatten,
 )
+from .layers.activation import Softmin, Tanhshrink, Threshold
 from .layers.conv import (
     Conv1d,
     Conv2d,
@@ -47,7 +48,14 @@ from .layers.conv import (
 )
 from .layers.embedding import Embedding
 from .layers.instancenorm import InstanceNorm1d, InstanceNorm2d, InstanceNorm3d
-from .layers.normalization import BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, LayerNorm
+from .layers.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    GroupNorm,
+    LayerNorm,
+    RMSNorm,
+)
 from .layers.padding import (
     ConstantPad1d,
     ConstantPad2d,

@@ -10,10 +10,12 @@ tensor([0., 2.])
 
 from __future__ import annotations
 
+import numbers
 import warnings
 
 import numpy as np
 
+from ..backend import finfo
 from ..creation import tensor
 from ..functions import linear as linear  # F.linear, the fused x @ W.T + b
 from ..ops import loss as _loss
@@ -249,6 +251,73 @@ def glu(input, dim: int = -1) -> Tensor:
     return a * b.sigmoid()
 
 
+def threshold(input, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """``value`` where ``input <= threshold``, ``input`` elsewhere (NaN stays NaN).
+
+    The gradient is 1 where the input is kept and 0 where ``value`` replaced it.
+    ``inplace=True`` writes into ``input`` (recorded under autograd, as PyTorch's).
+
+    >>> import nabla
+    >>> threshold(nabla.tensor([-1.0, 0.5, 2.0]), 1.0, 20.0)
+    tensor([20.0000, 20.0000,  2.0000])
+    """
+    x = _t(input)
+    replaced = x <= threshold
+    if inplace:
+        return x.masked_fill_(replaced, value)
+    # value in the input's dtype, as PyTorch casts it (an int input truncates 9.5 to 9)
+    fill = Tensor._wrap(np.asarray(value).astype(x._data.dtype))
+    return x.where(~replaced, fill)
+
+
+def tanhshrink(input) -> Tensor:
+    """``x - tanh(x)``.
+
+    >>> import nabla
+    >>> round(tanhshrink(nabla.tensor([1.0])).item(), 4)
+    0.2384
+    """
+    x = _t(input)
+    return x - x.tanh()
+
+
+def rms_norm(input, normalized_shape, weight=None, eps: float | None = None) -> Tensor:
+    """Divide by the root mean square over the trailing ``normalized_shape`` dims, then
+    multiply by ``weight`` (of that shape) if given: ``x / sqrt(mean(x²) + eps) * weight``.
+
+    ``eps=None`` means ``finfo(input.dtype).eps``, as in PyTorch.
+
+    >>> import nabla
+    >>> rms_norm(nabla.tensor([[3.0, 4.0]]), (2,), eps=0.0)
+    tensor([[0.8485, 1.1314]])
+    """
+    x = _float_input("rms_norm", input)
+    if isinstance(normalized_shape, numbers.Integral):
+        normalized_shape = (normalized_shape,)
+    shape = tuple(int(s) for s in normalized_shape)
+    if not shape:
+        raise ShapeError("rms_norm: expected normalized_shape to be at least 1-dimensional, "
+                         "got ()")
+    k = len(shape)
+    if k > x.ndim or tuple(x.shape[x.ndim - k:]) != shape:
+        raise ShapeError(
+            f"rms_norm: given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size {list(x.shape)}")
+    if eps is None:
+        eps = finfo(x.dtype).eps
+    dims = tuple(range(-k, 0))
+    y = x * ((x * x).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    if weight is None:
+        return y
+    w = _t(weight)
+    if tuple(w.shape) != shape:
+        raise ShapeError(
+            f"rms_norm: expected weight of the shape of normalized_shape {list(shape)}, "
+            f"got weight of shape {list(w.shape)}")
+    # the result keeps the input's dtype whatever the weight's, as in PyTorch
+    return y * (w if w.dtype == x.dtype else w.to(x.dtype))
+
+
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12, out=None) -> Tensor:
     """``input`` divided by its ``p``-norm along ``dim`` (at least ``eps``).
 
@@ -392,6 +461,20 @@ def log_softmax(input, dim: int | None = None, dtype=None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
     return input.log_softmax(dim)
+
+
+def softmin(input, dim: int | None = None, dtype=None) -> Tensor:
+    """``softmax(-input)`` along ``dim``: the smallest entry gets the most weight.
+
+    >>> import nabla
+    >>> softmin(nabla.tensor([0.0, 0.0, 1e9]), dim=0)
+    tensor([0.5000, 0.5000, 0.0000])
+    """
+    if dim is None:
+        dim = _softmax_dim(input.ndim, "softmin")
+    if dtype is not None:
+        input = input.to(dtype)
+    return (-input).softmax(dim)
 
 
 # ------------------------------------------------------------------ dropout etc.

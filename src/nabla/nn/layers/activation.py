@@ -13,7 +13,7 @@ from .. import functional as F
 from ..module import Module, _hook
 
 __all__ = ["Step", "Heaviside", "Sigmoid", "ReLU", "LeakyReLU", "Tanh", "Softplus", "GELU",
-           "SiLU", "Softmax", "LogSoftmax"]
+           "SiLU", "Softmax", "LogSoftmax", "Softmin", "Threshold", "Tanhshrink"]
 
 
 class Step(Module):
@@ -190,3 +190,55 @@ class LogSoftmax(Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+class Softmin(Module):
+    """Softmin along ``dim``: ``softmax(-x)``.
+
+    >>> import nabla
+    >>> Softmin(dim=0)(nabla.tensor([0.0, 0.0]))
+    tensor([0.5000, 0.5000])
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input):
+        return F.softmin(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Threshold(Module):
+    """``value`` where ``x <= threshold``, ``x`` elsewhere.
+
+    >>> import nabla
+    >>> Threshold(0.1, 20)(nabla.tensor([0.0, 1.0]))
+    tensor([20.,  1.])
+    """
+
+    def __init__(self, threshold: float, value: float, inplace: bool = False):
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input):
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        return (f"threshold={self.threshold}, value={self.value}"
+                + (", inplace=True" if self.inplace else ""))
+
+
+class Tanhshrink(Module):
+    """``x - tanh(x)``.
+
+    >>> Tanhshrink()
+    Tanhshrink()
+    """
+
+    def forward(self, input):
+        return F.tanhshrink(input)

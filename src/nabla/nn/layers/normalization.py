@@ -1,4 +1,5 @@
-"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``.
+"""Normalization layers: ``BatchNorm1d``, ``BatchNorm2d``, ``LayerNorm``, ``GroupNorm``,
+``RMSNorm``.
 
 Parameter and buffer names are PyTorch's (``weight``, ``bias``, ``running_mean``,
 ``running_var``, ``num_batches_tracked``), so a PyTorch ``state_dict`` loads as is.
@@ -19,10 +20,11 @@ from ... import backend
 from ...creation import empty, ones, tensor, zeros
 from ...ops import norm as N
 from ...tensor import ShapeError
+from .. import functional as F
 from .. import init
 from ..module import Module, Parameter
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm", "RMSNorm"]
 
 
 def _affine_parameters(module: Module, shape: tuple, affine: bool, bias: bool, dtype) -> None:
@@ -225,3 +227,42 @@ class GroupNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
                 f"bias={self.bias is not None}")
+
+
+class RMSNorm(Module):
+    """Divide each sample by its root mean square over the trailing ``normalized_shape``
+    dims, then multiply by an elementwise ``weight`` of that shape (no bias, no mean
+    subtracted). ``eps=None`` means ``finfo(input.dtype).eps``.
+
+    >>> import nabla
+    >>> rn = RMSNorm(4)
+    >>> rn
+    RMSNorm((4,), eps=None, elementwise_affine=True)
+    >>> list(rn.state_dict()), rn(nabla.randn(2, 3, 4)).shape
+    (['weight'], (2, 3, 4))
+    """
+
+    def __init__(self, normalized_shape, eps: float | None = None,
+                 elementwise_affine: bool = True, device=None, dtype=None):
+        super().__init__()
+        backend.device(device)
+        if isinstance(normalized_shape, numbers.Integral):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(s) for s in normalized_shape)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        self.register_parameter(
+            "weight",
+            Parameter(empty(*self.normalized_shape, dtype=dtype)) if elementwise_affine else None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, "
+                f"elementwise_affine={self.elementwise_affine}")

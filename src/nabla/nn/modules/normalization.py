@@ -1,3 +1,3 @@
 """``torch.nn.modules.normalization``."""
 
-from ..layers.normalization import GroupNorm, LayerNorm  # noqa: F401
+from ..layers.normalization import GroupNorm, LayerNorm, RMSNorm  # noqa: F401

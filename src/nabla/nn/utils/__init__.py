@@ -1,4 +1,5 @@
-"""Gradient clipping and flat parameter vectors, as ``torch.nn.utils``.
+"""Gradient clipping and flat parameter vectors, as ``torch.nn.utils``; padding a batch
+of sequences in ``rnn`` (``torch.nn.utils.rnn``).
 
 >>> import nabla
 >>> from nabla import nn
@@ -16,8 +17,9 @@ import math
 
 import numpy as np
 
-from ..functions import cat
-from ..tensor import Tensor
+from ...functions import cat
+from ...tensor import Tensor
+from . import rnn  # noqa: F401  (nn.utils.rnn, as in PyTorch)
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters"]
 
