@@ -128,10 +128,15 @@ from .functions import (  # noqa: E402
     einsum,
     histogram,
     isclose,
+    isin,
     lerp,
+    logspace,
     meshgrid,
     multinomial,
     nonzero,
+    repeat_interleave,
+    tril_indices,
+    triu_indices,
 )
 
 for _name in ("tril triu roll topk sort argsort histc log10 log2 cumprod gather scatter "
@@ -146,7 +151,9 @@ for _name in ("tril triu roll topk sort argsort histc log10 log2 cumprod gather 
               "tan asin acos atan sinh cosh asinh acosh atanh arcsin arccos arctan arcsinh "
               "arccosh arctanh erf exp2 atan2 arctan2 hypot logaddexp xlogy fmod remainder "
               "floor_divide logical_and logical_or logical_xor logical_not signbit "
-              "count_nonzero nan_to_num").split():
+              "count_nonzero nan_to_num "
+              # tensor_more.py's (repeat_interleave has its own, for its one-argument form)
+              "addmm tile movedim moveaxis diff take_along_dim").split():
     globals()[_name] = _method_function(_name)
 del _name
 
@@ -178,6 +185,7 @@ _LAZY_MODULES = {
     "compiler",
     "cuda",
     "io",
+    "linalg",
     "models",
     "onnx",
     "scalar",

@@ -1,4 +1,5 @@
-"""Functions of several tensors: products, selection, joining and padding.
+"""Functions of several tensors: products, selection, joining and padding; index and range
+factories (``tril_indices``, ``logspace``).
 
 >>> import nabla
 >>> nabla.cat([nabla.zeros(1, 2), nabla.ones(1, 2)]).tolist()
@@ -7,8 +8,10 @@
 
 from __future__ import annotations
 
-from . import out_arg
-from .creation import tensor
+import numpy as np
+
+from . import backend, out_arg
+from .creation import _float_dtype, tensor
 from .ops import elementwise as _ew
 from .ops import linalg as _la
 from .ops import movement as _mv
@@ -245,3 +248,93 @@ def nonzero(input, *, as_tuple=False):
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None) -> Tensor:
     return out_arg.write("baddbmm", _as(input).baddbmm(batch1, batch2, beta=beta, alpha=alpha),
                          out)
+
+
+def repeat_interleave(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """``Tensor.repeat_interleave``; with one argument, a 1-D tensor of counts ``r``, the
+    indices ``0..len(r)-1`` each repeated as often as ``r`` says.
+
+    >>> import nabla
+    >>> repeat_interleave(nabla.tensor([2, 1])).tolist()
+    [0, 0, 1]
+    """
+    if repeats is None:
+        counts = _as(input)
+        if counts.ndim != 1 or counts._data.dtype.kind not in "iu":
+            raise ShapeError(
+                "repeat_interleave: a single argument must be a 1-D integer tensor of "
+                f"counts, got shape {tuple(counts.shape)} of {counts.dtype}"
+            )
+        if counts._data.size and counts._data.min() < 0:
+            raise ValueError("repeat_interleave: repeats must be non-negative")
+        n = counts.shape[0]
+        return Tensor._wrap(np.repeat(np.arange(n, dtype=counts._data.dtype), counts._data))
+    return _as(input).repeat_interleave(repeats, dim, output_size=output_size)
+
+
+def isin(elements, test_elements, *, assume_unique=False, invert=False) -> Tensor:
+    """Whether each of ``elements`` is among ``test_elements`` (either may be a number),
+    as a bool tensor of ``elements``'s shape; ``invert`` asks the opposite.
+
+    >>> import nabla
+    >>> isin(nabla.tensor([1, 2, 3]), nabla.tensor([3, 1])).tolist()
+    [True, False, True]
+    """
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise TypeError("isin: elements or test_elements must be a tensor, got two numbers")
+    # a number compares in the tensor's dtype, as PyTorch's scalars do
+    e = elements if isinstance(elements, Tensor) else test_elements._other(elements)
+    t = test_elements if isinstance(test_elements, Tensor) else e._other(test_elements)
+    return Tensor._wrap(np.isin(e._data, t._data.reshape(-1), invert=bool(invert)))
+
+
+def _triangle_indices(name, row, col, offset, dtype, upper):
+    for arg, v in (("row", row), ("col", col)):
+        if int(v) < 0:
+            raise ValueError(f"{name}: {arg} must be non-negative, got {v}")
+    dt = backend.dtype(backend.int64 if dtype is None else dtype).np
+    if dt.kind not in "iu":
+        raise TypeError(f"{name}: dtype must be an integer dtype, got {dtype}")
+    # row-major order, as PyTorch lists them
+    pick = np.triu_indices if upper else np.tril_indices
+    rows, cols = pick(int(row), int(offset), int(col))
+    return Tensor._wrap(np.stack([rows, cols]).astype(dt).reshape(2, -1))
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None) -> Tensor:
+    """The (row, col) coordinates of a ``row`` x ``col`` matrix's lower triangle (on and
+    below diagonal ``offset``), as a (2, N) int64 tensor in row-major order.
+
+    >>> tril_indices(3, 3).tolist()
+    [[0, 1, 1, 2, 2, 2], [0, 0, 1, 0, 1, 2]]
+    """
+    backend.device(device)
+    return _triangle_indices("tril_indices", row, col, offset, dtype, False)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None) -> Tensor:
+    """The (row, col) coordinates of a ``row`` x ``col`` matrix's upper triangle (on and
+    above diagonal ``offset``), as a (2, N) int64 tensor in row-major order.
+
+    >>> triu_indices(2, 3, 1).tolist()
+    [[0, 0, 1], [1, 2, 2]]
+    """
+    backend.device(device)
+    return _triangle_indices("triu_indices", row, col, offset, dtype, True)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None,
+             requires_grad=False) -> Tensor:
+    """``steps`` values from ``base ** start`` to ``base ** end``, evenly spaced in the
+    exponent.
+
+    >>> logspace(0, 2, 3).tolist()
+    [1.0, 10.0, 100.0]
+    """
+    backend.device(device)
+    steps = int(steps)
+    if steps < 0:
+        raise ValueError(f"logspace: number of steps must be non-negative, got {steps}")
+    dt = _float_dtype(dtype)
+    values = np.power(float(base), np.linspace(float(start), float(end), steps))
+    return Tensor(values.astype(dt), requires_grad)

@@ -33,6 +33,7 @@ from .printing import _format
 from .random import _np as _rng
 from .shapes import ShapeError, _dim, _dims, _shape_arg
 from .tensor_math import TensorMath, _matmul
+from .tensor_more import TensorMore
 from .tensor_shape import TensorShape
 from .tensor_special import TensorSpecial
 
@@ -61,7 +62,7 @@ class Clone(Function):
         return g
 
 
-class Tensor(TensorMath, TensorShape, TensorSpecial):
+class Tensor(TensorMath, TensorShape, TensorSpecial, TensorMore):
     """An n-dimensional array with automatic differentiation.
 
     Build tensors with ``nabla.tensor``, ``nabla.zeros`` and friends rather than
