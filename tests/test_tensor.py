@@ -236,7 +236,7 @@ def test_dtype_conversions():
     assert t.bool().tolist() == [True, True]
     assert nabla.tensor([1, 2]).float().dtype == nabla.float32
     assert t.to(nabla.float32) is t and t.to(nabla.float32, copy=True) is not t
-    assert t.type() == "nabla.float32" and t.type(nabla.float64).dtype == nabla.float64
+    assert t.type() == "nabla.FloatTensor" and t.type(nabla.float64).dtype == nabla.float64
     assert t.type_as(nabla.tensor([1])).dtype == nabla.int64
     assert t.to(nabla.tensor(1.0, dtype=nabla.float64)).dtype == nabla.float64
 

@@ -160,6 +160,24 @@ del _name
 # PyTorch's constants and type tests, which course code uses (torch.inf, torch.is_tensor).
 from math import e, inf, nan, pi  # noqa: E402
 
+# PyTorch's older spellings that course code still carries, and its print options.
+from .legacy import (  # noqa: E402
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from .legacy import Variable as _Variable  # noqa: E402
+from .printing import set_printoptions  # noqa: E402
+
+autograd.Variable = _Variable  # torch.autograd.Variable (legacy.py needs Tensor, so not there)
+
 
 def is_tensor(obj) -> bool:
     """True for a nabla Tensor (Parameters included), as ``torch.is_tensor``."""

@@ -106,6 +106,11 @@ int16 = DType("int16", np.int16)
 int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 bool_ = DType("bool", np.bool_)
+# The class name PyTorch gave each dtype's tensors before 0.4 (Tensor.type(), legacy.py).
+LEGACY_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTensor",
+                bfloat16: "BFloat16Tensor", int64: "LongTensor", int32: "IntTensor",
+                int16: "ShortTensor", int8: "CharTensor", uint8: "ByteTensor",
+                bool_: "BoolTensor"}
 
 _ALL = (float16, float32, float64, uint8, uint16, uint32, uint64, int8, int16, int32, int64,
         bool_)

@@ -19,6 +19,47 @@ from . import backend
 # the same switch to int and scientific notation, the same summarising and line breaks.
 # tests/test_tensor.py compares the two reprs case by case.
 _PRECISION, _THRESHOLD, _EDGEITEMS, _LINEWIDTH = 4, 1000, 3, 80
+_SCI_MODE = None  # None: chosen from the values, as PyTorch does by default
+_PROFILES = {"default": (4, 1000, 3, 80), "short": (2, 1000, 2, 80),
+             "full": (4, math.inf, 3, 80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None):
+    """PyTorch's print options: digits after the point, the element count above which a
+    tensor prints summarised, the rows and columns kept at each edge then, the line
+    width; ``profile`` "default", "short" or "full" sets all four first; ``sci_mode``
+    True or False forces scientific notation on or off (None, the default, chooses).
+    As in PyTorch, every call sets ``sci_mode``, so leaving it out turns it back to None.
+
+    >>> import nabla
+    >>> nabla.set_printoptions(precision=2)
+    >>> print(nabla.tensor([1.0 / 3, 2.5]))
+    tensor([0.33, 2.50])
+    >>> nabla.set_printoptions(profile="default")
+    >>> print(nabla.tensor([1.0 / 3, 2.5]))
+    tensor([0.3333, 2.5000])
+    """
+    global _PRECISION, _THRESHOLD, _EDGEITEMS, _LINEWIDTH, _SCI_MODE
+    for name, value in (("precision", precision), ("threshold", threshold),
+                        ("edgeitems", edgeitems), ("linewidth", linewidth)):
+        if value is not None and (isinstance(value, bool) or not (
+                isinstance(value, int) or (name == "threshold" and value == math.inf))):
+            raise TypeError(f"set_printoptions: {name} must be an int, got {value!r}")
+    if profile is not None and profile not in _PROFILES:
+        raise ValueError(f"set_printoptions: profile must be one of {sorted(_PROFILES)}, "
+                         f"got {profile!r}")
+    if profile is not None:  # checked all first: a refused call changes nothing
+        _PRECISION, _THRESHOLD, _EDGEITEMS, _LINEWIDTH = _PROFILES[profile]
+    if precision is not None:
+        _PRECISION = precision
+    if threshold is not None:
+        _THRESHOLD = threshold
+    if edgeitems is not None:
+        _EDGEITEMS = edgeitems
+    if linewidth is not None:
+        _LINEWIDTH = linewidth
+    _SCI_MODE = None if sci_mode is None else bool(sci_mode)
 
 
 def _summarized(arr: np.ndarray) -> np.ndarray:
@@ -47,6 +88,8 @@ class _Formatter:
         lo, hi = float(mags.min()), float(mags.max())
         self.int_mode = bool(np.all(vals == np.ceil(vals)))
         self.sci_mode = hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4
+        if _SCI_MODE is not None:  # set_printoptions(sci_mode=...)
+            self.sci_mode = _SCI_MODE
         if self.sci_mode:
             fmt = f"{{:.{_PRECISION}e}}"
         elif self.int_mode:

@@ -31,7 +31,7 @@ from .ops import movement as _mv
 from .ops import special as _special
 from .printing import _format
 from .random import _np as _rng
-from .shapes import ShapeError, _dim, _dims, _shape_arg
+from .shapes import ShapeError, _dim, _shape_arg
 from .tensor_math import TensorMath, _matmul
 from .tensor_more import TensorMore
 from .tensor_shape import TensorShape
@@ -317,9 +317,10 @@ class Tensor(TensorMath, TensorShape, TensorSpecial, TensorMore):
         return Cast.apply(self, dt)
 
     def type(self, dtype=None):
-        if dtype is None:
-            return f"nabla.{self.dtype.name}"
-        return self.to(dtype)
+        if dtype is None:  # PyTorch's answer is the legacy class name: 'nabla.FloatTensor'
+            return f"nabla.{backend.LEGACY_NAMES.get(self.dtype, self.dtype.name)}"
+        legacy = getattr(dtype, "dtype", None)  # nabla.LongTensor and the like
+        return self.to(legacy if isinstance(legacy, backend.DType) else dtype)
 
     def type_as(self, other: Tensor) -> Tensor:
         return self.to(other.dtype)
@@ -631,12 +632,6 @@ class Tensor(TensorMath, TensorShape, TensorSpecial, TensorMore):
 
     def isfinite(self):
         return Tensor._wrap(np.isfinite(self._data))
-
-    def all(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.all(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
-
-    def any(self, dim=None, keepdim=False):
-        return Tensor._wrap(np.any(self._data, axis=_dims(dim, self.ndim), keepdims=keepdim))
 
     def sign(self):
         return Tensor._wrap(np.sign(self._data))

@@ -206,17 +206,21 @@ class TensorMath:
         return where_tensors(mask, self._other(value).to(self.dtype), self)
 
     # ------------------------------------------------------------------ reductions
-    def sum(self, dim=None, keepdim=False, dtype=None, keepdims=None):
+    def sum(self, dim=None, keepdim=False, dtype=None, keepdims=None, axis=None):
         if keepdims is not None:  # NumPy's spelling, which PyTorch accepts too
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind == "b":
             x = x.long()
         return _rd.Sum.apply(x, _dims(dim, self.ndim), keepdim)
 
-    def mean(self, dim=None, keepdim=False, dtype=None, keepdims=None):
+    def mean(self, dim=None, keepdim=False, dtype=None, keepdims=None, axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         x = self if dtype is None else self.to(dtype)
         if x._data.dtype.kind != "f":
             raise TypeError(
@@ -233,48 +237,73 @@ class TensorMath:
             return self._binary(_ew.Maximum if is_max else _ew.Minimum, dim)
         return values_indices(*_rd.MaxMinDim.apply(self, _dim(dim, self.ndim), keepdim, is_max))
 
-    def max(self, dim=None, keepdim=False, keepdims=None):
+    def max(self, dim=None, keepdim=False, keepdims=None, axis=None):
         """The largest value, or ``(values, indices)`` along ``dim``."""
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         return self._maxmin(dim, keepdim, True)
 
-    def min(self, dim=None, keepdim=False, keepdims=None):
+    def min(self, dim=None, keepdim=False, keepdims=None, axis=None):
         """The smallest value, or ``(values, indices)`` along ``dim``."""
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         return self._maxmin(dim, keepdim, False)
 
-    def amax(self, dim=None, keepdim=False, keepdims=None):
+    def amax(self, dim=None, keepdim=False, keepdims=None, axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         return _rd.MaxMinAll.apply(self, _dims(dim, self.ndim), keepdim, True)
 
-    def amin(self, dim=None, keepdim=False, keepdims=None):
+    def amin(self, dim=None, keepdim=False, keepdims=None, axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         return _rd.MaxMinAll.apply(self, _dims(dim, self.ndim), keepdim, False)
 
-    def argmax(self, dim=None, keepdim=False, keepdims=None):
+    def all(self, dim=None, keepdim=False, keepdims=None, axis=None):
+        d = _dims(axis if dim is None else dim, self.ndim)
+        keep = keepdim if keepdims is None else keepdims
+        return _wrap(np.all(self._data, axis=d, keepdims=keep))
+
+    def any(self, dim=None, keepdim=False, keepdims=None, axis=None):
+        d = _dims(axis if dim is None else dim, self.ndim)
+        keep = keepdim if keepdims is None else keepdims
+        return _wrap(np.any(self._data, axis=d, keepdims=keep))
+
+    def argmax(self, dim=None, keepdim=False, keepdims=None, axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         if dim is None:
             return _wrap(np.asarray(np.argmax(self._data), dtype=np.int64))
         d = _dim(dim, self.ndim)
         return _wrap(np.argmax(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
-    def argmin(self, dim=None, keepdim=False, keepdims=None):
+    def argmin(self, dim=None, keepdim=False, keepdims=None, axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         if dim is None:
             return _wrap(np.asarray(np.argmin(self._data), dtype=np.int64))
         d = _dim(dim, self.ndim)
         return _wrap(np.argmin(self._data, axis=d, keepdims=keepdim).astype(np.int64))
 
-    def var(self, dim=None, unbiased=None, keepdim=False, correction=None, keepdims=None):
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None, keepdims=None,
+            axis=None):
         """Variance; ``correction=1`` (Bessel's, the default) or ``unbiased=False`` for 0."""
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         if correction is None:
             correction = 0 if unbiased is False else 1
         d = _dims(dim, self.ndim)
@@ -284,20 +313,29 @@ class TensorMath:
         centered = self - self.mean(d, keepdim=True)
         return (centered * centered).sum(d, keepdim=keepdim) / builtins.max(n - correction, 0)
 
-    def std(self, dim=None, unbiased=None, keepdim=False, correction=None, keepdims=None):
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None, keepdims=None,
+            axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         # zero_at_zero: the std of constant values has gradient 0, not nan (as in PyTorch)
         return _ew.Sqrt.apply(self.var(dim, unbiased, keepdim, correction), True)
 
-    def logsumexp(self, dim, keepdim=False, keepdims=None):
+    def logsumexp(self, dim=None, keepdim=False, keepdims=None, axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
+        if dim is None:  # required, as in PyTorch (only so that axis= can stand for it)
+            raise TypeError('logsumexp() missing 1 required positional argument: "dim"')
         return self._unary(_rd.LogSumExp, _dims(dim, self.ndim), keepdim)
 
-    def prod(self, dim=None, keepdim=False, keepdims=None):
+    def prod(self, dim=None, keepdim=False, keepdims=None, axis=None):
         if keepdims is not None:
             keepdim = keepdims
+        if axis is not None:  # NumPy's spelling too
+            dim = axis
         return _rd.Prod.apply(self, None if dim is None else _dim(dim, self.ndim), keepdim)
 
     def norm(self, p=2, dim=None, keepdim=False):
