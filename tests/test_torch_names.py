@@ -193,6 +193,9 @@ def test_torchs_functions_that_are_also_methods_have_function_forms(torch):
     lambda x: x[1, 2],
     lambda x: x.permute(2, 0, 1)[1:],
     lambda x: x.reshape(6, 4).t(),
+    lambda x: x[:1].transpose(0, 1),  # a size-1 dim's step does not count
+    lambda x: x[:, 1],
+    lambda x: x[:, :0].transpose(1, 2),
 ])
 def test_layout_introspection_matches_torch(view, torch):
     x, tx = nabla.arange(24.0).reshape(2, 3, 4), torch.arange(24.0).reshape(2, 3, 4)
@@ -202,5 +205,21 @@ def test_layout_introspection_matches_torch(view, torch):
         assert ours.stride(d) == theirs.stride(d)
     assert ours.ndimension() == theirs.ndimension()
     assert (ours.nbytes, ours.itemsize) == (theirs.nbytes, theirs.itemsize)
-    # a view's first element sits at the same offset from its base's as in PyTorch
-    assert ours.data_ptr() - x.data_ptr() == theirs.data_ptr() - tx.data_ptr()
+    # a view's first element sits at the same offset from its base's as in PyTorch (an
+    # empty one has none: 0)
+    if theirs.numel() == 0:
+        assert ours.data_ptr() == theirs.data_ptr() == 0
+    else:
+        assert ours.data_ptr() - x.data_ptr() == theirs.data_ptr() - tx.data_ptr()
+    assert ours.is_contiguous() == theirs.is_contiguous()
+    c, tc = ours.contiguous(), theirs.contiguous()  # itself exactly where PyTorch's is
+    assert (c is ours) == (tc is theirs) and c.is_contiguous() and c.stride() == tc.stride()
+    assert c.tolist() == tc.tolist()
+
+
+def test_contiguous_copy_records_its_gradient():
+    x = nabla.arange(6.0, requires_grad=True)
+    y = x.reshape(2, 3).t().contiguous()
+    assert y.is_contiguous() and y.grad_fn is not None
+    (y * nabla.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])).sum().backward()
+    assert x.grad.tolist() == [1.0, 3.0, 5.0, 2.0, 4.0, 6.0]

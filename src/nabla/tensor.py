@@ -349,9 +349,6 @@ class Tensor(TensorMath, TensorShape, TensorSpecial, TensorMore):
     def cuda(self, device=None):
         return self.to("cuda" if device is None else device)  # raises: no GPU backend yet
 
-    def contiguous(self):
-        return self
-
     # ------------------------------------------------------------------- autograd
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Compute the gradient of this tensor with respect to the graph's leaves.

@@ -99,8 +99,27 @@ class TensorShape:
         return self._data.nbytes
 
     def data_ptr(self) -> int:
-        """The address of the first element (views of one storage differ by offsets)."""
-        return self._data.ctypes.data
+        """The address of the first element (views of one storage differ by offsets); 0
+        for a tensor with no elements, as PyTorch's."""
+        return self._data.ctypes.data if self._data.size else 0
+
+    def is_contiguous(self, memory_format=None) -> bool:
+        """True when the elements lie in memory in row-major order with no gaps (a size-1
+        dim's step not counted), as PyTorch's: not for a transposed, stepped or expanded
+        view.
+
+        >>> import nabla
+        >>> x = nabla.zeros(2, 3)
+        >>> x.is_contiguous(), x.t().is_contiguous(), x.t().contiguous().is_contiguous()
+        (True, False, True)
+        """
+        return self._data.flags.c_contiguous
+
+    def contiguous(self, memory_format=None):
+        """The tensor itself when ``is_contiguous()``, else a row-major copy (recorded, as
+        ``clone``). nabla's operations take any layout (``view`` copies where it must), so
+        the copy made here is the one a following ``view`` would have made."""
+        return self if self._data.flags.c_contiguous else self.clone()
 
     # ------------------------------------------------------------------- movement
     def reshape(self, *shape):
