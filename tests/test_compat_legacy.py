@@ -1,5 +1,6 @@
 """PyTorch spellings that course code carries: the typed constructors (``FloatTensor``),
-``autograd.Variable``, ``Tensor.type()``, NumPy's ``axis=`` in reductions, and
+``autograd.Variable``, ``Tensor.type()``, NumPy's ``axis=`` for ``dim`` (reductions,
+``cat``, ``softmax``, ``cumsum``, ...), ``size=`` in the factories, and
 ``set_printoptions``; each against torch 2.13."""
 
 from __future__ import annotations
@@ -93,6 +94,54 @@ def test_reductions_take_numpys_axis(torch, name):
     if name == "logsumexp":
         with pytest.raises(TypeError, match="dim"):
             nabla.tensor(x0).logsumexp()
+
+
+AXIS_CALLS = {
+    "cat": lambda m, x: m.cat([x, x], axis=1),
+    "concatenate": lambda m, x: m.concatenate([x, x], axis=0),
+    "stack": lambda m, x: m.stack([x, x], axis=2),
+    "cumsum": lambda m, x: x.cumsum(axis=1),
+    "cumsum function": lambda m, x: m.cumsum(x, axis=0),
+    "cumprod": lambda m, x: x.cumprod(axis=1),
+    "softmax": lambda m, x: x.softmax(axis=0),
+    "log_softmax": lambda m, x: x.log_softmax(axis=-1),
+    "squeeze": lambda m, x: x[:, :1].squeeze(axis=1),
+    "unsqueeze": lambda m, x: x.unsqueeze(axis=1),
+    "sort": lambda m, x: x.sort(axis=0, descending=True)[0],
+    "argsort": lambda m, x: x.argsort(axis=1),
+    "topk": lambda m, x: x.topk(2, axis=0)[1],
+    "chunk": lambda m, x: x.chunk(2, axis=1)[1],
+    "unbind": lambda m, x: x.unbind(axis=1)[2],
+    "count_nonzero": lambda m, x: x.count_nonzero(axis=0),
+}
+
+
+@pytest.mark.parametrize("name", list(AXIS_CALLS))
+def test_methods_with_a_dim_take_numpys_axis(torch, name):
+    x0 = np.array([[3.0, 0.0, 2.0, 5.0], [1.0, 4.0, 0.0, 6.0], [7.0, 8.0, 9.0, 0.5]])
+    ours = AXIS_CALLS[name](nabla, nabla.tensor(x0))
+    theirs = AXIS_CALLS[name](torch, torch.tensor(x0))
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)
+
+
+def test_a_required_dim_left_out_is_named_as_in_torch(torch):
+    for lib in (nabla, torch):
+        for name in ("softmax", "cumsum", "unsqueeze"):
+            with pytest.raises(TypeError, match='"dim"'):
+                getattr(lib.ones(2, 3), name)()
+
+
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_factories_take_size_as_a_keyword(torch, name):
+    for size in [(2, 3), [4], ()]:
+        ours, theirs = getattr(nabla, name)(size=size), getattr(torch, name)(size=size)
+        assert ours.shape == tuple(theirs.shape) and _dtype_name(ours) == _dtype_name(theirs)
+    assert getattr(nabla, name)(size=(2, 3), dtype=nabla.float64).dtype == nabla.float64
+    for lib in (nabla, torch):
+        for args, kwargs in (((2,), {"size": (3,)}), ((), {"size": 5})):
+            with pytest.raises(TypeError):  # both, or a bare int: refused
+                getattr(lib, name)(*args, **kwargs)
 
 
 # ------------------------------------------------------------------ print options

@@ -98,21 +98,32 @@ def _float_dtype(dtype):
     return backend.dtype(dtype).np if dtype is not None else backend._default_float[0].np
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+def _sizes(args, size, name):
+    """The shape given positionally (``zeros(2, 3)``, ``zeros((2, 3))``) or as ``size=``."""
+    if size is None:
+        return _shape_arg(args)
+    if args:
+        raise TypeError(f"{name}() got the size both positionally and as size=")
+    if not isinstance(size, (tuple, list)):  # PyTorch refuses size=5 too
+        raise TypeError(f"{name}(): size= must be a tuple of ints, not {type(size).__name__}")
+    return _shape_arg((size,))
+
+
+def zeros(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``."""
     backend.device(device)
-    return Tensor(np.zeros(_shape_arg(size), _float_dtype(dtype)), requires_grad)
+    return Tensor(np.zeros(_sizes(args, size, "zeros"), _float_dtype(dtype)), requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def ones(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)``."""
     backend.device(device)
-    return Tensor(np.ones(_shape_arg(size), _float_dtype(dtype)), requires_grad)
+    return Tensor(np.ones(_sizes(args, size, "ones"), _float_dtype(dtype)), requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def empty(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     backend.device(device)
-    return Tensor(np.empty(_shape_arg(size), _float_dtype(dtype)), requires_grad)
+    return Tensor(np.empty(_sizes(args, size, "empty"), _float_dtype(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -168,18 +179,21 @@ def _sample_dtype(dtype, fn):
     return dt
 
 
-def rand(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(*args, size=None, generator=None, dtype=None, device=None,
+         requires_grad=False) -> Tensor:
     """Uniform samples from [0, 1)."""
     backend.device(device)
     dt = _sample_dtype(dtype, "rand")
-    return Tensor(_rng(generator).random(_shape_arg(size)).astype(dt), requires_grad)
+    return Tensor(_rng(generator).random(_sizes(args, size, "rand")).astype(dt), requires_grad)
 
 
-def randn(*size, generator=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*args, size=None, generator=None, dtype=None, device=None,
+          requires_grad=False) -> Tensor:
     """Samples from the standard normal distribution."""
     backend.device(device)
     dt = _sample_dtype(dtype, "randn")
-    return Tensor(_rng(generator).standard_normal(_shape_arg(size)).astype(dt), requires_grad)
+    shape = _sizes(args, size, "randn")
+    return Tensor(_rng(generator).standard_normal(shape).astype(dt), requires_grad)
 
 
 def randint(low, high=None, size=None, generator=None, dtype=None, device=None) -> Tensor:

@@ -81,13 +81,15 @@ def minimum(a, b, *, out=None) -> Tensor:
     return out_arg.write("minimum", _as(a)._binary(_ew.Minimum, b), out)
 
 
-def cat(tensors, dim=0, *, out=None) -> Tensor:
+def cat(tensors, dim=0, *, axis=None, out=None) -> Tensor:
     """Join tensors along an existing dimension.
 
     >>> import nabla
     >>> cat([nabla.zeros(1, 2), nabla.ones(2, 2)]).shape
     (3, 2)
     """
+    if axis is not None:  # NumPy's spelling, which PyTorch takes too
+        dim = axis
     tensors = [_as(t) for t in tensors]
     if not tensors:
         raise ValueError("cat expects a non-empty list of tensors")
@@ -127,13 +129,15 @@ def vstack(tensors, *, out=None) -> Tensor:
     return cat([t.unsqueeze(0) if t.ndim == 1 else t for t in tensors], dim=0, out=out)
 
 
-def stack(tensors, dim=0, *, out=None) -> Tensor:
+def stack(tensors, dim=0, *, axis=None, out=None) -> Tensor:
     """Join tensors of one shape along a new dimension.
 
     >>> import nabla
     >>> stack([nabla.zeros(2), nabla.ones(2)], dim=1).shape
     (2, 2)
     """
+    if axis is not None:  # NumPy's spelling, which PyTorch takes too
+        dim = axis
     tensors = [t if isinstance(t, Tensor) else tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("stack expects a non-empty list of tensors")

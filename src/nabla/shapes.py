@@ -28,6 +28,13 @@ def _dim(d, ndim):
     return d % n
 
 
+def _axis_dim(axis, name: str):
+    """A required ``dim`` left out: NumPy's ``axis=``, which PyTorch takes for it."""
+    if axis is None:
+        raise TypeError(f'{name}() missing 1 required positional argument: "dim"')
+    return axis
+
+
 def _dims(dim, ndim):
     if dim is None:
         return None

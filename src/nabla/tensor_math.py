@@ -24,7 +24,7 @@ from .ops import index as _ix
 from .ops import linalg as _la
 from .ops import reduce as _rd
 from .ops import sort as _srt
-from .shapes import ShapeError, _dim, _dims
+from .shapes import ShapeError, _axis_dim, _dim, _dims
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 topk_result = namedtuple("topk", ["values", "indices"])
@@ -351,13 +351,19 @@ class TensorMath:
             return self.abs().amin(dim, keepdim)
         return _pow_zero_safe(_pow_zero_safe(self.abs(), p).sum(dim, keepdim), 1.0 / p)
 
-    def softmax(self, dim):
+    def softmax(self, dim=None, *, axis=None):
+        if dim is None:
+            dim = _axis_dim(axis, "softmax")
         return self._unary(_act.Softmax, _dim(dim, self.ndim))
 
-    def log_softmax(self, dim):
+    def log_softmax(self, dim=None, *, axis=None):
+        if dim is None:
+            dim = _axis_dim(axis, "log_softmax")
         return self._unary(_act.LogSoftmax, _dim(dim, self.ndim))
 
-    def cumsum(self, dim):
+    def cumsum(self, dim=None, *, axis=None):
+        if dim is None:
+            dim = _axis_dim(axis, "cumsum")
         # cumsum = x @ upper-triangular ones: composite, so its gradient comes for free.
         d = _dim(dim, self.ndim)
         n = self.shape[d]
@@ -370,18 +376,20 @@ class TensorMath:
     def log10(self):
         return self._unary(_ew.LogBase, 10)
 
-    def cumprod(self, dim, dtype=None):
+    def cumprod(self, dim=None, dtype=None, *, axis=None):
         """Cumulative product along ``dim``; the gradient is exact where values are 0.
 
         >>> import nabla
         >>> nabla.tensor([1.0, 2.0, 3.0]).cumprod(0).tolist()
         [1.0, 2.0, 6.0]
         """
+        if dim is None:
+            dim = _axis_dim(axis, "cumprod")
         x = self if dtype is None else self.to(dtype)
         return _srt.Cumprod.apply(x, _dim(dim, self.ndim) if self.ndim else 0)
 
     # ------------------------------------------------------------- order, counting
-    def sort(self, dim=-1, descending=False, stable=False):
+    def sort(self, dim=-1, descending=False, stable=False, *, axis=None):
         """``(values, indices)`` sorted along ``dim``; equal values keep their order
         (always: ``stable`` is accepted for PyTorch's signature), NaN last (first when
         descending).
@@ -390,24 +398,30 @@ class TensorMath:
         >>> nabla.tensor([3.0, 1.0, 2.0]).sort(descending=True).indices.tolist()
         [0, 2, 1]
         """
+        if axis is not None:  # NumPy's spelling, which PyTorch takes too
+            dim = axis
         if self.ndim == 0:
             return values_indices(self.clone(), _wrap(np.zeros((), np.int64)))
         d = _dim(dim, self.ndim)
         return values_indices(*_srt.SortAlong.apply(self, d, descending, None))
 
-    def argsort(self, dim=-1, descending=False, stable=False):
+    def argsort(self, dim=-1, descending=False, stable=False, *, axis=None):
+        if axis is not None:  # NumPy's spelling, which PyTorch takes too
+            dim = axis
         if self.ndim == 0:
             return _wrap(np.zeros((), np.int64))
         d = _dim(dim, self.ndim)
         return _wrap(_srt.order(self._data, d, descending).astype(np.int64, copy=False))
 
-    def topk(self, k, dim=-1, largest=True, sorted=True):
+    def topk(self, k, dim=-1, largest=True, sorted=True, *, axis=None):
         """The ``k`` largest (or smallest) values along ``dim`` and their indices.
 
         >>> import nabla
         >>> nabla.tensor([1.0, 5.0, 3.0]).topk(2)
         topk(values=tensor([5., 3.]), indices=tensor([1, 2]))
         """
+        if axis is not None:  # NumPy's spelling, which PyTorch takes too
+            dim = axis
         d = _dim(dim, builtins.max(self.ndim, 1))
         n = self.shape[d] if self.ndim else 1
         if not 0 <= k <= n:

@@ -20,7 +20,7 @@ from .autograd import Function
 from .ops import index as _ix
 from .ops import movement as _mv
 from .ops import sort as _srt
-from .shapes import ShapeError, _dim, _dims, _shape_arg
+from .shapes import ShapeError, _axis_dim, _dim, _dims, _shape_arg
 
 
 class _Split(Function):
@@ -178,7 +178,9 @@ class TensorShape:
             raise ValueError(f"t() expects a tensor with <= 2 dimensions, got {self.ndim}")
         return self.transpose(0, 1)
 
-    def squeeze(self, dim=None):
+    def squeeze(self, dim=None, *, axis=None):
+        if axis is not None:  # NumPy's spelling, which PyTorch takes too
+            dim = axis
         if dim is None:
             shape = tuple(s for s in self.shape if s != 1)
         else:
@@ -187,7 +189,9 @@ class TensorShape:
             shape = tuple(s for i, s in enumerate(self.shape) if not (i in ds and s == 1))
         return self.reshape(shape)
 
-    def unsqueeze(self, dim):
+    def unsqueeze(self, dim=None, *, axis=None):
+        if dim is None:
+            dim = _axis_dim(axis, "unsqueeze")
         d = _dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
@@ -250,7 +254,9 @@ class TensorShape:
             start += s
         return tuple(out)
 
-    def chunk(self, chunks, dim=0):
+    def chunk(self, chunks, dim=0, *, axis=None):
+        if axis is not None:  # NumPy's spelling, which PyTorch takes too
+            dim = axis
         n = self.shape[_dim(dim, self.ndim)]
         return self.split(builtins.max(1, -(-n // chunks)), dim)
 
@@ -259,7 +265,9 @@ class TensorShape:
         index = (slice(None),) * d + (slice(start, start + length),)
         return self[index]
 
-    def unbind(self, dim=0):
+    def unbind(self, dim=0, *, axis=None):
+        if axis is not None:  # NumPy's spelling, which PyTorch takes too
+            dim = axis
         d = _dim(dim, self.ndim)
         return tuple(self[(slice(None),) * d + (i,)] for i in range(self.shape[d]))
 

@@ -90,7 +90,9 @@ class TensorSpecial:
     def signbit(self):
         return self._wrap(np.signbit(self._data))
 
-    def count_nonzero(self, dim=None):
+    def count_nonzero(self, dim=None, *, axis=None):
+        if axis is not None:  # NumPy's spelling, which PyTorch takes too
+            dim = axis
         axis = _dims(dim, self.ndim)
         return self._wrap(np.asarray(np.count_nonzero(self._data, axis=axis), np.int64))
 
