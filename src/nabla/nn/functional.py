@@ -21,10 +21,7 @@ from ..functions import linear as linear  # F.linear, the fused x @ W.T + b
 from ..ops import loss as _loss
 from ..random import _np as _rng
 from ..tensor import ShapeError, Tensor
-
-
-def _t(x) -> Tensor:
-    return x if isinstance(x, Tensor) else tensor(x)
+from ._args import _REDUCTIONS, _float_input, _reduction, _t
 
 
 # ------------------------------------------------------------------ activations
@@ -528,36 +525,6 @@ def one_hot(input, num_classes: int = -1) -> Tensor:
 
 
 # ------------------------------------------------------------------------ losses
-_REDUCTIONS = ("mean", "sum", "none")
-
-
-def _reduction(reduction: str, size_average=None, reduce=None) -> str:
-    """Validate ``reduction``; also translate PyTorch's deprecated size_average/reduce."""
-    if size_average is not None or reduce is not None:
-        warnings.warn(
-            "size_average and reduce args will be deprecated, please use reduction='"
-            + ("none" if reduce is False else "mean" if size_average is not False else "sum")
-            + "' instead.",
-            stacklevel=3,
-        )
-        if reduce is False:
-            return "none"
-        return "mean" if size_average is not False else "sum"
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', "
-                         "'sum' or 'none'")
-    return reduction
-
-
-def _float_input(name: str, input) -> Tensor:
-    x = _t(input)
-    if x._data.dtype.kind != "f":
-        raise TypeError(
-            f"{name}: input must be a floating-point tensor, got {x.dtype}: convert with .float()"
-        )
-    return x
-
-
 def _regression(name, input, target, kind, param, reduction):
     if (type(input) is Tensor and type(target) is Tensor
             and input._data.dtype.kind == "f" and target._data.dtype == input._data.dtype
@@ -876,4 +843,15 @@ from ..ops.resample import (  # noqa: E402
     interpolate,
     upsample,
     upsample_nearest,
+)
+from .functional_losses import (  # noqa: E402  margin, embedding and likelihood losses
+    cosine_embedding_loss,
+    gaussian_nll_loss,
+    hinge_embedding_loss,
+    margin_ranking_loss,
+    multilabel_soft_margin_loss,
+    pairwise_distance,
+    poisson_nll_loss,
+    soft_margin_loss,
+    triplet_margin_loss,
 )

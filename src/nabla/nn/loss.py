@@ -15,7 +15,9 @@ from . import functional as F
 from .module import Module
 
 __all__ = ["MSELoss", "L1Loss", "HuberLoss", "SmoothL1Loss", "CrossEntropyLoss", "NLLLoss",
-           "BCELoss", "BCEWithLogitsLoss", "KLDivLoss"]
+           "BCELoss", "BCEWithLogitsLoss", "KLDivLoss", "MarginRankingLoss",
+           "HingeEmbeddingLoss", "SoftMarginLoss", "CosineEmbeddingLoss", "PairwiseDistance",
+           "TripletMarginLoss", "MultiLabelSoftMarginLoss", "PoissonNLLLoss", "GaussianNLLLoss"]
 
 
 class _Loss(Module):
@@ -197,3 +199,169 @@ class KLDivLoss(_Loss):
 
     def forward(self, input, target):
         return F.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class MarginRankingLoss(_Loss):
+    """``max(0, -target * (input1 - input2) + margin)``, as ``F.margin_ranking_loss``.
+
+    >>> import nabla
+    >>> MarginRankingLoss(margin=1.0)(nabla.tensor([2.0]), nabla.tensor([1.5]), nabla.tensor([1.0]))
+    tensor(0.5000)
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.margin_ranking_loss(input1, input2, target, margin=self.margin,
+                                     reduction=self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    """``input`` for targets 1, ``max(0, margin - input)`` for -1, as
+    ``F.hinge_embedding_loss``.
+
+    >>> import nabla
+    >>> HingeEmbeddingLoss()(nabla.tensor([0.25, 0.25]), nabla.tensor([1.0, -1.0]))
+    tensor(0.5000)
+    """
+
+    def __init__(self, margin: float = 1.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return F.hinge_embedding_loss(input, target, margin=self.margin,
+                                      reduction=self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    """Two-class logistic loss ``log(1 + exp(-target * input))``, as ``F.soft_margin_loss``.
+
+    >>> import nabla
+    >>> SoftMarginLoss()(nabla.tensor([0.0]), nabla.tensor([1.0]))
+    tensor(0.6931)
+    """
+
+    def forward(self, input, target):
+        return F.soft_margin_loss(input, target, reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    """``1 - cos`` for targets 1, ``max(0, cos - margin)`` for -1, as
+    ``F.cosine_embedding_loss``.
+
+    >>> import nabla
+    >>> CosineEmbeddingLoss()(nabla.tensor([[1.0, 0.0]]), nabla.tensor([[0.0, 1.0]]),
+    ...                       nabla.tensor([1.0]))
+    tensor(1.)
+    """
+
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None,
+                 reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, margin=self.margin,
+                                       reduction=self.reduction)
+
+
+class PairwiseDistance(Module):
+    """The ``p``-norm of ``x1 - x2 + eps`` along the last dim, as ``F.pairwise_distance``.
+
+    >>> import nabla
+    >>> PairwiseDistance(eps=0)(nabla.tensor([[0.0, 0.0]]), nabla.tensor([[3.0, 4.0]]))
+    tensor([5.])
+    """
+
+    def __init__(self, p: float = 2.0, eps: float = 1e-6, keepdim: bool = False):
+        super().__init__()
+        self.norm = p
+        self.eps = eps
+        self.keepdim = keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+class TripletMarginLoss(_Loss):
+    """``max(0, d(anchor, positive) - d(anchor, negative) + margin)``, as
+    ``F.triplet_margin_loss``.
+
+    >>> import nabla
+    >>> loss = TripletMarginLoss(eps=0)
+    >>> loss(nabla.tensor([[0.0]]), nabla.tensor([[1.0]]), nabla.tensor([[3.0]]))
+    tensor(0.)
+    """
+
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6,
+                 swap: bool = False, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, "
+                             f"got {margin} instead")
+        self.margin = margin
+        self.p = p
+        self.eps = eps
+        self.swap = swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p,
+                                     eps=self.eps, swap=self.swap, reduction=self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_WeightedLoss):
+    """Per-class binary cross-entropy of logits, averaged over classes, as
+    ``F.multilabel_soft_margin_loss``.
+
+    >>> import nabla
+    >>> MultiLabelSoftMarginLoss()(nabla.zeros(2, 3), nabla.ones(2, 3))
+    tensor(0.6931)
+    """
+
+    def forward(self, input, target):
+        return F.multilabel_soft_margin_loss(input, target, weight=self.weight,
+                                             reduction=self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    """Poisson negative log-likelihood, as ``F.poisson_nll_loss``.
+
+    >>> import nabla
+    >>> PoissonNLLLoss(log_input=False)(nabla.tensor([1.0]), nabla.tensor([1.0]))
+    tensor(1.)
+    """
+
+    def __init__(self, log_input: bool = True, full: bool = False, size_average=None,
+                 eps: float = 1e-8, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.log_input = log_input
+        self.full = full
+        self.eps = eps
+
+    def forward(self, log_input, target):
+        return F.poisson_nll_loss(log_input, target, log_input=self.log_input, full=self.full,
+                                  eps=self.eps, reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """Gaussian negative log-likelihood of ``target`` given mean ``input`` and variance
+    ``var``, as ``F.gaussian_nll_loss``.
+
+    >>> import nabla
+    >>> GaussianNLLLoss()(nabla.tensor([0.0]), nabla.tensor([1.0]), nabla.tensor([1.0]))
+    tensor(0.5000)
+    """
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean"):
+        super().__init__(None, None, reduction)
+        self.full = full
+        self.eps = eps
+
+    def forward(self, input, target, var):
+        return F.gaussian_nll_loss(input, target, var, full=self.full, eps=self.eps,
+                                   reduction=self.reduction)

@@ -13,6 +13,7 @@ from . import (  # noqa: F401
     batchnorm,
     container,
     conv,
+    distance,
     dropout,
     flatten,
     instancenorm,
