@@ -170,6 +170,20 @@ def test_pairwise_distance_edge_cases(torch, rng):
     assert m(nabla.tensor([[1.0, 2.0]]), nabla.tensor([[0.0, 0.0]])).tolist() == [[3.0]]
 
 
+def test_distance_modules_are_torchs(torch, rng):
+    x1, x2 = rng.normal(size=(3, 4, 5)), rng.normal(size=(3, 4, 5))
+    for ours, theirs in ((nn.CosineSimilarity(), torch.nn.CosineSimilarity()),
+                         (nn.CosineSimilarity(dim=-1, eps=0.5), torch.nn.CosineSimilarity(-1, 0.5)),
+                         (nn.PairwiseDistance(), torch.nn.PairwiseDistance())):
+        assert repr(ours) == repr(theirs)
+        got = ours(nabla.tensor(x1), nabla.tensor(x2)).numpy()
+        want = theirs(torch.tensor(x1), torch.tensor(x2)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    from nabla.nn.modules.distance import CosineSimilarity, PairwiseDistance
+
+    assert CosineSimilarity is nn.CosineSimilarity and PairwiseDistance is nn.PairwiseDistance
+
+
 @pytest.mark.parametrize("dtype,tol", DTYPES)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("p,swap,margin", [(2.0, False, 1.0), (1.0, True, 0.5),

@@ -109,6 +109,7 @@ from .loss import (
     BCELoss,
     BCEWithLogitsLoss,
     CosineEmbeddingLoss,
+    CosineSimilarity,
     CrossEntropyLoss,
     GaussianNLLLoss,
     HingeEmbeddingLoss,

@@ -1,5 +1,5 @@
 """``torch.nn.modules.distance``."""
 
-from ..loss import PairwiseDistance  # noqa: F401
+from ..loss import CosineSimilarity, PairwiseDistance  # noqa: F401
 
-__all__ = ["PairwiseDistance"]
+__all__ = ["CosineSimilarity", "PairwiseDistance"]
