@@ -19,10 +19,12 @@ tests the dtype, and ``Variable(t)`` is ``t``.
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
 from . import backend
+from .creation import tensor
 from .tensor import Tensor
 
 
@@ -56,8 +58,6 @@ class _TypedTensor(metaclass=_TypedTensorMeta):
         if isinstance(data, numbers.Number):
             raise TypeError(f"{cls.__name__}(): data must be a sequence (got "
                             f"{type(data).__name__}); for a shape pass ints")
-        from .creation import tensor
-
         return tensor(data, dtype=cls.dtype)
 
 
@@ -103,8 +103,6 @@ class Variable(metaclass=_VariableMeta):
         if not isinstance(data, Tensor):
             raise TypeError(f"Variable data has to be a tensor, but got {type(data).__name__}")
         if volatile:
-            import warnings
-
             warnings.warn("volatile was removed and now has no effect. Use `with "
                           "nabla.no_grad():` instead.", UserWarning, stacklevel=2)
         return data.detach().requires_grad_(bool(requires_grad))

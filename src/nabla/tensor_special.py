@@ -93,8 +93,8 @@ class TensorSpecial:
     def count_nonzero(self, dim=None, *, axis=None):
         if axis is not None:  # NumPy's spelling, which PyTorch takes too
             dim = axis
-        axis = _dims(dim, self.ndim)
-        return self._wrap(np.asarray(np.count_nonzero(self._data, axis=axis), np.int64))
+        d = _dims(dim, self.ndim)
+        return self._wrap(np.asarray(np.count_nonzero(self._data, axis=d), np.int64))
 
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None):
         """nan, +inf and -inf replaced (by default with 0 and the dtype's extremes); the

@@ -1,6 +1,7 @@
-"""Argument handling shared by ``nn.functional`` and ``nn.functional_losses``: a value as a
-tensor, the reduction argument (with PyTorch's deprecated ``size_average``/``reduce``), a
-floating-point input. One place, so every loss gives the same messages.
+"""What ``nn.functional`` and ``nn.functional_losses`` share: a value as a tensor, the
+reduction argument (with PyTorch's deprecated ``size_average``/``reduce``), a
+floating-point input, and PyTorch's unrecorded clamp. One place, so every loss gives the
+same messages.
 
 >>> from nabla.nn._args import _reduction
 >>> _reduction("sum")
@@ -33,6 +34,13 @@ def _reduction(reduction: str, size_average=None, reduce=None) -> str:
         raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', "
                          "'sum' or 'none'")
     return reduction
+
+
+def _floor_unrecorded(x: Tensor, low: float) -> Tensor:
+    """``x`` clamped below at ``low`` with the gradient of ``x`` itself, as PyTorch clamps
+    a norm or a variance for stability without differentiating the clamp."""
+    d = x.detach()
+    return x + (d.clamp(min=low) - d)
 
 
 def _float_input(name: str, input) -> Tensor:

@@ -21,7 +21,7 @@ from ..functions import linear as linear  # F.linear, the fused x @ W.T + b
 from ..ops import loss as _loss
 from ..random import _np as _rng
 from ..tensor import ShapeError, Tensor
-from ._args import _REDUCTIONS, _float_input, _reduction, _t
+from ._args import _REDUCTIONS, _float_input, _floor_unrecorded, _reduction, _t
 
 
 # ------------------------------------------------------------------ activations
@@ -341,8 +341,7 @@ def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     # PyTorch clamps the norms without recording it: the gradient is that of the norm
     na = a.norm(2, dim, keepdim=True)
     nb = b.norm(2, dim, keepdim=True)
-    na = na + (na.detach().clamp(min=eps) - na.detach())
-    nb = nb + (nb.detach().clamp(min=eps) - nb.detach())
+    na, nb = _floor_unrecorded(na, eps), _floor_unrecorded(nb, eps)
     return ((a / na) * (b / nb)).sum(dim)
 
 

@@ -18,15 +18,11 @@ import math
 import numpy as np
 
 from ..tensor import ShapeError, Tensor
-from ._args import _float_input, _reduction, _t
+from ._args import _float_input, _floor_unrecorded, _reduction, _t
 
 __all__ = ["margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
            "cosine_embedding_loss", "pairwise_distance", "triplet_margin_loss",
            "multilabel_soft_margin_loss", "poisson_nll_loss", "gaussian_nll_loss"]
-
-
-def _logsigmoid(x: Tensor) -> Tensor:
-    return -(-x).softplus(1.0, 20.0)  # log(sigmoid(x)) without overflow
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -216,7 +212,8 @@ def multilabel_soft_margin_loss(input, target, weight=None, size_average=None, r
         raise ShapeError("multilabel_soft_margin_loss: input needs a class dim, got a 0-d tensor")
     t = _like(x, target)
     _broadcast("multilabel_soft_margin_loss", input=x, target=t)
-    loss = -(t * _logsigmoid(x) + (1 - t) * _logsigmoid(-x))
+    # -(t log sigmoid(x) + (1 - t) log sigmoid(-x)), as softplus: no overflow
+    loss = t * (-x).softplus() + (1 - t) * x.softplus()
     if weight is not None:
         w = _like(x, weight)
         _broadcast("multilabel_soft_margin_loss", loss=loss, weight=w)
@@ -288,8 +285,7 @@ def gaussian_nll_loss(input, target, var, full: bool = False, eps: float = 1e-6,
     _broadcast("gaussian_nll_loss", input=x, target=t)
     if v._data.size and v._data.min() < 0:
         raise ValueError("gaussian_nll_loss: var has negative entry/entries")
-    vd = v.detach()
-    v = v + (vd.clamp(min=eps) - vd)
+    v = _floor_unrecorded(v, eps)
     loss = 0.5 * (v.log() + (x - t) ** 2 / v)
     if full:
         loss = loss + 0.5 * math.log(2 * math.pi)
